@@ -1,0 +1,26 @@
+package onramp
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event types on a project's stream.
+const (
+	EventSnapshot = "snapshot"
+	EventProgress = "progress"
+	EventStep     = "step"
+	EventLog      = "log"
+	EventResource = "resource"
+	EventPhase    = "phase"
+)
+
+// Event is one change to a project, stored in order so that a stream can
+// resume from any event without gaps or duplicates.
+type Event struct {
+	ID      int64           `json:"id"`
+	Project string          `json:"project"`
+	Type    string          `json:"type"`
+	Data    json.RawMessage `json:"data"`
+	At      time.Time       `json:"at"`
+}

@@ -1,0 +1,151 @@
+package onramp
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Phase is where a project is in its life, as the contract names it.
+type Phase string
+
+// The phases of a project.
+const (
+	PhaseInitializing Phase = "initializing"
+	PhaseProvisioned  Phase = "provisioned"
+	PhaseReady        Phase = "ready"
+	PhaseDegraded     Phase = "degraded"
+	PhaseFailed       Phase = "failed"
+	PhaseDeleting     Phase = "deleting"
+)
+
+// Project is a software project that onramp takes to GitOps.
+type Project struct {
+	ID           int64             `json:"-"`
+	Name         string            `json:"name"`
+	Owner        string            `json:"owner"`
+	Template     string            `json:"template"`
+	Params       map[string]string `json:"params"`
+	Phase        Phase             `json:"phase"`
+	Progress     int               `json:"progress"`
+	Repository   Repository        `json:"repository"`
+	Steps        []Step            `json:"steps"`
+	Environments []Environment     `json:"environments"`
+	GitOps       GitOps            `json:"gitops"`
+	CreatedAt    time.Time         `json:"created_at"`
+	UpdatedAt    time.Time         `json:"updated_at"`
+}
+
+// Repository is where a project's rendered template lives.
+type Repository struct {
+	URL      string `json:"url"`
+	Branch   string `json:"branch"`
+	Revision string `json:"revision"`
+}
+
+// GitOps summarises the cluster objects onramp created for a project.
+type GitOps struct {
+	Namespaces      int        `json:"namespaces"`
+	GitRepositories int        `json:"gitRepositories"`
+	Kustomizations  int        `json:"kustomizations"`
+	Resources       []Resource `json:"resources"`
+}
+
+// Count fills the per-kind counts from Resources.
+func (g *GitOps) Count() {
+	g.Namespaces, g.GitRepositories, g.Kustomizations = 0, 0, 0
+	for _, r := range g.Resources {
+		switch r.Kind {
+		case KindNamespace:
+			g.Namespaces++
+		case KindGitRepository:
+			g.GitRepositories++
+		case KindKustomization:
+			g.Kustomizations++
+		}
+	}
+}
+
+// ProjectCreate is the input of a new project.
+type ProjectCreate struct {
+	Name         string            `json:"name"`
+	Template     string            `json:"template"`
+	Environments []EnvironmentSpec `json:"environments"`
+	Params       map[string]string `json:"params"`
+}
+
+// EnvironmentSpec is an environment asked for at creation.
+type EnvironmentSpec struct {
+	Name string          `json:"name"`
+	Type EnvironmentType `json:"type"`
+}
+
+// ProjectFilter selects a page of an owner's projects, newest first.
+type ProjectFilter struct {
+	Limit  int
+	Cursor string
+}
+
+const (
+	// MaxNameLength keeps "<project>-<environment>" within a 63-character
+	// namespace name for the longest environment name.
+	MaxNameLength = 63 - 1 - MaxEnvironmentNameLength
+	// MaxEnvironmentNameLength bounds environment names.
+	MaxEnvironmentNameLength = 20
+)
+
+var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+var reservedNames = map[string]bool{
+	"default": true, "kube-system": true, "kube-public": true,
+	"kube-node-lease": true, "flux-system": true,
+}
+
+// ValidateName checks that name can be a project name.
+func ValidateName(name string) error {
+	switch {
+	case name == "":
+		return FieldErrorf("name", "name is required")
+	case len(name) > MaxNameLength:
+		return FieldErrorf("name", "name %q is %d characters long; use at most %d so that <name>-<environment> fits in 63", name, len(name), MaxNameLength)
+	case !dns1123Label.MatchString(name):
+		return FieldErrorf("name", "name %q must be lowercase letters, digits and '-', starting and ending with a letter or digit", name)
+	case reservedNames[name] || strings.HasPrefix(name, "kube-"):
+		return FieldErrorf("name", "name %q is reserved by Kubernetes or Flux; choose another", name)
+	}
+	return nil
+}
+
+// Validate checks the input's shape; parameters are checked against the
+// template by Template.ResolveParams.
+func (c *ProjectCreate) Validate() error {
+	if err := ValidateName(c.Name); err != nil {
+		return err
+	}
+	if c.Template == "" {
+		return FieldErrorf("template", "template is required; GET /api/v1/templates lists them")
+	}
+	if len(c.Environments) == 0 {
+		return FieldErrorf("environments", "at least one environment is required (development, staging or production)")
+	}
+	seen := map[string]bool{}
+	for i, e := range c.Environments {
+		field := fmt.Sprintf("environments[%d].name", i)
+		switch {
+		case e.Name == "":
+			return FieldErrorf(field, "environment name is required")
+		case len(e.Name) > MaxEnvironmentNameLength:
+			return FieldErrorf(field, "environment name %q is longer than %d characters", e.Name, MaxEnvironmentNameLength)
+		case !dns1123Label.MatchString(e.Name):
+			return FieldErrorf(field, "environment name %q must be lowercase letters, digits and '-', starting and ending with a letter or digit", e.Name)
+		case seen[e.Name]:
+			return FieldErrorf(field, "environment %q is listed twice", e.Name)
+		}
+		seen[e.Name] = true
+		if !e.Type.Valid() {
+			return FieldErrorf(fmt.Sprintf("environments[%d].type", i), "environment type %q is not one of development, staging, production", e.Type)
+		}
+	}
+	return nil
+}

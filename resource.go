@@ -1,0 +1,58 @@
+package onramp
+
+import "time"
+
+// The kinds of cluster objects onramp creates for an environment, in the
+// order they are applied. Deletion goes in the reverse order.
+const (
+	KindNamespace      = "Namespace"
+	KindServiceAccount = "ServiceAccount"
+	KindRoleBinding    = "RoleBinding"
+	KindSecret         = "Secret"
+	KindGitRepository  = "GitRepository"
+	KindKustomization  = "Kustomization"
+)
+
+// ResourceStatus is the live state of a cluster object or environment.
+type ResourceStatus string
+
+// The statuses of a resource.
+const (
+	StatusPending     ResourceStatus = "pending"
+	StatusReconciling ResourceStatus = "reconciling"
+	StatusReady       ResourceStatus = "ready"
+	StatusFailed      ResourceStatus = "failed"
+	StatusStalled     ResourceStatus = "stalled"
+	StatusMissing     ResourceStatus = "missing"
+)
+
+// Resource is one cluster object onramp created for a project, with its
+// live status as Flux reports it.
+type Resource struct {
+	Kind               string         `json:"kind"`
+	Name               string         `json:"name"`
+	Namespace          string         `json:"namespace,omitempty"`
+	Environment        string         `json:"environment"`
+	Status             ResourceStatus `json:"status"`
+	Reason             string         `json:"reason,omitempty"`
+	Message            string         `json:"message,omitempty"`
+	Hint               string         `json:"hint,omitempty"`
+	Revision           string         `json:"revision,omitempty"`
+	ObservedGeneration int64          `json:"observed_generation,omitempty"`
+	ObservedAt         time.Time      `json:"observed_at"`
+}
+
+// StatusTransition is one change of a resource's status, kept for good
+// (Kubernetes events expire after an hour).
+type StatusTransition struct {
+	ID        int64          `json:"id"`
+	Kind      string         `json:"kind"`
+	Name      string         `json:"name"`
+	Namespace string         `json:"namespace,omitempty"`
+	From      ResourceStatus `json:"from"`
+	To        ResourceStatus `json:"to"`
+	Reason    string         `json:"reason,omitempty"`
+	Message   string         `json:"message,omitempty"`
+	Revision  string         `json:"revision,omitempty"`
+	At        time.Time      `json:"at"`
+}

@@ -1,0 +1,62 @@
+package onramp
+
+import (
+	"context"
+)
+
+// ProjectService manages projects on behalf of their owners. Every method
+// is scoped to the owner: another owner's project is ENOTFOUND.
+type ProjectService interface {
+	// CreateProject records the project, its environments and steps and
+	// enqueues its initialization in one transaction.
+	CreateProject(ctx context.Context, owner string, p *Project) error
+	FindProject(ctx context.Context, owner, name string) (*Project, error)
+	// ListProjects returns a page of projects, newest first, and the cursor
+	// of the next page ("" on the last).
+	ListProjects(ctx context.Context, owner string, f ProjectFilter) ([]*Project, string, error)
+	ProjectLogs(ctx context.Context, owner, name string, afterID int64) ([]LogLine, error)
+	ProjectHistory(ctx context.Context, owner, name string) ([]StatusTransition, error)
+	// ProjectEvents returns the project's events after afterID, oldest first.
+	ProjectEvents(ctx context.Context, owner, name string, afterID int64, limit int) ([]Event, error)
+	// RequestDelete marks the project deleting and enqueues its deletion.
+	RequestDelete(ctx context.Context, owner, name string) (*Project, error)
+	// RequestRetry resumes a failed initialization from the failed step, or
+	// repairs a degraded project.
+	RequestRetry(ctx context.Context, owner, name string) (*Project, error)
+}
+
+// Files is a rendered tree: slash-separated paths to contents.
+type Files map[string][]byte
+
+// TemplateService loads, renders and checks templates.
+type TemplateService interface {
+	Templates() []*Template
+	// FindTemplate returns the named template, or ENOTFOUND.
+	FindTemplate(name string) (*Template, error)
+	// Render renders the project's template with its parameters.
+	Render(p *Project) (Files, error)
+	// Preflight checks that every environment's overlay path exists in files,
+	// builds with kustomize, and produces objects only in its namespace.
+	// Failures are EINVALID with a message that names the environment, the
+	// path, what exists instead and the kustomize error.
+	Preflight(p *Project, files Files) error
+}
+
+// GitProvider hosts project repositories.
+type GitProvider interface {
+	// CreateRepository makes sure the project's repository exists and
+	// returns where Flux clones it from. It is idempotent.
+	CreateRepository(ctx context.Context, project string) (Repository, error)
+	// Commit makes files the whole tree of the branch head, creating a commit
+	// only when the tree differs from the head's, and returns the head's
+	// revision as Flux writes it: "main@sha1:<sha>".
+	Commit(ctx context.Context, project string, files Files, message string) (string, error)
+	// DeleteRepository removes the repository; a missing one is not an error.
+	DeleteRepository(ctx context.Context, project string) error
+}
+
+// GitAuthorizer decides who may read or write a project's repository over
+// the built-in Git server. It returns EUNAUTHORIZED or ENOTFOUND.
+type GitAuthorizer interface {
+	AuthorizeGit(ctx context.Context, project, username, password string, write bool) error
+}

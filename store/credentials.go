@@ -1,0 +1,40 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// EnsureCredential returns the project's named secret, creating it with
+// generate on first use. It is stored sealed by db.Cipher, never in clear.
+func (db *DB) EnsureCredential(ctx context.Context, projectID int64, name string, generate func() string) (string, error) {
+	if v, err := db.Credential(ctx, projectID, name); err == nil || !errors.Is(err, sql.ErrNoRows) {
+		return v, err
+	}
+	sealed, err := db.Cipher.Seal([]byte(generate()))
+	if err != nil {
+		return "", fmt.Errorf("seal credential %s: %w", name, err)
+	}
+	_, err = db.db.ExecContext(ctx, db.q(`INSERT INTO credentials (project_id, name, ciphertext) VALUES (?, ?, ?) ON CONFLICT (project_id, name) DO NOTHING`),
+		projectID, name, sealed)
+	if err != nil {
+		return "", fmt.Errorf("store credential %s: %w", name, err)
+	}
+	return db.Credential(ctx, projectID, name) // whoever inserted first wins
+}
+
+// Credential returns the project's named secret; sql.ErrNoRows if absent.
+func (db *DB) Credential(ctx context.Context, projectID int64, name string) (string, error) {
+	var sealed []byte
+	err := db.db.QueryRowContext(ctx, db.q(`SELECT ciphertext FROM credentials WHERE project_id = ? AND name = ?`), projectID, name).Scan(&sealed)
+	if err != nil {
+		return "", fmt.Errorf("credential %s: %w", name, err)
+	}
+	plain, err := db.Cipher.Open(sealed)
+	if err != nil {
+		return "", fmt.Errorf("open credential %s: %w (was ONRAMP_SECRET_KEY changed?)", name, err)
+	}
+	return string(plain), nil
+}

@@ -1,0 +1,173 @@
+// Package store keeps onramp's state in SQLite or PostgreSQL, and owns the
+// River job queue that runs on the same database, so that a project and its
+// jobs are written in one transaction.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
+
+	"github.com/onramp/onramp"
+)
+
+// Engines.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// Cipher encrypts secrets at rest.
+type Cipher interface {
+	Seal(plaintext []byte) ([]byte, error)
+	Open(ciphertext []byte) ([]byte, error)
+}
+
+// DB is onramp's database.
+type DB struct {
+	db     *sql.DB
+	pool   *pgxpool.Pool // PostgreSQL only: River's LISTEN/NOTIFY listener
+	engine string
+
+	// Jobs inserts jobs inside the store's transactions. Set by main once
+	// the queue client exists (see NewQueue).
+	Jobs Inserter
+	// Cipher seals credentials; required before credentials are stored.
+	Cipher Cipher
+	// Now returns the current time; tests may replace it.
+	Now func() time.Time
+}
+
+// Open connects to url: "sqlite:///path/to/file.db" or "postgres://…".
+func Open(ctx context.Context, url string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(url, "sqlite://"):
+		return openSQLite(strings.TrimPrefix(url, "sqlite://"))
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return openPostgres(ctx, url)
+	default:
+		return nil, onramp.Errorf(onramp.EINVALID, "database URL %q: use sqlite:///path/to/onramp.db or postgres://user@host/db", redactURL(url))
+	}
+}
+
+func openSQLite(path string) (*DB, error) {
+	if path == "" {
+		return nil, onramp.Errorf(onramp.EINVALID, "sqlite URL has no file path: use sqlite:///path/to/onramp.db")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create database directory: %w", err)
+	}
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(0)
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return &DB{db: db, engine: SQLite, Now: time.Now}, nil
+}
+
+func openPostgres(ctx context.Context, url string) (*DB, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres %s: %w", redactURL(url), err)
+	}
+	db.SetMaxOpenConns(20)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to postgres %s: %w; is it running and does the database exist?", redactURL(url), err)
+	}
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres listener pool: %w", err)
+	}
+	return &DB{db: db, pool: pool, engine: Postgres, Now: time.Now}, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	if db.pool != nil {
+		db.pool.Close()
+	}
+	return db.db.Close()
+}
+
+// Engine returns SQLite or Postgres.
+func (db *DB) Engine() string { return db.engine }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.db.PingContext(ctx) }
+
+// SQL returns the underlying pool, for the queue and for tests.
+func (db *DB) SQL() *sql.DB { return db.db }
+
+// q rewrites "?" placeholders for PostgreSQL, so every query is written once.
+func (db *DB) q(query string) string {
+	if db.engine != Postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// greatest is the engine's scalar maximum function.
+func (db *DB) greatest() string {
+	if db.engine == Postgres {
+		return "GREATEST"
+	}
+	return "MAX"
+}
+
+func (db *DB) now() int64 { return db.Now().UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func redactURL(url string) string {
+	at := strings.LastIndex(url, "@")
+	scheme := strings.Index(url, "://")
+	if at < 0 || scheme < 0 {
+		return url
+	}
+	return url[:scheme+3] + "…" + url[at:]
+}
+
+// withTx runs fn in a transaction, committing when it returns nil.
+func (db *DB) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,72 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/onramp/onramp"
+)
+
+// appendEvent records an event in the transaction that made the change it
+// describes. On PostgreSQL a per-project advisory lock makes a project's
+// events commit in ID order, so a reader resuming after ID n never skips an
+// event that commits later with a smaller ID.
+func (db *DB) appendEvent(ctx context.Context, tx *sql.Tx, projectID int64, typ string, data any) error {
+	body, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("encode %s event: %w", typ, err)
+	}
+	if db.engine == Postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7242002, $1::int)`, int32(projectID)); err != nil {
+			return fmt.Errorf("lock project events: %w", err)
+		}
+	}
+	_, err = tx.ExecContext(ctx, db.q(`INSERT INTO events (project_id, type, data, at) VALUES (?, ?, ?, ?)`), projectID, typ, string(body), db.now())
+	if err != nil {
+		return fmt.Errorf("append %s event: %w", typ, err)
+	}
+	return nil
+}
+
+// ProjectEvents returns the owner's project's events after afterID.
+func (db *DB) ProjectEvents(ctx context.Context, owner, name string, afterID int64, limit int) ([]onramp.Event, error) {
+	id, err := db.projectID(ctx, owner, name)
+	if err != nil {
+		return nil, err
+	}
+	return db.Events(ctx, id, afterID, limit)
+}
+
+// Events returns a project's events after afterID, oldest first.
+func (db *DB) Events(ctx context.Context, projectID, afterID int64, limit int) ([]onramp.Event, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	rows, err := db.db.QueryContext(ctx, db.q(`SELECT e.id, p.name, e.type, e.data, e.at FROM events e JOIN projects p ON p.id = e.project_id
+		WHERE e.project_id = ? AND e.id > ? ORDER BY e.id LIMIT ?`), projectID, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	defer rows.Close()
+	var out []onramp.Event
+	for rows.Next() {
+		var e onramp.Event
+		var data string
+		var at int64
+		if err := rows.Scan(&e.ID, &e.Project, &e.Type, &data, &at); err != nil {
+			return nil, err
+		}
+		e.Data, e.At = json.RawMessage(data), fromMicros(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// LastEventID returns the ID of the project's newest event, or 0.
+func (db *DB) LastEventID(ctx context.Context, projectID int64) (int64, error) {
+	var id sql.NullInt64
+	err := db.db.QueryRowContext(ctx, db.q(`SELECT max(id) FROM events WHERE project_id = ?`), projectID).Scan(&id)
+	return id.Int64, err
+}

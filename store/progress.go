@@ -1,0 +1,113 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/onramp/onramp"
+)
+
+// These methods are the workers' and the status watcher's: they are not
+// scoped to an owner. Each change and its event are written together.
+
+func (db *DB) setPhaseTx(ctx context.Context, tx *sql.Tx, id int64, phase onramp.Phase) error {
+	res, err := tx.ExecContext(ctx, db.q(`UPDATE projects SET phase = ?, updated_at = ? WHERE id = ? AND phase <> ?`), phase, db.now(), id, phase)
+	if err != nil {
+		return fmt.Errorf("set phase %s: %w", phase, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	return db.appendEvent(ctx, tx, id, onramp.EventPhase, phaseData{phase})
+}
+
+// SetPhase sets a project's phase and records a phase event if it changed.
+func (db *DB) SetPhase(ctx context.Context, id int64, phase onramp.Phase) error {
+	return db.withTx(ctx, func(tx *sql.Tx) error { return db.setPhaseTx(ctx, tx, id, phase) })
+}
+
+// StartStep marks a step running (keeping the first start time of a resumed step).
+func (db *DB) StartStep(ctx context.Context, id int64, step string) error {
+	return db.updateStep(ctx, id, step, `status = ?, started_at = COALESCE(started_at, ?), finished_at = NULL, error = '', hint = ''`,
+		onramp.StepRunning, db.now())
+}
+
+// FinishStep marks a step succeeded.
+func (db *DB) FinishStep(ctx context.Context, id int64, step string) error {
+	return db.updateStep(ctx, id, step, `status = ?, finished_at = ?`, onramp.StepSucceeded, db.now())
+}
+
+// FailStep marks a step failed with the reason and what to do.
+func (db *DB) FailStep(ctx context.Context, id int64, step, reason, hint string) error {
+	return db.updateStep(ctx, id, step, `status = ?, finished_at = ?, error = ?, hint = ?`, onramp.StepFailed, db.now(), reason, hint)
+}
+
+func (db *DB) updateStep(ctx context.Context, id int64, step, set string, args ...any) error {
+	return db.withTx(ctx, func(tx *sql.Tx) error {
+		args = append(args, id, step)
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE steps SET `+set+` WHERE project_id = ? AND name = ?`), args...); err != nil {
+			return fmt.Errorf("update step %s: %w", step, err)
+		}
+		var s onramp.Step
+		var started, finished sql.NullInt64
+		err := tx.QueryRowContext(ctx, db.q(`SELECT name, weight, status, started_at, finished_at, error, hint FROM steps WHERE project_id = ? AND name = ?`), id, step).
+			Scan(&s.Name, &s.Weight, &s.Status, &started, &finished, &s.Error, &s.Hint)
+		if err != nil {
+			return fmt.Errorf("read step %s: %w", step, err)
+		}
+		s.StartedAt, s.FinishedAt = optTime(started), optTime(finished)
+		return db.appendEvent(ctx, tx, id, onramp.EventStep, s)
+	})
+}
+
+// SetProgress raises a project's progress; it never lowers it.
+func (db *DB) SetProgress(ctx context.Context, id int64, progress int, step string) error {
+	return db.withTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE projects SET progress = ?, updated_at = ? WHERE id = ? AND progress < ?`), progress, db.now(), id, progress)
+		if err != nil {
+			return fmt.Errorf("set progress: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return db.appendEvent(ctx, tx, id, onramp.EventProgress, progressData{progress, step})
+	})
+}
+
+type progressData struct {
+	Progress int    `json:"progress"`
+	Step     string `json:"step,omitempty"`
+}
+
+// Log appends a line to a project's log.
+func (db *DB) Log(ctx context.Context, id int64, step, level, message string) error {
+	return db.withTx(ctx, func(tx *sql.Tx) error {
+		l := onramp.LogLine{Time: db.Now().UTC(), Step: step, Level: level, Message: message}
+		err := tx.QueryRowContext(ctx, db.q(`INSERT INTO log_lines (project_id, at, step, level, message) VALUES (?, ?, ?, ?, ?) RETURNING id`),
+			id, l.Time.UnixMicro(), step, level, message).Scan(&l.ID)
+		if err != nil {
+			return fmt.Errorf("append log: %w", err)
+		}
+		return db.appendEvent(ctx, tx, id, onramp.EventLog, l)
+	})
+}
+
+// SetRepository records where a project's repository is and its revision.
+func (db *DB) SetRepository(ctx context.Context, id int64, repo onramp.Repository) error {
+	_, err := db.db.ExecContext(ctx, db.q(`UPDATE projects SET repo_url = ?, repo_branch = ?, repo_revision = ?, updated_at = ? WHERE id = ?`),
+		repo.URL, repo.Branch, repo.Revision, db.now(), id)
+	if err != nil {
+		return fmt.Errorf("set repository: %w", err)
+	}
+	return nil
+}
+
+// RemoveProject deletes a project's rows: the last step of its deletion.
+func (db *DB) RemoveProject(ctx context.Context, id int64) error {
+	_, err := db.db.ExecContext(ctx, db.q(`DELETE FROM projects WHERE id = ?`), id)
+	if err != nil {
+		return fmt.Errorf("remove project #%d: %w", id, err)
+	}
+	return nil
+}

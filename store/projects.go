@@ -1,0 +1,184 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/onramp/onramp"
+)
+
+var _ onramp.ProjectService = (*DB)(nil)
+
+// uniqueJob keeps one live job of a kind per project: a retry or delete
+// asked twice, or redelivered, never runs twice at once.
+var uniqueJob = &river.InsertOpts{UniqueOpts: river.UniqueOpts{
+	ByArgs: true,
+	ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+		rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled},
+}}
+
+// CreateProject records p with its environments and steps, and enqueues its
+// initialization in the same transaction.
+func (db *DB) CreateProject(ctx context.Context, owner string, p *onramp.Project) error {
+	if db.Jobs == nil {
+		return fmt.Errorf("create project: no job queue configured")
+	}
+	params, err := json.Marshal(p.Params)
+	if err != nil {
+		return err
+	}
+	now := db.now()
+	err = db.withTx(ctx, func(tx *sql.Tx) error {
+		ownerID, err := db.ensureUser(ctx, tx, owner)
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRowContext(ctx, db.q(`INSERT INTO projects (name, owner_id, template, params, phase, progress, repo_branch, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, 0, 'main', ?, ?) RETURNING id`),
+			p.Name, ownerID, p.Template, string(params), onramp.PhaseInitializing, now, now).Scan(&p.ID)
+		if err != nil {
+			return err
+		}
+		for i, e := range p.Environments {
+			_, err := tx.ExecContext(ctx, db.q(`INSERT INTO environments (project_id, position, name, type, namespace, path, interval_s, status)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), p.ID, i, e.Name, e.Type, e.Namespace, e.Path, int64(time.Duration(e.Interval)/time.Second), onramp.StatusPending)
+			if err != nil {
+				return err
+			}
+		}
+		if err := db.insertSteps(ctx, tx, p.ID, "init", onramp.InitSteps); err != nil {
+			return err
+		}
+		if err := db.appendEvent(ctx, tx, p.ID, onramp.EventPhase, phaseData{onramp.PhaseInitializing}); err != nil {
+			return err
+		}
+		_, err = db.Jobs.InsertTx(ctx, tx, onramp.InitializeJob{ProjectID: p.ID}, uniqueJob)
+		return err
+	})
+	if isUniqueViolation(err) {
+		return db.conflict(ctx, p)
+	}
+	if err != nil {
+		return fmt.Errorf("create project %s: %w", p.Name, err)
+	}
+	created, err := db.ProjectByID(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	*p = *created
+	return nil
+}
+
+// conflict explains which uniqueness rule a new project broke.
+func (db *DB) conflict(ctx context.Context, p *onramp.Project) error {
+	var n int
+	db.db.QueryRowContext(ctx, db.q(`SELECT count(*) FROM projects WHERE name = ?`), p.Name).Scan(&n)
+	if n > 0 {
+		return &onramp.Error{Code: onramp.ECONFLICT, Field: "name", Message: fmt.Sprintf("a project named %q already exists; choose another name", p.Name)}
+	}
+	return &onramp.Error{Code: onramp.ECONFLICT, Field: "environments", Message: fmt.Sprintf("one of the namespaces of %q is already used by another project; choose another project or environment name", p.Name)}
+}
+
+func (db *DB) insertSteps(ctx context.Context, tx *sql.Tx, projectID int64, job string, steps []onramp.StepDef) error {
+	base := 0
+	if job == "delete" {
+		base = 100
+	}
+	for i, s := range steps {
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO steps (project_id, position, job, name, weight, status) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (project_id, name) DO UPDATE SET status = excluded.status, started_at = NULL, finished_at = NULL, error = '', hint = ''`),
+			projectID, base+i, job, s.Name, s.Weight, onramp.StepPending)
+		if err != nil {
+			return fmt.Errorf("insert step %s: %w", s.Name, err)
+		}
+	}
+	return nil
+}
+
+// projectID returns the ID of the owner's project, or ENOTFOUND: another
+// owner's project is not found either.
+func (db *DB) projectID(ctx context.Context, owner, name string) (int64, error) {
+	var id int64
+	err := db.db.QueryRowContext(ctx, db.q(`SELECT p.id FROM projects p JOIN users u ON u.id = p.owner_id WHERE p.name = ? AND u.name = ?`), name, owner).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, notFound(name)
+	}
+	return id, err
+}
+
+func notFound(name string) error {
+	return onramp.Errorf(onramp.ENOTFOUND, "project %q not found", name)
+}
+
+// FindProject returns the owner's project.
+func (db *DB) FindProject(ctx context.Context, owner, name string) (*onramp.Project, error) {
+	id, err := db.projectID(ctx, owner, name)
+	if err != nil {
+		return nil, err
+	}
+	return db.ProjectByID(ctx, id)
+}
+
+// ProjectByID returns a project whoever owns it, for the workers.
+func (db *DB) ProjectByID(ctx context.Context, id int64) (*onramp.Project, error) {
+	ps, err := db.queryProjects(ctx, `WHERE p.id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 {
+		return nil, onramp.Errorf(onramp.ENOTFOUND, "project #%d not found", id)
+	}
+	return ps[0], nil
+}
+
+// ProjectByName returns a project whoever owns it, for the status watcher.
+func (db *DB) ProjectByName(ctx context.Context, name string) (*onramp.Project, error) {
+	ps, err := db.queryProjects(ctx, `WHERE p.name = ?`, name)
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 {
+		return nil, notFound(name)
+	}
+	return ps[0], nil
+}
+
+// ListProjects returns a page of the owner's projects, newest first.
+func (db *DB) ListProjects(ctx context.Context, owner string, f onramp.ProjectFilter) ([]*onramp.Project, string, error) {
+	limit := f.Limit
+	if limit <= 0 || limit > 100 {
+		limit = 50
+	}
+	before := int64(1<<62 - 1)
+	if f.Cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(f.Cursor)
+		v, err2 := strconv.ParseInt(string(b), 10, 64)
+		if err != nil || err2 != nil {
+			return nil, "", onramp.FieldErrorf("cursor", "cursor %q is not one this server gave out; start again without it", f.Cursor)
+		}
+		before = v
+	}
+	ps, err := db.queryProjects(ctx, `JOIN users u ON u.id = p.owner_id WHERE u.name = ? AND p.id < ? ORDER BY p.id DESC LIMIT ?`, owner, before, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(ps) > limit {
+		ps = ps[:limit]
+		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(ps[limit-1].ID, 10)))
+	}
+	return ps, next, nil
+}
+
+type phaseData struct {
+	Phase onramp.Phase `json:"phase"`
+}

@@ -1,0 +1,114 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/onramp/onramp"
+)
+
+// RequestDelete marks the owner's project deleting and enqueues its deletion.
+// Asking again while it is being deleted is not an error.
+func (db *DB) RequestDelete(ctx context.Context, owner, name string) (*onramp.Project, error) {
+	id, err := db.projectID(ctx, owner, name)
+	if err != nil {
+		return nil, err
+	}
+	err = db.withTx(ctx, func(tx *sql.Tx) error {
+		if err := db.setPhaseTx(ctx, tx, id, onramp.PhaseDeleting); err != nil {
+			return err
+		}
+		if err := db.insertSteps(ctx, tx, id, "delete", onramp.DeleteSteps); err != nil {
+			return err
+		}
+		_, err := db.Jobs.InsertTx(ctx, tx, onramp.DeleteJob{ProjectID: id}, uniqueJob)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("request delete of %s: %w", name, err)
+	}
+	return db.ProjectByID(ctx, id)
+}
+
+// RequestRetry resumes a failed initialization from its failed step, or
+// re-applies a set-up project's objects from the recorded desired state.
+func (db *DB) RequestRetry(ctx context.Context, owner, name string) (*onramp.Project, error) {
+	p, err := db.FindProject(ctx, owner, name)
+	if err != nil {
+		return nil, err
+	}
+	switch p.Phase {
+	case onramp.PhaseInitializing:
+		return nil, onramp.Errorf(onramp.ECONFLICT, "project %q is still initializing; wait for it to finish or fail", name)
+	case onramp.PhaseDeleting:
+		return nil, onramp.Errorf(onramp.ECONFLICT, "project %q is being deleted and cannot be retried", name)
+	}
+	err = db.withTx(ctx, func(tx *sql.Tx) error {
+		if p.Phase == onramp.PhaseFailed {
+			if err := db.setPhaseTx(ctx, tx, p.ID, onramp.PhaseInitializing); err != nil {
+				return err
+			}
+		}
+		_, err := db.Jobs.InsertTx(ctx, tx, onramp.InitializeJob{ProjectID: p.ID}, uniqueJob)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("request retry of %s: %w", name, err)
+	}
+	return db.ProjectByID(ctx, p.ID)
+}
+
+// ProjectLogs returns the owner's project's log lines after afterID.
+func (db *DB) ProjectLogs(ctx context.Context, owner, name string, afterID int64) ([]onramp.LogLine, error) {
+	id, err := db.projectID(ctx, owner, name)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.db.QueryContext(ctx, db.q(`SELECT id, at, step, level, message FROM log_lines WHERE project_id = ? AND id > ? ORDER BY id`), id, afterID)
+	if err != nil {
+		return nil, fmt.Errorf("logs of %s: %w", name, err)
+	}
+	defer rows.Close()
+	out := []onramp.LogLine{}
+	for rows.Next() {
+		var l onramp.LogLine
+		var at int64
+		if err := rows.Scan(&l.ID, &at, &l.Step, &l.Level, &l.Message); err != nil {
+			return nil, err
+		}
+		l.Time = fromMicros(at)
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// ProjectHistory returns the owner's project's status transitions, oldest first.
+func (db *DB) ProjectHistory(ctx context.Context, owner, name string) ([]onramp.StatusTransition, error) {
+	id, err := db.projectID(ctx, owner, name)
+	if err != nil {
+		return nil, err
+	}
+	return db.History(ctx, id)
+}
+
+// History returns a project's status transitions, oldest first.
+func (db *DB) History(ctx context.Context, projectID int64) ([]onramp.StatusTransition, error) {
+	rows, err := db.db.QueryContext(ctx, db.q(`SELECT id, kind, namespace, name, from_status, to_status, reason, message, revision, at
+		FROM transitions WHERE project_id = ? ORDER BY id`), projectID)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	defer rows.Close()
+	out := []onramp.StatusTransition{}
+	for rows.Next() {
+		var t onramp.StatusTransition
+		var at int64
+		if err := rows.Scan(&t.ID, &t.Kind, &t.Namespace, &t.Name, &t.From, &t.To, &t.Reason, &t.Message, &t.Revision, &at); err != nil {
+			return nil, err
+		}
+		t.At = fromMicros(at)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}

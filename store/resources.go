@@ -1,0 +1,83 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/onramp/onramp"
+)
+
+// UpsertResource records a cluster object's observed state. A change of
+// status appends a transition; any visible change appends a resource event.
+// Recording the same state again changes nothing, so a resync after a
+// restart neither loses nor duplicates transitions. It reports whether
+// anything changed.
+func (db *DB) UpsertResource(ctx context.Context, projectID int64, r onramp.Resource) (bool, error) {
+	changed := false
+	err := db.withTx(ctx, func(tx *sql.Tx) error {
+		var old onramp.Resource
+		err := tx.QueryRowContext(ctx, db.q(`SELECT status, reason, message, hint, revision FROM resources
+			WHERE project_id = ? AND kind = ? AND namespace = ? AND name = ?`), projectID, r.Kind, r.Namespace, r.Name).
+			Scan(&old.Status, &old.Reason, &old.Message, &old.Hint, &old.Revision)
+		exists := err == nil
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if exists && old.Status == r.Status && old.Reason == r.Reason && old.Message == r.Message && old.Hint == r.Hint && old.Revision == r.Revision {
+			return nil
+		}
+		changed = true
+		_, err = tx.ExecContext(ctx, db.q(`INSERT INTO resources (project_id, `+resourceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (project_id, kind, namespace, name) DO UPDATE SET environment = excluded.environment, status = excluded.status,
+			reason = excluded.reason, message = excluded.message, hint = excluded.hint, revision = excluded.revision,
+			observed_generation = excluded.observed_generation, observed_at = excluded.observed_at`),
+			projectID, r.Kind, r.Namespace, r.Name, r.Environment, r.Status, r.Reason, r.Message, r.Hint, r.Revision, r.ObservedGeneration, r.ObservedAt.UnixMicro())
+		if err != nil {
+			return fmt.Errorf("upsert %s %s/%s: %w", r.Kind, r.Namespace, r.Name, err)
+		}
+		if !exists || old.Status != r.Status {
+			_, err = tx.ExecContext(ctx, db.q(`INSERT INTO transitions (project_id, kind, namespace, name, from_status, to_status, reason, message, revision, at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), projectID, r.Kind, r.Namespace, r.Name, old.Status, r.Status, r.Reason, r.Message, r.Revision, r.ObservedAt.UnixMicro())
+			if err != nil {
+				return fmt.Errorf("record transition: %w", err)
+			}
+		}
+		return db.appendEvent(ctx, tx, projectID, onramp.EventResource, r)
+	})
+	return changed, err
+}
+
+// Resources returns the recorded cluster objects of a project.
+func (db *DB) Resources(ctx context.Context, projectID int64) ([]onramp.Resource, error) {
+	rows, err := db.db.QueryContext(ctx, db.q(`SELECT `+resourceColumns+` FROM resources WHERE project_id = ? ORDER BY environment, kind, name`), projectID)
+	if err != nil {
+		return nil, fmt.Errorf("resources: %w", err)
+	}
+	defer rows.Close()
+	out := []onramp.Resource{}
+	for rows.Next() {
+		r, err := scanResource(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// DeleteResource forgets a cluster object that was deleted on purpose.
+func (db *DB) DeleteResource(ctx context.Context, projectID int64, kind, namespace, name string) error {
+	_, err := db.db.ExecContext(ctx, db.q(`DELETE FROM resources WHERE project_id = ? AND kind = ? AND namespace = ? AND name = ?`), projectID, kind, namespace, name)
+	return err
+}
+
+// SetEnvironmentStatus records an environment's status.
+func (db *DB) SetEnvironmentStatus(ctx context.Context, projectID int64, env string, status onramp.ResourceStatus) error {
+	_, err := db.db.ExecContext(ctx, db.q(`UPDATE environments SET status = ? WHERE project_id = ? AND name = ?`), status, projectID, env)
+	if err != nil {
+		return fmt.Errorf("set environment %s status: %w", env, err)
+	}
+	return nil
+}

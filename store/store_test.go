@@ -1,0 +1,374 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/store"
+	"github.com/onramp/onramp/store/storetest"
+)
+
+// Every test runs against each engine: one conformance suite.
+func forEachEngine(t *testing.T, fn func(t *testing.T, db *store.DB)) {
+	for _, engine := range storetest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			fn(t, storetest.Open(t, engine))
+		})
+	}
+}
+
+func newProject(name string) *onramp.Project {
+	p := &onramp.Project{Name: name, Template: "web-service", Params: map[string]string{"image": "nginx"}}
+	for _, typ := range []onramp.EnvironmentType{onramp.Development, onramp.Staging, onramp.Production} {
+		p.Environments = append(p.Environments, onramp.Environment{
+			Name: string(typ), Type: typ, Namespace: onramp.Namespace(name, string(typ)),
+			Path: "./deploy/overlays/" + string(typ), Interval: onramp.Duration(typ.Interval()),
+		})
+	}
+	return p
+}
+
+func TestProjectCRUD(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		p := newProject("shop")
+		if err := db.CreateProject(ctx, "alice", p); err != nil {
+			t.Fatalf("CreateProject: %v", err)
+		}
+		got, err := db.FindProject(ctx, "alice", "shop")
+		if err != nil {
+			t.Fatalf("FindProject: %v", err)
+		}
+		if got.Phase != onramp.PhaseInitializing || got.Progress != 0 || got.Owner != "alice" || got.Params["image"] != "nginx" {
+			t.Errorf("FindProject = %+v; want initializing at 0%% owned by alice", got)
+		}
+		if len(got.Environments) != 3 || got.Environments[1].Namespace != "shop-staging" || time.Duration(got.Environments[0].Interval) != time.Minute {
+			t.Errorf("environments = %+v; want development, staging, production", got.Environments)
+		}
+		if len(got.Steps) != len(onramp.InitSteps) || got.Steps[0].Name != "render_template" || got.Steps[0].Status != onramp.StepPending {
+			t.Errorf("steps = %+v; want the pending init steps", got.Steps)
+		}
+		if _, err := db.FindProject(ctx, "bob", "shop"); onramp.ErrorCode(err) != onramp.ENOTFOUND {
+			t.Errorf("FindProject(bob) err = %v; want not found across owners", err)
+		}
+		if err := db.CreateProject(ctx, "bob", newProject("shop")); onramp.ErrorCode(err) != onramp.ECONFLICT || onramp.ErrorField(err) != "name" {
+			t.Errorf("duplicate create err = %v; want conflict on name", err)
+		}
+		// "shop-dev" + "x" and "shop" + "dev-x" would share a namespace.
+		clash := newProject("shop-development")
+		clash.Environments = []onramp.Environment{{Name: "x", Type: onramp.Development, Namespace: "shop-development-x", Path: "./x"}}
+		if err := db.CreateProject(ctx, "alice", clash); err != nil {
+			t.Fatalf("create shop-development: %v", err)
+		}
+		clash2 := newProject("shop")
+		clash2.Name = "shop-other"
+		clash2.Environments = []onramp.Environment{{Name: "y", Type: onramp.Development, Namespace: "shop-development-x", Path: "./y"}}
+		if err := db.CreateProject(ctx, "alice", clash2); onramp.ErrorCode(err) != onramp.ECONFLICT || onramp.ErrorField(err) != "environments" {
+			t.Errorf("namespace clash err = %v; want conflict on environments", err)
+		}
+
+		if err := db.StartStep(ctx, p.ID, "render_template"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.FinishStep(ctx, p.ID, "render_template"); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []int{5, 3, 15} {
+			if err := db.SetProgress(ctx, p.ID, v, "x"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.SetRepository(ctx, p.ID, onramp.Repository{URL: "http://g/shop.git", Branch: "main", Revision: "main@sha1:abc"}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = db.ProjectByID(ctx, p.ID)
+		if got.Progress != 15 {
+			t.Errorf("progress = %d after 5, 3, 15; want 15 (never backwards)", got.Progress)
+		}
+		if s := got.Steps[0]; s.Status != onramp.StepSucceeded || s.StartedAt == nil || s.FinishedAt == nil {
+			t.Errorf("step = %+v; want succeeded with times", s)
+		}
+		if got.Repository.Revision != "main@sha1:abc" {
+			t.Errorf("repository = %+v", got.Repository)
+		}
+		if err := db.FailStep(ctx, p.ID, "create_repository", "git down", "start git"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SetPhase(ctx, p.ID, onramp.PhaseFailed); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = db.ProjectByID(ctx, p.ID)
+		if got.Phase != onramp.PhaseFailed || got.Steps[1].Error != "git down" || got.Steps[1].Hint != "start git" {
+			t.Errorf("after failure: phase %s step %+v", got.Phase, got.Steps[1])
+		}
+		if _, err := db.RequestRetry(ctx, "alice", "shop"); err != nil {
+			t.Fatalf("RequestRetry: %v", err)
+		}
+		if got, _ = db.ProjectByID(ctx, p.ID); got.Phase != onramp.PhaseInitializing {
+			t.Errorf("phase after retry = %s; want initializing", got.Phase)
+		}
+		if _, err := db.RequestRetry(ctx, "alice", "shop"); onramp.ErrorCode(err) != onramp.ECONFLICT {
+			t.Errorf("retry while initializing err = %v; want conflict", err)
+		}
+		if _, err := db.RequestDelete(ctx, "alice", "shop"); err != nil {
+			t.Fatalf("RequestDelete: %v", err)
+		}
+		got, _ = db.ProjectByID(ctx, p.ID)
+		if got.Phase != onramp.PhaseDeleting || len(got.Steps) != len(onramp.InitSteps)+len(onramp.DeleteSteps) {
+			t.Errorf("after delete request: phase %s, %d steps", got.Phase, len(got.Steps))
+		}
+		if err := db.RemoveProject(ctx, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.FindProject(ctx, "alice", "shop"); onramp.ErrorCode(err) != onramp.ENOTFOUND {
+			t.Errorf("after removal err = %v; want not found", err)
+		}
+	})
+}
+
+func TestListPagination(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		const n = 1000
+		for i := range n {
+			p := newProject(fmt.Sprintf("p%04d", i))
+			p.Environments = p.Environments[:1]
+			if err := db.CreateProject(ctx, "alice", p); err != nil {
+				t.Fatalf("create %d: %v", i, err)
+			}
+		}
+		if err := db.CreateProject(ctx, "bob", newProject("bobs")); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		cursor := ""
+		for pages := 0; ; pages++ {
+			ps, next, err := db.ListProjects(ctx, "alice", onramp.ProjectFilter{Limit: 70, Cursor: cursor})
+			if err != nil {
+				t.Fatalf("ListProjects: %v", err)
+			}
+			for _, p := range ps {
+				names = append(names, p.Name)
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+		if len(names) != n {
+			t.Fatalf("listed %d projects; want %d", len(names), n)
+		}
+		for i, name := range names {
+			if want := fmt.Sprintf("p%04d", n-1-i); name != want {
+				t.Fatalf("names[%d] = %q; want %q (newest first, no gaps or repeats)", i, name, want)
+			}
+		}
+		if _, _, err := db.ListProjects(ctx, "alice", onramp.ProjectFilter{Cursor: "!!"}); onramp.ErrorCode(err) != onramp.EINVALID {
+			t.Errorf("bad cursor err = %v; want invalid", err)
+		}
+	})
+}
+
+func TestResourcesAndHistory(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		p := newProject("hist")
+		if err := db.CreateProject(ctx, "alice", p); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now()
+		steps := []onramp.ResourceStatus{onramp.StatusReconciling, onramp.StatusReconciling, onramp.StatusReady, onramp.StatusFailed, onramp.StatusFailed, onramp.StatusReady}
+		wantChanged := []bool{true, false, true, true, false, true}
+		for i, s := range steps {
+			changed, err := db.UpsertResource(ctx, p.ID, onramp.Resource{Kind: onramp.KindKustomization, Name: "hist", Namespace: "hist-development",
+				Environment: "development", Status: s, Reason: string(s), ObservedAt: at.Add(time.Duration(i) * time.Second)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if changed != wantChanged[i] {
+				t.Errorf("upsert %d (%s) changed = %v; want %v", i, s, changed, wantChanged[i])
+			}
+		}
+		hist, err := db.ProjectHistory(ctx, "alice", "hist")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []onramp.ResourceStatus{onramp.StatusReconciling, onramp.StatusReady, onramp.StatusFailed, onramp.StatusReady}
+		if len(hist) != len(want) {
+			t.Fatalf("history = %+v; want %d transitions", hist, len(want))
+		}
+		for i, tr := range hist {
+			if tr.To != want[i] || (i > 0 && tr.From != want[i-1]) {
+				t.Errorf("transition %d = %s→%s; want →%s", i, tr.From, tr.To, want[i])
+			}
+		}
+		got, _ := db.ProjectByID(ctx, p.ID)
+		if got.GitOps.Kustomizations != 1 || got.GitOps.Resources[0].Status != onramp.StatusReady {
+			t.Errorf("gitops = %+v", got.GitOps)
+		}
+		if err := db.Log(ctx, p.ID, "verify", "info", "3 namespaces"); err != nil {
+			t.Fatal(err)
+		}
+		logs, _ := db.ProjectLogs(ctx, "alice", "hist", 0)
+		if len(logs) != 1 || logs[0].Message != "3 namespaces" {
+			t.Errorf("logs = %+v", logs)
+		}
+		events, err := db.Events(ctx, p.ID, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// phase, 4 status changes, log.
+		if len(events) != 6 || events[0].Type != onramp.EventPhase || events[5].Type != onramp.EventLog {
+			t.Errorf("events = %d %+v", len(events), events)
+		}
+		for i := 1; i < len(events); i++ {
+			if events[i].ID <= events[i-1].ID {
+				t.Errorf("event IDs not increasing: %d then %d", events[i-1].ID, events[i].ID)
+			}
+		}
+		after, _ := db.Events(ctx, p.ID, events[2].ID, 0)
+		if len(after) != 3 || after[0].ID != events[3].ID {
+			t.Errorf("events after %d = %+v", events[2].ID, after)
+		}
+	})
+}
+
+func TestTokens(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		tok, err := db.CreateToken(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := db.Authenticate(ctx, tok)
+		if err != nil || u.Name != "alice" {
+			t.Fatalf("Authenticate = %v, %v; want alice", u, err)
+		}
+		for _, bad := range []string{"", "x", tok + "x", tok[:len(tok)-1], "onr_nope_nope"} {
+			if _, err := db.Authenticate(ctx, bad); onramp.ErrorCode(err) != onramp.EUNAUTHORIZED {
+				t.Errorf("Authenticate(%q) err = %v; want unauthorized", bad, err)
+			}
+		}
+		var stored int
+		db.SQL().QueryRow(`SELECT count(*) FROM tokens`).Scan(&stored)
+		var leaked int
+		db.SQL().QueryRow(`SELECT count(*) FROM tokens WHERE hash = ?`, tok).Scan(&leaked)
+		if stored != 1 || leaked != 0 {
+			t.Errorf("tokens stored %d, in clear %d", stored, leaked)
+		}
+		if _, err := db.CreateToken(ctx, "Not A Name"); onramp.ErrorCode(err) != onramp.EINVALID {
+			t.Errorf("CreateToken(bad) err = %v; want invalid", err)
+		}
+	})
+}
+
+func TestCredentials(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		p := newProject("cred")
+		if err := db.CreateProject(ctx, "alice", p); err != nil {
+			t.Fatal(err)
+		}
+		v1, err := db.EnsureCredential(ctx, p.ID, "git-read", func() string { return "s3cret-one" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		v2, _ := db.EnsureCredential(ctx, p.ID, "git-read", func() string { return "other" })
+		if v1 != "s3cret-one" || v2 != v1 {
+			t.Errorf("EnsureCredential = %q then %q; want the first value kept", v1, v2)
+		}
+		var raw []byte
+		db.SQL().QueryRow(`SELECT ciphertext FROM credentials`).Scan(&raw)
+		if len(raw) == 0 || string(raw) == v1 {
+			t.Errorf("credential stored in clear or not at all: %q", raw)
+		}
+	})
+}
+
+// Fifty concurrent creates of one name: exactly one wins.
+func TestConcurrentCreate(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		var wg sync.WaitGroup
+		errs := make([]error, 50)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = db.CreateProject(context.Background(), fmt.Sprintf("user%d", i%3), newProject("race"))
+			}()
+		}
+		wg.Wait()
+		ok, conflicts := 0, 0
+		for _, err := range errs {
+			switch onramp.ErrorCode(err) {
+			case "":
+				ok++
+			case onramp.ECONFLICT:
+				conflicts++
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		}
+		if ok != 1 || conflicts != 49 {
+			t.Errorf("%d created, %d conflicts; want 1 and 49", ok, conflicts)
+		}
+	})
+}
+
+// failingInserter inserts the job for real, then fails, so the transaction
+// that wrote the project and the job rolls back.
+type failingInserter struct {
+	store.Inserter
+	jobID int64
+}
+
+func (f *failingInserter) InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	res, err := f.Inserter.InsertTx(ctx, tx, args, opts)
+	if err != nil {
+		return nil, err
+	}
+	f.jobID = res.Job.ID
+	return nil, errors.New("injected failure after the job insert")
+}
+
+func TestTransactionalEnqueue(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		queue := db.Jobs.(*store.Queue)
+		// Committed: the project and its job exist together.
+		p := newProject("committed")
+		if err := db.CreateProject(ctx, "alice", p); err != nil {
+			t.Fatal(err)
+		}
+		jobs, err := queue.JobList(ctx, river.NewJobListParams().Kinds(onramp.InitializeJob{}.Kind()))
+		if err != nil || len(jobs.Jobs) != 1 {
+			t.Fatalf("jobs after create = %v, %v; want 1", jobs, err)
+		}
+		// Rolled back: neither exists.
+		f := &failingInserter{Inserter: queue}
+		db.Jobs = f
+		if err := db.CreateProject(ctx, "alice", newProject("rolled")); err == nil {
+			t.Fatal("CreateProject succeeded; want the injected failure")
+		}
+		db.Jobs = queue
+		if f.jobID == 0 {
+			t.Fatal("the job was never inserted")
+		}
+		if _, err := db.FindProject(ctx, "alice", "rolled"); onramp.ErrorCode(err) != onramp.ENOTFOUND {
+			t.Errorf("project after rollback: err = %v; want not found", err)
+		}
+		if _, err := queue.JobGet(ctx, f.jobID); !errors.Is(err, rivertype.ErrNotFound) {
+			t.Errorf("job %d after rollback: err = %v; want not found", f.jobID, err)
+		}
+	})
+}
