@@ -48,6 +48,9 @@ func Namespace(project, environment string) string {
 // Duration is a time.Duration that reads and writes as "1m0s" in JSON.
 type Duration time.Duration
 
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
 // MarshalText implements encoding.TextMarshaler.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 

@@ -14,6 +14,7 @@ const (
 	EUNAUTHORIZED = "unauthorized"
 	ETOOLARGE     = "too_large"
 	EUNAVAILABLE  = "unavailable"
+	EMALFORMED    = "malformed"
 )
 
 // Error is an error a user can act on: a code, a message that says what to

@@ -149,3 +149,28 @@ func (c *ProjectCreate) Validate() error {
 	}
 	return nil
 }
+
+// NewProject checks c against its template and returns the project to
+// create: parameters resolved with defaults, and each environment's
+// namespace, overlay path and reconcile interval.
+func NewProject(c ProjectCreate, t *Template) (*Project, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	params, err := t.ResolveParams(c.Params)
+	if err != nil {
+		return nil, err
+	}
+	p := &Project{Name: c.Name, Template: t.Name, Params: params, Phase: PhaseInitializing}
+	for i, e := range c.Environments {
+		te, ok := t.Environment(e.Type)
+		if !ok {
+			return nil, FieldErrorf(fmt.Sprintf("environments[%d].type", i), "template %q has no overlay for %s environments", t.Name, e.Type)
+		}
+		p.Environments = append(p.Environments, Environment{
+			Name: e.Name, Type: e.Type, Namespace: Namespace(c.Name, e.Name),
+			Path: te.Path, Interval: Duration(e.Type.Interval()), Status: StatusPending,
+		})
+	}
+	return p, nil
+}

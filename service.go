@@ -18,6 +18,8 @@ type ProjectService interface {
 	ProjectHistory(ctx context.Context, owner, name string) ([]StatusTransition, error)
 	// ProjectEvents returns the project's events after afterID, oldest first.
 	ProjectEvents(ctx context.Context, owner, name string, afterID int64, limit int) ([]Event, error)
+	// LastProjectEvent returns the ID of the project's newest event, or 0.
+	LastProjectEvent(ctx context.Context, owner, name string) (int64, error)
 	// RequestDelete marks the project deleting and enqueues its deletion.
 	RequestDelete(ctx context.Context, owner, name string) (*Project, error)
 	// RequestRetry resumes a failed initialization from the failed step, or
@@ -51,9 +53,18 @@ type GitProvider interface {
 	// only when the tree differs from the head's, and returns the head's
 	// revision as Flux writes it: "main@sha1:<sha>".
 	Commit(ctx context.Context, project string, files Files, message string) (string, error)
+	// Head returns the branch head's revision, "main@sha1:<sha>".
+	Head(ctx context.Context, project string) (string, error)
 	// DeleteRepository removes the repository; a missing one is not an error.
 	DeleteRepository(ctx context.Context, project string) error
 }
+
+// The read-only identity Flux clones a project's repository with. The
+// password is generated per project and stored sealed.
+const (
+	GitReadUser       = "flux"
+	GitReadCredential = "git-read"
+)
 
 // GitAuthorizer decides who may read or write a project's repository over
 // the built-in Git server. It returns EUNAUTHORIZED or ENOTFOUND.

@@ -64,9 +64,13 @@ func (db *DB) Events(ctx context.Context, projectID, afterID int64, limit int) (
 	return out, rows.Err()
 }
 
-// LastEventID returns the ID of the project's newest event, or 0.
-func (db *DB) LastEventID(ctx context.Context, projectID int64) (int64, error) {
+// LastProjectEvent returns the ID of the owner's project's newest event, or 0.
+func (db *DB) LastProjectEvent(ctx context.Context, owner, name string) (int64, error) {
+	projectID, err := db.projectID(ctx, owner, name)
+	if err != nil {
+		return 0, err
+	}
 	var id sql.NullInt64
-	err := db.db.QueryRowContext(ctx, db.q(`SELECT max(id) FROM events WHERE project_id = ?`), projectID).Scan(&id)
+	err = db.db.QueryRowContext(ctx, db.q(`SELECT max(id) FROM events WHERE project_id = ?`), projectID).Scan(&id)
 	return id.Int64, err
 }

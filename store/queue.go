@@ -32,19 +32,28 @@ func (db *DB) riverDriver() riverdriver.Driver[*sql.Tx] {
 	return riversqlite.New(db.db)
 }
 
+// QueueOptions configure the job queue. Without Workers the client only
+// inserts.
+type QueueOptions struct {
+	Workers     *river.Workers
+	MaxWorkers  int
+	RetryPolicy river.ClientRetryPolicy
+	Logger      *slog.Logger
+}
+
 // NewQueue returns a River client on this database and sets it as db.Jobs.
-// workers may be nil for a client that only inserts.
-func (db *DB) NewQueue(workers *river.Workers, maxWorkers int, logger *slog.Logger) (*Queue, error) {
+func (db *DB) NewQueue(opts QueueOptions) (*Queue, error) {
 	cfg := &river.Config{
-		Logger:            logger,
+		Logger:            opts.Logger,
 		FetchCooldown:     5 * time.Millisecond,
 		FetchPollInterval: 50 * time.Millisecond,
 		MaxAttempts:       10,
 		JobTimeout:        10 * time.Minute,
+		RetryPolicy:       opts.RetryPolicy,
 	}
-	if workers != nil {
-		cfg.Workers = workers
-		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}}
+	if opts.Workers != nil {
+		cfg.Workers = opts.Workers
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: max(opts.MaxWorkers, 1)}}
 	}
 	client, err := river.NewClient(db.riverDriver(), cfg)
 	if err != nil {

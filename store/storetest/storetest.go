@@ -85,7 +85,7 @@ func OpenURL(t testing.TB, url string) *store.DB {
 		t.Fatal(err)
 	}
 	db.Cipher = box
-	if _, err := db.NewQueue(nil, 0, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+	if _, err := db.NewQueue(store.QueueOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
 		t.Fatalf("queue: %v", err)
 	}
 	return db

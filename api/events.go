@@ -1,0 +1,119 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/onramp/onramp"
+)
+
+// projectEvents streams a project's events as Server-Sent Events: a
+// snapshot first (unless the client resumes with Last-Event-ID), then every
+// stored event once, in order. Events are read from the database, so any
+// onramp process sharing it can serve the stream.
+func (s *Server) projectEvents(w http.ResponseWriter, r *http.Request) {
+	ctx, name, who := r.Context(), r.PathValue("name"), owner(r)
+	after, resumed, err := lastEventID(r)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	var snapshot *onramp.Project
+	if !resumed {
+		// The newest event ID is read before the project, so that no event
+		// is missed; an event already reflected in the snapshot may be sent
+		// once more, which is harmless because events carry whole states.
+		if after, err = s.Projects.LastProjectEvent(ctx, who, name); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		if snapshot, err = s.Projects.FindProject(ctx, who, name); err != nil {
+			s.Error(w, r, err)
+			return
+		}
+	} else if _, err := s.Projects.FindProject(ctx, who, name); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	if snapshot != nil {
+		writeEvent(w, after, onramp.EventSnapshot, snapshot)
+	}
+	rc.Flush()
+	s.follow(ctx, w, rc, who, name, after)
+}
+
+// follow sends the project's events after `after` until the client leaves
+// or the project is gone.
+func (s *Server) follow(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, who, name string, after int64) {
+	poll, beat := s.Poll, s.Heartbeat
+	if poll <= 0 {
+		poll = 100 * time.Millisecond
+	}
+	if beat <= 0 {
+		beat = 15 * time.Second
+	}
+	ticker, heartbeat := time.NewTicker(poll), time.NewTicker(beat)
+	defer ticker.Stop()
+	defer heartbeat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-heartbeat.C:
+			fmt.Fprint(w, ": heartbeat\n\n")
+		case <-ticker.C:
+			events, err := s.Projects.ProjectEvents(ctx, who, name, after, 500)
+			if onramp.ErrorCode(err) == onramp.ENOTFOUND {
+				writeEvent(w, after, onramp.EventPhase, map[string]string{"phase": "deleted"})
+				rc.Flush()
+				return
+			}
+			if err != nil {
+				s.Logger.Warn("event stream", "project", name, "error", err)
+				continue
+			}
+			for _, e := range events {
+				writeEvent(w, e.ID, e.Type, e.Data)
+				after = e.ID
+			}
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
+}
+
+func writeEvent(w http.ResponseWriter, id int64, typ string, data any) {
+	body, ok := data.(json.RawMessage)
+	if !ok {
+		body, _ = json.Marshal(data)
+	}
+	fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", id, typ, body)
+}
+
+// lastEventID reads where a resuming client left off, from the
+// Last-Event-ID header or the last_event_id query parameter (browsers'
+// EventSource cannot set headers on the first connection).
+func lastEventID(r *http.Request) (int64, bool, error) {
+	v := r.Header.Get("Last-Event-ID")
+	if v == "" {
+		v = r.URL.Query().Get("last_event_id")
+	}
+	if v == "" {
+		return 0, false, nil
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id < 0 {
+		return 0, false, onramp.FieldErrorf("Last-Event-ID", "Last-Event-ID must be an event ID, not %q", v)
+	}
+	return id, true, nil
+}

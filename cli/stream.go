@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Event is one Server-Sent Event of a project's stream.
+type Event struct {
+	ID   int64
+	Type string
+	Data json.RawMessage
+}
+
+// Stream follows a project's events, reconnecting with Last-Event-ID when
+// the connection drops, so no event is missed or repeated. It calls fn for
+// each event until fn returns done or an error, or ctx ends.
+func (c *Client) Stream(ctx context.Context, name string, fn func(Event) (done bool, err error)) error {
+	var last int64 = -1
+	for attempt := 0; ; attempt++ {
+		done, err := c.streamOnce(ctx, name, &last, fn)
+		if done || ctx.Err() != nil {
+			return err
+		}
+		if f, ok := err.(final); ok {
+			return f.error
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(min(time.Duration(attempt+1)*200*time.Millisecond, 2*time.Second)):
+		}
+	}
+}
+
+func (c *Client) streamOnce(ctx context.Context, name string, last *int64, fn func(Event) (bool, error)) (bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.Server, "/")+projectPath(name, "/events"), nil)
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	req.Header.Set("Accept", "text/event-stream")
+	if *last >= 0 {
+		req.Header.Set("Last-Event-ID", strconv.FormatInt(*last, 10))
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return false, fmt.Errorf("cannot reach onramp at %s: %w", c.Server, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return false, final{decodeError(resp)}
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 8<<20)
+	var ev Event
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if ev.Type == "" {
+				continue
+			}
+			*last = ev.ID
+			done, err := fn(ev)
+			if done || err != nil {
+				return true, err
+			}
+			ev = Event{}
+		case strings.HasPrefix(line, "id: "):
+			ev.ID, _ = strconv.ParseInt(line[4:], 10, 64)
+		case strings.HasPrefix(line, "event: "):
+			ev.Type = line[7:]
+		case strings.HasPrefix(line, "data: "):
+			ev.Data = json.RawMessage(line[6:])
+		}
+	}
+	return false, sc.Err()
+}
+
+// final marks an error that reconnecting cannot fix (401, 404).
+type final struct{ error }
+
+func (f final) Unwrap() error { return f.error }

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/onramp/onramp/api"
+	"github.com/onramp/onramp/gitserver"
+	"github.com/onramp/onramp/kube"
+	"github.com/onramp/onramp/pipeline"
+	"github.com/onramp/onramp/secrets"
+	"github.com/onramp/onramp/store"
+	"github.com/onramp/onramp/templates"
+)
+
+// Roles say what an App runs.
+type Roles struct {
+	HTTP    bool // API, web pages and the built-in Git server
+	Workers bool // the initialization and deletion jobs
+}
+
+// App is a running onramp: database, queue, Git, cluster, API.
+type App struct {
+	Config Config
+	Logger *slog.Logger
+	DB     *store.DB
+	Queue  *store.Queue
+	Kube   *kube.Client // nil without a cluster
+	// URL is where the HTTP server listens, once started.
+	URL string
+
+	rest     *rest.Config
+	http     *http.Server
+	listener net.Listener
+	stop     []func(context.Context) error
+}
+
+// OpenApp connects to everything cfg names and starts what roles ask for.
+func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) (_ *App, err error) {
+	a := &App{Config: cfg, Logger: logger}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if err := a.openDB(ctx); err != nil {
+		return nil, err
+	}
+	tmpl, err := templates.New(cfg.TemplatesDir)
+	if err != nil {
+		return nil, fmt.Errorf("load templates: %w", err)
+	}
+	if err := a.openCluster(); err != nil {
+		return nil, err
+	}
+	if roles.HTTP {
+		// Listen first: the built-in Git server's URL is the listen address.
+		if a.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return nil, fmt.Errorf("listen on %s: %w (is another onramp running? set ONRAMP_ADDR)", cfg.Addr, err)
+		}
+		a.URL = "http://" + a.listener.Addr().String()
+	}
+	gitURL := strings.TrimSuffix(cfg.GitURL, "/")
+	if gitURL == "" {
+		if a.URL == "" {
+			return nil, errors.New("set ONRAMP_GIT_URL to the Git base URL that Flux clones from (the built-in server of an `onramp serve`, e.g. http://HOST:8080/git)")
+		}
+		gitURL = a.URL + "/git"
+	}
+	gitRoot := filepath.Join(cfg.DataDir, "git")
+	provider := &gitserver.Provider{Root: gitRoot, BaseURL: gitURL}
+	if err := a.startQueue(ctx, roles, tmpl, provider); err != nil {
+		return nil, err
+	}
+	if roles.HTTP {
+		srv := &api.Server{
+			Projects: a.DB, Templates: tmpl, Auth: a.DB, Logger: logger,
+			Ready:    a.ready,
+			Registry: prometheus.NewRegistry(),
+			Git:      &gitserver.Server{Root: gitRoot, Auth: a.DB, Logger: logger},
+		}
+		a.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go a.http.Serve(a.listener)
+		a.stop = append(a.stop, a.http.Shutdown)
+	}
+	return a, nil
+}
+
+func (a *App) openDB(ctx context.Context) error {
+	url, err := a.Config.databaseURL()
+	if err != nil {
+		return err
+	}
+	if a.DB, err = store.Open(ctx, url); err != nil {
+		return err
+	}
+	if err := a.DB.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate database: %w", err)
+	}
+	box, err := secrets.Load(a.Config.SecretKey, a.Config.DataDir)
+	if err != nil {
+		return err
+	}
+	a.DB.Cipher = box
+	return nil
+}
+
+func (a *App) openCluster() error {
+	cfg, source, err := a.Config.restConfig()
+	if err != nil {
+		return err
+	}
+	if cfg == nil {
+		a.Logger.Warn("no Kubernetes cluster configured: projects will fail at setup_gitops until KUBECONFIG or ONRAMP_KUBECONFIG is set")
+		return nil
+	}
+	a.rest = cfg
+	if a.Kube, err = kube.New(cfg); err != nil {
+		return fmt.Errorf("cluster client: %w", err)
+	}
+	a.Logger.Info("cluster", "kubeconfig", source, "host", cfg.Host)
+	return nil
+}
+
+func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Registry, git *gitserver.Provider) error {
+	quiet := slog.New(a.Logger.Handler().WithGroup("river"))
+	if !roles.Workers {
+		_, err := a.DB.NewQueue(store.QueueOptions{Logger: quiet})
+		return err
+	}
+	deps := &pipeline.Deps{Store: a.DB, Templates: tmpl, Git: git, Logger: a.Logger}
+	if a.Kube != nil {
+		deps.Cluster = a.Kube
+	}
+	workers := river.NewWorkers()
+	pipeline.Register(workers, deps)
+	q, err := a.DB.NewQueue(store.QueueOptions{Workers: workers, MaxWorkers: a.Config.Workers, RetryPolicy: pipeline.RetryPolicy{}, Logger: quiet})
+	if err != nil {
+		return fmt.Errorf("job queue: %w", err)
+	}
+	if err := q.Start(ctx); err != nil {
+		return fmt.Errorf("start job queue: %w", err)
+	}
+	a.Queue = q
+	a.stop = append(a.stop, q.Stop)
+	return nil
+}
+
+// ready checks the database and the cluster.
+func (a *App) ready(ctx context.Context) map[string]error {
+	checks := map[string]error{"database": a.DB.Ping(ctx)}
+	if a.Kube == nil {
+		checks["cluster"] = errors.New("not configured: set KUBECONFIG or ONRAMP_KUBECONFIG")
+	} else {
+		checks["cluster"] = a.pingCluster(ctx)
+	}
+	return checks
+}
+
+func (a *App) pingCluster(ctx context.Context) error {
+	cs, err := kubernetes.NewForConfig(a.rest)
+	if err != nil {
+		return err
+	}
+	if err := cs.RESTClient().Get().AbsPath("/readyz").Do(ctx).Error(); err != nil {
+		return fmt.Errorf("apiserver %s not ready: %w", a.rest.Host, err)
+	}
+	return nil
+}
+
+// Close stops everything in the reverse order it started.
+func (a *App) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var errs []error
+	for i := len(a.stop) - 1; i >= 0; i-- {
+		errs = append(errs, a.stop[i](ctx))
+	}
+	if a.listener != nil && a.http == nil {
+		a.listener.Close()
+	}
+	if a.DB != nil {
+		errs = append(errs, a.DB.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}

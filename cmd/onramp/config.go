@@ -1,0 +1,93 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Config is the server's configuration: flags win over the environment.
+type Config struct {
+	Addr         string
+	DataDir      string
+	DatabaseURL  string
+	Kubeconfig   string
+	GitURL       string
+	SecretKey    string
+	TemplatesDir string
+	Workers      int
+	LogLevel     string
+}
+
+// bind registers the configuration flags on fs with defaults from getenv.
+func (c *Config) bind(fs *flag.FlagSet, getenv func(string) string) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	kubeconfig := env("ONRAMP_KUBECONFIG", getenv("KUBECONFIG"))
+	fs.StringVar(&c.Addr, "addr", env("ONRAMP_ADDR", "127.0.0.1:8080"), "listen address (ONRAMP_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", env("ONRAMP_DATA_DIR", "./.onramp"), "SQLite file, Git repositories, local cluster state (ONRAMP_DATA_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", getenv("ONRAMP_DATABASE_URL"), "sqlite:///path or postgres://… (ONRAMP_DATABASE_URL; default SQLite in the data dir)")
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", kubeconfig, "kubeconfig of the cluster (ONRAMP_KUBECONFIG, KUBECONFIG; default in-cluster, then ~/.kube/config)")
+	fs.StringVar(&c.GitURL, "git-url", getenv("ONRAMP_GIT_URL"), "Git base URL Flux clones from (ONRAMP_GIT_URL; default the built-in server)")
+	fs.StringVar(&c.TemplatesDir, "templates-dir", getenv("ONRAMP_TEMPLATES_DIR"), "directory of extra templates (ONRAMP_TEMPLATES_DIR)")
+	fs.IntVar(&c.Workers, "workers", 10, "jobs run at once by this process")
+	fs.StringVar(&c.LogLevel, "log-level", env("ONRAMP_LOG_LEVEL", "info"), "debug, info, warn or error (ONRAMP_LOG_LEVEL)")
+	// The key is read from the environment only, never from a flag that
+	// would show in `ps`.
+	c.SecretKey = getenv("ONRAMP_SECRET_KEY")
+}
+
+// databaseURL returns the configured database, or SQLite in the data dir.
+func (c *Config) databaseURL() (string, error) {
+	if c.DatabaseURL != "" {
+		return c.DatabaseURL, nil
+	}
+	abs, err := filepath.Abs(filepath.Join(c.DataDir, "onramp.db"))
+	if err != nil {
+		return "", err
+	}
+	return "sqlite://" + abs, nil
+}
+
+// restConfig finds the cluster: the kubeconfig given, in-cluster config,
+// then ~/.kube/config. It returns nil when there is none.
+func (c *Config) restConfig() (*rest.Config, string, error) {
+	if c.Kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+		if err != nil {
+			return nil, "", fmt.Errorf("kubeconfig %s: %w", c.Kubeconfig, err)
+		}
+		return cfg, c.Kubeconfig, nil
+	}
+	if cfg, err := rest.InClusterConfig(); err == nil {
+		return cfg, "in-cluster", nil
+	}
+	home, _ := os.UserHomeDir()
+	path := filepath.Join(home, ".kube", "config")
+	if _, err := os.Stat(path); err != nil {
+		return nil, "", nil
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, "", fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	return cfg, path, nil
+}
+
+// logLevel parses the configured level.
+func (c *Config) logLevel() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return 0, fmt.Errorf("log level %q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	return l, nil
+}

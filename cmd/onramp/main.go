@@ -1,0 +1,174 @@
+// Command onramp takes software projects from "create" to "deployed by
+// Flux in every environment": the server, the workers, the local
+// development cluster and the client commands, in one binary.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/onramp/onramp/cli"
+)
+
+// version is set at link time with -X main.version=….
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(NewMain().Run(ctx, os.Args[1:]))
+}
+
+// Main runs one onramp command. Its fields let tests run it in process.
+type Main struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	// started receives the App of serve, worker and dev once it runs.
+	started chan *App
+}
+
+// NewMain returns a Main wired to the process's streams and environment.
+func NewMain() *Main {
+	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, started: make(chan *App, 1)}
+}
+
+// Started returns a channel that yields the running App of a server command.
+func (m *Main) Started() <-chan *App { return m.started }
+
+const usage = `onramp takes a project from "create" to "deployed by GitOps (Flux) in every environment".
+
+Server commands:
+  onramp dev          everything on one machine: SQLite, built-in Git, jobs, a local
+                      Kubernetes control plane with Flux; prints the URL and a token
+  onramp serve        API, web UI, workers and status watcher against a real cluster
+  onramp worker       workers and status watcher only (scale-out replicas)
+  onramp migrate      apply database migrations and exit
+  onramp token create --user NAME    print a new API token (shown once)
+  onramp version
+
+Client commands (ONRAMP_SERVER, ONRAMP_TOKEN):
+` + cli.Usage + `
+Run "onramp COMMAND -h" for a command's flags.
+`
+
+// Run runs the command in args and returns the process exit code.
+func (m *Main) Run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = m.serve(ctx, args[1:], Roles{HTTP: true, Workers: true})
+	case "worker":
+		err = m.serve(ctx, args[1:], Roles{Workers: true})
+	case "dev":
+		err = m.dev(ctx, args[1:])
+	case "migrate":
+		err = m.migrate(ctx, args[1:])
+	case "token":
+		err = m.token(ctx, args[1:])
+	case "version":
+		fmt.Fprintln(m.Stdout, "onramp", version)
+	case "project", "template":
+		return cli.Run(ctx, args, cli.Env{Stdout: m.Stdout, Stderr: m.Stderr, Getenv: m.Getenv})
+	case "help", "-h", "--help":
+		fmt.Fprint(m.Stdout, usage)
+	default:
+		fmt.Fprintf(m.Stderr, "onramp: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 2
+	default:
+		fmt.Fprintln(m.Stderr, "onramp:", err)
+		return 1
+	}
+}
+
+// flags returns a flag set for a server command, bound to cfg.
+func (m *Main) flags(name string, cfg *Config) *flag.FlagSet {
+	fs := flag.NewFlagSet("onramp "+name, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	cfg.bind(fs, m.Getenv)
+	return fs
+}
+
+func (m *Main) serve(ctx context.Context, args []string, roles Roles) error {
+	var cfg Config
+	name := "serve"
+	if !roles.HTTP {
+		name = "worker"
+	}
+	if err := m.flags(name, &cfg).Parse(args); err != nil {
+		return err
+	}
+	level, err := cfg.logLevel()
+	if err != nil {
+		return err
+	}
+	app, err := OpenApp(ctx, cfg, roles, newLogger(m.Stderr, level))
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	if roles.HTTP {
+		fmt.Fprintf(m.Stdout, "onramp %s listening on %s\n", version, app.URL)
+		if n, err := app.DB.CountUsers(ctx); err == nil && n == 0 {
+			fmt.Fprintf(m.Stdout, "no users yet: create an API token with `onramp token create --user NAME --data-dir %s`\n", cfg.DataDir)
+		}
+	}
+	m.started <- app
+	<-ctx.Done()
+	return nil
+}
+
+func (m *Main) migrate(ctx context.Context, args []string) error {
+	var cfg Config
+	if err := m.flags("migrate", &cfg).Parse(args); err != nil {
+		return err
+	}
+	a := &App{Config: cfg}
+	if err := a.openDB(ctx); err != nil {
+		return err
+	}
+	defer a.Close()
+	fmt.Fprintf(m.Stdout, "database migrated (%s)\n", a.DB.Engine())
+	return nil
+}
+
+func (m *Main) token(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: onramp token create --user NAME")
+	}
+	var cfg Config
+	fs := m.flags("token create", &cfg)
+	user := fs.String("user", "", "the user the token authenticates (created if new)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *user == "" {
+		return errors.New("--user is required: onramp token create --user NAME")
+	}
+	a := &App{Config: cfg}
+	if err := a.openDB(ctx); err != nil {
+		return err
+	}
+	defer a.Close()
+	tok, err := a.DB.CreateToken(ctx, *user)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(m.Stdout, tok)
+	return nil
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/store/storetest"
+)
+
+// server is an onramp started through the real Main.
+type server struct {
+	app    *App
+	url    string
+	stdout *syncBuffer
+	stderr *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startMain runs `onramp <cmd> --addr 127.0.0.1:0` with a temp data dir
+// and the given database, and stops it when the test ends.
+func startMain(t testing.TB, cmd, dbURL string, env map[string]string, args ...string) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	m := NewMain()
+	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	m.Stdout, m.Stderr = s.stdout, s.stderr
+	m.Getenv = func(k string) string { return env[k] }
+	args = append([]string{cmd, "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-level", "warn"}, args...)
+	if dbURL != "" {
+		args = append(args, "--database-url", dbURL)
+	}
+	done := make(chan int, 1)
+	go func() { done <- m.Run(ctx, args) }()
+	select {
+	case s.app = <-m.Started():
+	case code := <-done:
+		t.Fatalf("onramp %s exited with %d: %s", cmd, code, s.stderr.String())
+	case <-time.After(5 * time.Minute):
+		t.Fatalf("onramp %s did not start: %s", cmd, s.stderr.String())
+	}
+	s.url = s.app.URL
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("onramp stderr:\n%s", s.stderr.String())
+		}
+	})
+	return s
+}
+
+func (s *server) token(t testing.TB, user string) string {
+	t.Helper()
+	tok, err := s.app.DB.CreateToken(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// call sends a request and decodes the JSON answer into out.
+func call(t testing.TB, method, url, token string, body any, out any) int {
+	t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		data, _ := json.Marshal(b)
+		r = bytes.NewReader(data)
+	}
+	req, _ := http.NewRequest(method, url, r)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: decode %q: %v", method, url, data, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func createBody(name string) map[string]any {
+	return map[string]any{"name": name, "template": "web-service",
+		"environments": []map[string]string{{"name": "development", "type": "development"}, {"name": "production", "type": "production"}}}
+}
+
+func TestAPILifecycle(t *testing.T) {
+	for _, engine := range storetest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			s := startMain(t, "serve", storetest.URL(t, engine), nil)
+			alice, bob := s.token(t, "alice"), s.token(t, "bob")
+			api := s.url + "/api/v1/projects"
+
+			var p onramp.Project
+			if code := call(t, "POST", api, alice, createBody("shop"), &p); code != http.StatusAccepted {
+				t.Fatalf("create = %d; want 202", code)
+			}
+			if p.Name != "shop" || p.Phase != onramp.PhaseInitializing || len(p.Environments) != 2 || p.Environments[1].Namespace != "shop-production" {
+				t.Errorf("created project = %+v", p)
+			}
+			if code := call(t, "GET", api+"/shop", alice, nil, &p); code != 200 || p.Owner != "alice" {
+				t.Errorf("get = %d %+v", code, p)
+			}
+			var list struct{ Projects []onramp.Project }
+			if code := call(t, "GET", api, alice, nil, &list); code != 200 || len(list.Projects) != 1 {
+				t.Errorf("list = %d %+v; want one project", code, list)
+			}
+			if call(t, "GET", api, bob, nil, &list); len(list.Projects) != 0 {
+				t.Errorf("bob's list = %+v; want empty", list)
+			}
+			for _, path := range []string{"/shop", "/shop/logs", "/shop/history", "/shop/events"} {
+				if code := call(t, "GET", api+path, bob, nil, nil); code != http.StatusNotFound {
+					t.Errorf("bob GET %s = %d; want 404", path, code)
+				}
+			}
+			if code := call(t, "DELETE", api+"/shop", bob, nil, nil); code != http.StatusNotFound {
+				t.Errorf("bob DELETE = %d; want 404", code)
+			}
+			// Without a cluster the job renders, commits, then fails at
+			// setup_gitops with a hint: never 100%, never active.
+			waitFor(t, func() bool {
+				call(t, "GET", api+"/shop", alice, nil, &p)
+				return p.Phase == onramp.PhaseFailed
+			})
+			if p.Progress >= 100 || p.Steps[3].Name != "setup_gitops" || p.Steps[3].Status != onramp.StepFailed || !strings.Contains(p.Steps[3].Hint, "KUBECONFIG") {
+				t.Errorf("failed project = %d%% steps %+v", p.Progress, p.Steps)
+			}
+			var logs struct{ Lines []onramp.LogLine }
+			if code := call(t, "GET", api+"/shop/logs", alice, nil, &logs); code != 200 || len(logs.Lines) < 3 {
+				t.Errorf("logs = %d %+v", code, logs)
+			}
+			if code := call(t, "DELETE", api+"/shop", alice, nil, &p); code != http.StatusAccepted || p.Phase != onramp.PhaseDeleting {
+				t.Errorf("delete = %d phase %s; want 202 deleting", code, p.Phase)
+			}
+			waitFor(t, func() bool { return call(t, "GET", api+"/shop", alice, nil, nil) == http.StatusNotFound })
+
+			for _, tok := range []string{"", "nope", alice + "x"} {
+				var e struct{ Error onramp.Error }
+				if code := call(t, "GET", api, tok, nil, &e); code != http.StatusUnauthorized || e.Error.Code != onramp.EUNAUTHORIZED {
+					t.Errorf("token %q: %d %+v; want 401", tok, code, e)
+				}
+			}
+			if code := call(t, "GET", s.url+"/healthz", "", nil, nil); code != 200 {
+				t.Errorf("healthz = %d", code)
+			}
+			var ready struct {
+				Ready  bool
+				Checks map[string]string
+			}
+			call(t, "GET", s.url+"/readyz", "", nil, &ready)
+			if ready.Checks["database"] != "ok" || ready.Ready {
+				t.Errorf("readyz = %+v; want database ok, not ready without a cluster", ready)
+			}
+		})
+	}
+}
+
+func waitFor(t testing.TB, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestConcurrentCreateSameName(t *testing.T) {
+	for _, engine := range storetest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			s := startMain(t, "serve", storetest.URL(t, engine), nil)
+			tok := s.token(t, "alice")
+			codes := make([]int, 50)
+			var wg sync.WaitGroup
+			for i := range codes {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					codes[i] = call(t, "POST", s.url+"/api/v1/projects", tok, createBody("race"), nil)
+				}()
+			}
+			wg.Wait()
+			count := map[int]int{}
+			for _, c := range codes {
+				count[c]++
+			}
+			if count[http.StatusAccepted] != 1 || count[http.StatusConflict] != 49 {
+				t.Errorf("status counts = %v; want one 202 and 49 409", count)
+			}
+		})
+	}
+}

@@ -1,0 +1,87 @@
+package gitserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"github.com/onramp/onramp"
+)
+
+// lockDir holds one lock file per project; its leading dot keeps it apart
+// from repositories, whose names are DNS labels.
+const lockDir = ".locks"
+
+// validName reports whether name is a DNS-1123 label, the only names a
+// repository can have; it also keeps names safe as path components.
+func validName(name string) bool {
+	if len(name) == 0 || len(name) > 63 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+		if !alnum && (c != '-' || i == 0 || i == len(name)-1) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkName returns EINVALID unless project can name a repository.
+func checkName(project string) error {
+	if !validName(project) {
+		return onramp.Errorf(onramp.EINVALID, "repository name %q must be a DNS-1123 label", project)
+	}
+	return nil
+}
+
+// repoDir returns where project's bare repository lives under root.
+func repoDir(root, project string) string {
+	return filepath.Join(root, project+".git")
+}
+
+// openRepo opens project's bare repository, or returns ENOTFOUND when it
+// does not exist. The caller closes the storage.
+func openRepo(root, project string) (*filesystem.Storage, error) {
+	dir := repoDir(root, project)
+	if _, err := os.Stat(filepath.Join(dir, "HEAD")); errors.Is(err, fs.ErrNotExist) {
+		return nil, onramp.Errorf(onramp.ENOTFOUND, "repository %s does not exist", project)
+	} else if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", project, err)
+	}
+	return filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault()), nil
+}
+
+// lockRepo takes project's exclusive lock and returns the function that
+// releases it. The lock is a flock on a file that is never removed (removing
+// it would let two holders lock different files); holders keep it for
+// milliseconds, so waiting for it does not watch ctx.
+func lockRepo(ctx context.Context, root, project string) (unlock func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", project, err)
+	}
+	dir := filepath.Join(root, lockDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", project, err)
+	}
+	f, err := osfs.Default.OpenFile(filepath.Join(dir, project+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", project, err)
+	}
+	if err := f.Lock(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", project, err)
+	}
+	return func() {
+		f.Unlock()
+		f.Close()
+	}, nil
+}

@@ -1,0 +1,170 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/onramp/onramp"
+)
+
+// DeleteWorker removes everything a project has, in order, waiting until
+// each thing is really gone: the cluster objects (Kustomizations first so
+// that Flux prunes what it applied), the repository, then the records.
+type DeleteWorker struct {
+	river.WorkerDefaults[onramp.DeleteJob]
+	*Deps
+}
+
+// deleteStepOf maps the kind being deleted to the delete step it belongs to.
+var deleteStepOf = map[string]string{
+	onramp.KindKustomization:  "delete_kustomizations",
+	onramp.KindGitRepository:  "delete_sources",
+	onramp.KindSecret:         "delete_sources",
+	onramp.KindRoleBinding:    "delete_sources",
+	onramp.KindServiceAccount: "delete_sources",
+	onramp.KindNamespace:      "delete_namespaces",
+}
+
+// Work deletes the project once no initialization of it is running.
+func (w *DeleteWorker) Work(ctx context.Context, job *river.Job[onramp.DeleteJob]) error {
+	p, err := w.Store.ProjectByID(ctx, job.Args.ProjectID)
+	if onramp.ErrorCode(err) == onramp.ENOTFOUND {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if busy, err := initializing(ctx, p.ID); err != nil {
+		return err
+	} else if busy {
+		// The running initialization sees the deleting phase at its next
+		// step and stops; delete after it, never beside it.
+		return river.JobSnooze(time.Second)
+	}
+	d := &deleteRun{Deps: w.Deps, p: p, attempt: job.Attempt, maxAttempts: job.MaxAttempts, pos: -1}
+	return d.run(ctx)
+}
+
+// initializing reports whether an initialization job of the project runs.
+func initializing(ctx context.Context, projectID int64) (bool, error) {
+	client := river.ClientFromContext[*sql.Tx](ctx)
+	res, err := client.JobList(ctx, river.NewJobListParams().
+		Kinds(onramp.InitializeJob{}.Kind()).States(rivertype.JobStateRunning).First(1000))
+	if err != nil {
+		return false, fmt.Errorf("list running initializations: %w", err)
+	}
+	needle := fmt.Sprintf(`"project_id":%d}`, projectID)
+	for _, j := range res.Jobs {
+		if strings.Contains(string(j.EncodedArgs), needle) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+type deleteRun struct {
+	*Deps
+	p                    *onramp.Project
+	attempt, maxAttempts int
+	pos                  int // index of the current step in onramp.DeleteSteps
+}
+
+func (d *deleteRun) run(ctx context.Context) error {
+	if err := d.deleteCluster(ctx); err != nil {
+		return d.failed(ctx, err)
+	}
+	d.enter(ctx, "delete_repository")
+	if err := d.Git.DeleteRepository(ctx, d.p.Name); err != nil {
+		return d.failed(ctx, fail(err, "check that the Git server is reachable; onramp retries by itself"))
+	}
+	d.enter(ctx, "delete_records")
+	if d.Cluster != nil {
+		left, err := d.Cluster.Remaining(ctx, d.p.Name)
+		if err != nil {
+			return d.failed(ctx, err)
+		}
+		if len(left) > 0 {
+			return d.failed(ctx, fmt.Errorf("still in the cluster: %s", strings.Join(left, ", ")))
+		}
+	}
+	d.enter(ctx, "")
+	d.Logger.Info("project deleted", "project", d.p.Name)
+	return d.Store.RemoveProject(ctx, d.p.ID)
+}
+
+func (d *deleteRun) deleteCluster(ctx context.Context) error {
+	d.enter(ctx, "delete_kustomizations")
+	if d.Cluster == nil {
+		if len(d.p.GitOps.Resources) > 0 {
+			return errNoCluster()
+		}
+		d.enter(ctx, "delete_namespaces")
+		return nil
+	}
+	return d.Cluster.DeleteProject(ctx, d.p.Name, func(kind, msg string) {
+		if s, ok := deleteStepOf[kind]; ok {
+			d.enter(ctx, s)
+		}
+		d.log(ctx, msg)
+	})
+}
+
+// enter finishes the current step and starts next ("" finishes all).
+// Steps passed over had nothing to delete and are marked done too.
+func (d *deleteRun) enter(ctx context.Context, next string) {
+	to := len(onramp.DeleteSteps)
+	for i, s := range onramp.DeleteSteps {
+		if s.Name == next {
+			to = i
+		}
+	}
+	if to <= d.pos {
+		return
+	}
+	for i := max(d.pos, 0); i < to; i++ {
+		name := onramp.DeleteSteps[i].Name
+		if i != d.pos {
+			d.Store.StartStep(ctx, d.p.ID, name)
+		}
+		d.Store.FinishStep(ctx, d.p.ID, name)
+	}
+	d.pos = to
+	if to < len(onramp.DeleteSteps) {
+		d.Store.StartStep(ctx, d.p.ID, next)
+	}
+}
+
+// step is the name of the current step, for logs and failures.
+func (d *deleteRun) step() string {
+	if d.pos < 0 || d.pos >= len(onramp.DeleteSteps) {
+		return ""
+	}
+	return onramp.DeleteSteps[d.pos].Name
+}
+
+func (d *deleteRun) failed(ctx context.Context, err error) error {
+	msg := message(err)
+	if !permanent(err) && d.attempt < d.maxAttempts {
+		d.log(ctx, fmt.Sprintf("attempt %d of %d failed: %s; retrying", d.attempt, d.maxAttempts, msg))
+		return err
+	}
+	hint := hintOf(err)
+	if hint == "" {
+		hint = "fix the cause, then delete the project again"
+	}
+	d.Store.FailStep(ctx, d.p.ID, d.step(), msg, hint)
+	return river.JobCancel(errors.New(msg))
+}
+
+func (d *deleteRun) log(ctx context.Context, msg string) {
+	if err := d.Store.Log(ctx, d.p.ID, d.step(), "info", msg); err != nil {
+		d.Logger.Error("write project log", "project", d.p.Name, "error", err)
+	}
+}

@@ -1,0 +1,162 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+
+	"github.com/riverqueue/river"
+
+	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/kube"
+)
+
+// InitializeWorker takes a project from nothing to 100%: rendered,
+// committed, and every GitOps object applied, read back and recorded. Run
+// on a project already set up, it repairs: it re-applies every object from
+// the recorded desired state without touching progress.
+type InitializeWorker struct {
+	river.WorkerDefaults[onramp.InitializeJob]
+	*Deps
+}
+
+// Work runs the steps, skipping the marks of those already done.
+func (w *InitializeWorker) Work(ctx context.Context, job *river.Job[onramp.InitializeJob]) error {
+	p, err := w.Store.ProjectByID(ctx, job.Args.ProjectID)
+	if onramp.ErrorCode(err) == onramp.ENOTFOUND {
+		return nil // deleted meanwhile: nothing to do
+	}
+	if err != nil {
+		return err
+	}
+	r := &initRun{Deps: w.Deps, p: p, attempt: job.Attempt, maxAttempts: job.MaxAttempts}
+	switch p.Phase {
+	case onramp.PhaseDeleting:
+		return nil
+	case onramp.PhaseProvisioned, onramp.PhaseReady, onramp.PhaseDegraded:
+		r.repair = true
+	}
+	return r.run(ctx)
+}
+
+// initRun is one attempt of a project's initialization.
+type initRun struct {
+	*Deps
+	p                    *onramp.Project
+	attempt, maxAttempts int
+	repair               bool
+
+	files     onramp.Files
+	repo      onramp.Repository
+	password  string
+	specs     []kube.EnvironmentSpec
+	resources []onramp.Resource
+}
+
+type step struct {
+	name string
+	run  func(ctx context.Context, base, weight int) error
+}
+
+func (r *initRun) steps() []step {
+	return []step{
+		{"render_template", r.render},
+		{"create_repository", r.createRepository},
+		{"push_commit", r.pushCommit},
+		{"setup_gitops", r.setupGitOps},
+		{"verify", r.verify},
+		{"finalize", r.finalize},
+	}
+}
+
+func (r *initRun) run(ctx context.Context) error {
+	if r.repair {
+		r.log(ctx, "", "info", "repair: re-applying every object from the recorded desired state")
+	}
+	done := 0
+	for i, s := range r.steps() {
+		weight := onramp.InitSteps[i].Weight
+		if cur, err := r.Store.ProjectByID(ctx, r.p.ID); err != nil || cur.Phase == onramp.PhaseDeleting {
+			return nil // deletion supersedes initialization
+		}
+		mark := !r.repair && r.stepStatus(s.name) != onramp.StepSucceeded
+		if mark {
+			if err := r.Store.StartStep(ctx, r.p.ID, s.name); err != nil {
+				return err
+			}
+			if r.attempt > 1 {
+				r.log(ctx, s.name, "info", fmt.Sprintf("attempt %d of %d", r.attempt, r.maxAttempts))
+			}
+		}
+		if err := s.run(ctx, done, weight); err != nil {
+			return r.failed(ctx, s.name, err)
+		}
+		done += weight
+		if mark {
+			if err := r.Store.FinishStep(ctx, r.p.ID, s.name); err != nil {
+				return err
+			}
+			if err := r.Store.SetProgress(ctx, r.p.ID, done, s.name); err != nil {
+				return err
+			}
+		}
+	}
+	if !r.repair {
+		if err := r.Store.SetPhase(ctx, r.p.ID, onramp.PhaseProvisioned); err != nil {
+			return err
+		}
+	}
+	if r.OnProvisioned != nil {
+		r.OnProvisioned(ctx, r.p.ID)
+	}
+	return nil
+}
+
+func (r *initRun) stepStatus(name string) onramp.StepStatus {
+	for _, s := range r.p.Steps {
+		if s.Name == name {
+			return s.Status
+		}
+	}
+	return onramp.StepPending
+}
+
+// failed records a step's failure. A permanent failure, or the last
+// attempt, fails the project; otherwise the attempt is logged and River
+// retries the job with backoff.
+func (r *initRun) failed(ctx context.Context, stepName string, err error) error {
+	msg, hint := message(err), hintOf(err)
+	r.Logger.Warn("initialization step failed", "project", r.p.Name, "step", stepName, "attempt", r.attempt, "error", err)
+	if !permanent(err) && r.attempt < r.maxAttempts {
+		r.log(ctx, stepName, "warn", fmt.Sprintf("attempt %d of %d failed: %s; retrying", r.attempt, r.maxAttempts, msg))
+		return err
+	}
+	r.log(ctx, stepName, "error", msg)
+	if r.repair {
+		return river.JobCancel(err)
+	}
+	if hint == "" {
+		hint = "fix the cause, then run `onramp project retry " + r.p.Name + "`"
+	}
+	if ferr := r.Store.FailStep(ctx, r.p.ID, stepName, msg, hint); ferr != nil {
+		return errors.Join(err, ferr)
+	}
+	if ferr := r.Store.SetPhase(ctx, r.p.ID, onramp.PhaseFailed); ferr != nil {
+		return errors.Join(err, ferr)
+	}
+	return river.JobCancel(err)
+}
+
+func (r *initRun) log(ctx context.Context, stepName, level, msg string) {
+	if err := r.Store.Log(ctx, r.p.ID, stepName, level, msg); err != nil {
+		r.Logger.Error("write project log", "project", r.p.Name, "error", err)
+	}
+}
+
+func randomPassword() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,137 @@
+// Package pipeline runs the durable jobs that take a project from nothing
+// to "every GitOps object exists and is recorded" and back to nothing.
+// Every step is idempotent, so a retried, redelivered or crashed job
+// converges to exactly one of each thing; progress only counts work that
+// was verified done.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/kube"
+)
+
+// Store is what the jobs need of the database.
+type Store interface {
+	ProjectByID(ctx context.Context, id int64) (*onramp.Project, error)
+	StartStep(ctx context.Context, id int64, step string) error
+	FinishStep(ctx context.Context, id int64, step string) error
+	FailStep(ctx context.Context, id int64, step, reason, hint string) error
+	SetProgress(ctx context.Context, id int64, progress int, step string) error
+	SetPhase(ctx context.Context, id int64, phase onramp.Phase) error
+	Log(ctx context.Context, id int64, step, level, message string) error
+	SetRepository(ctx context.Context, id int64, repo onramp.Repository) error
+	UpsertResource(ctx context.Context, id int64, r onramp.Resource) (bool, error)
+	Resources(ctx context.Context, id int64) ([]onramp.Resource, error)
+	SetEnvironmentStatus(ctx context.Context, id int64, env string, status onramp.ResourceStatus) error
+	EnsureCredential(ctx context.Context, id int64, name string, generate func() string) (string, error)
+	RemoveProject(ctx context.Context, id int64) error
+}
+
+// Cluster is what the jobs need of Kubernetes.
+type Cluster interface {
+	ApplyEnvironment(ctx context.Context, spec kube.EnvironmentSpec, progress func(onramp.Resource)) ([]onramp.Resource, error)
+	Verify(ctx context.Context, project string, envs []kube.EnvironmentSpec) ([]onramp.Resource, error)
+	DeleteProject(ctx context.Context, project string, progress func(step, msg string)) error
+	Remaining(ctx context.Context, project string) ([]string, error)
+}
+
+// Deps are the jobs' dependencies, set by main.
+type Deps struct {
+	Store     Store
+	Templates onramp.TemplateService
+	Git       onramp.GitProvider
+	// Cluster may be nil when onramp runs without one; steps that need it
+	// then fail with a hint saying how to configure it.
+	Cluster Cluster
+	Logger  *slog.Logger
+	// AttemptTimeout bounds one attempt of a cluster step, so that an
+	// unreachable apiserver turns into a logged, retried attempt.
+	AttemptTimeout time.Duration
+	// OnProvisioned, if set, is called when a project reaches 100% or is
+	// repaired, so that its phase is judged again from its resources.
+	OnProvisioned func(ctx context.Context, projectID int64)
+}
+
+// Register adds the jobs' workers to workers.
+func Register(workers *river.Workers, d *Deps) {
+	if d.AttemptTimeout == 0 {
+		d.AttemptTimeout = 30 * time.Second
+	}
+	river.AddWorker(workers, &InitializeWorker{Deps: d})
+	river.AddWorker(workers, &DeleteWorker{Deps: d})
+}
+
+// RetryPolicy retries quickly at first and at most every 30 s, so that a
+// component that comes back is noticed soon.
+type RetryPolicy struct{}
+
+// NextRetry implements river.ClientRetryPolicy.
+func (RetryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	d := time.Second << min(job.Attempt-1, 5)
+	return time.Now().Add(min(d, 30*time.Second))
+}
+
+// stepError is a failed step: the reason and what the user can do.
+type stepError struct {
+	err       error
+	hint      string
+	permanent bool
+}
+
+func (e *stepError) Error() string { return e.err.Error() }
+func (e *stepError) Unwrap() error { return e.err }
+
+// fail wraps err with a hint; permanent failures are not retried.
+func fail(err error, hint string) error {
+	return &stepError{err: err, hint: hint, permanent: permanent(err)}
+}
+
+// permanent reports whether retrying err cannot help: bad input, a template
+// that does not build, or the cluster refusing the request.
+func permanent(err error) bool {
+	var se *stepError
+	if errors.As(err, &se) && se.permanent {
+		return true
+	}
+	return onramp.ErrorCode(err) == onramp.EINVALID || apierrors.IsForbidden(err) ||
+		apierrors.IsInvalid(err) || apierrors.IsBadRequest(err)
+}
+
+func hintOf(err error) string {
+	var se *stepError
+	if errors.As(err, &se) {
+		return se.hint
+	}
+	return ""
+}
+
+// message is the error as the user sees it: application errors' messages
+// (which say what to do), other errors in full (they carry no secrets).
+func message(err error) string {
+	var e *onramp.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
+}
+
+func errNoCluster() error {
+	return &stepError{err: errors.New("no Kubernetes cluster is configured"), permanent: true,
+		hint: "set KUBECONFIG or ONRAMP_KUBECONFIG (or run `onramp dev`), restart onramp, then retry the project"}
+}
+
+func countKinds(rs []onramp.Resource) string {
+	g := onramp.GitOps{Resources: rs}
+	g.Count()
+	return fmt.Sprintf("%d namespaces, %d git repositories, %d kustomizations", g.Namespaces, g.GitRepositories, g.Kustomizations)
+}
