@@ -21,6 +21,10 @@ type AuthService interface {
 	Authenticate(ctx context.Context, token string) (*User, error)
 }
 
+// SessionCookie is the HttpOnly cookie that carries a signed-in browser's
+// API token; the API accepts it in place of the Authorization header.
+const SessionCookie = "onramp_session"
+
 type userKey struct{}
 
 // NewContextWithUser returns a context carrying the authenticated user.

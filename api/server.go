@@ -73,10 +73,14 @@ func (s *Server) Handler() http.Handler {
 	return s.instrument(mux)
 }
 
-// authenticate requires a valid bearer token and puts its user in the context.
+// authenticate requires a valid bearer token, or a browser session cookie,
+// and puts its user in the context.
 func (s *Server) authenticate(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearer(r)
+		if !ok {
+			token, ok = session(r)
+		}
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="onramp"`)
 			s.Error(w, r, onramp.Errorf(onramp.EUNAUTHORIZED, "missing API token: send `Authorization: Bearer <token>`; create one with `onramp token create --user NAME`"))
@@ -98,6 +102,22 @@ func bearer(r *http.Request) (string, bool) {
 		return "", false
 	}
 	return h[len(prefix):], true
+}
+
+// session returns the token of a browser session. Requests that change
+// something must come from onramp's own pages: the cookie is SameSite=Strict
+// and the Origin, when sent, must be this host.
+func session(r *http.Request) (string, bool) {
+	c, err := r.Cookie(onramp.SessionCookie)
+	if err != nil || c.Value == "" {
+		return "", false
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host && o != "https://"+r.Host {
+			return "", false
+		}
+	}
+	return c.Value, true
 }
 
 func owner(r *http.Request) string { return onramp.UserFromContext(r.Context()).Name }

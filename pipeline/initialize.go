@@ -102,9 +102,10 @@ func (r *initRun) run(ctx context.Context) error {
 				return err
 			}
 		}
+		r.checkpoint(s.name)
 	}
 	if !r.repair {
-		if err := r.Store.SetPhase(ctx, r.p.ID, onramp.PhaseProvisioned); err != nil {
+		if err := r.Store.ChangePhase(ctx, r.p.ID, onramp.PhaseInitializing, onramp.PhaseProvisioned); err != nil {
 			return err
 		}
 	}
@@ -143,7 +144,7 @@ func (r *initRun) failed(ctx context.Context, stepName string, err error) error 
 	if ferr := r.Store.FailStep(ctx, r.p.ID, stepName, msg, hint); ferr != nil {
 		return errors.Join(err, ferr)
 	}
-	if ferr := r.Store.SetPhase(ctx, r.p.ID, onramp.PhaseFailed); ferr != nil {
+	if ferr := r.Store.ChangePhase(ctx, r.p.ID, onramp.PhaseInitializing, onramp.PhaseFailed); ferr != nil {
 		return errors.Join(err, ferr)
 	}
 	return river.JobCancel(err)

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"syscall"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -27,7 +29,7 @@ type Store interface {
 	FinishStep(ctx context.Context, id int64, step string) error
 	FailStep(ctx context.Context, id int64, step, reason, hint string) error
 	SetProgress(ctx context.Context, id int64, progress int, step string) error
-	SetPhase(ctx context.Context, id int64, phase onramp.Phase) error
+	ChangePhase(ctx context.Context, id int64, from, to onramp.Phase) error
 	Log(ctx context.Context, id int64, step, level, message string) error
 	SetRepository(ctx context.Context, id int64, repo onramp.Repository) error
 	UpsertResource(ctx context.Context, id int64, r onramp.Resource) (bool, error)
@@ -60,6 +62,20 @@ type Deps struct {
 	// OnProvisioned, if set, is called when a project reaches 100% or is
 	// repaired, so that its phase is judged again from its resources.
 	OnProvisioned func(ctx context.Context, projectID int64)
+	// CrashAt names a point where the worker process kills itself: a step
+	// name (after the step is recorded done) or "setup_gitops:N" (after N
+	// objects). Only tests of crash recovery set it.
+	CrashAt string
+}
+
+// checkpoint kills the process with SIGKILL at the configured crash point:
+// a real, abrupt death, with no deferred cleanup.
+func (d *Deps) checkpoint(point string) {
+	if d.CrashAt != "" && d.CrashAt == point {
+		d.Logger.Warn("crash point reached: killing this process", "point", point)
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
+	}
 }
 
 // Register adds the jobs' workers to workers.

@@ -9,6 +9,9 @@ import (
 )
 
 func (r *initRun) render(ctx context.Context, _, _ int) error {
+	if r.repair {
+		return nil // repair re-applies objects; the repository stays as it is
+	}
 	files, err := r.Templates.Render(r.p)
 	if err != nil {
 		return fail(err, "fix the template "+r.p.Template+" (see `onramp template show "+r.p.Template+"`), then retry")
@@ -36,7 +39,15 @@ func (r *initRun) createRepository(ctx context.Context, _, _ int) error {
 }
 
 func (r *initRun) pushCommit(ctx context.Context, _, _ int) error {
-	rev, err := r.Git.Commit(ctx, r.p.Name, r.files, fmt.Sprintf("Render template %s for %s", r.p.Template, r.p.Name))
+	commit := func() (string, error) {
+		return r.Git.Commit(ctx, r.p.Name, r.files, fmt.Sprintf("Render template %s for %s", r.p.Template, r.p.Name))
+	}
+	if r.repair {
+		// Commits pushed since set-up are kept: objects are re-applied at
+		// the head as it is now.
+		commit = func() (string, error) { return r.Git.Head(ctx, r.p.Name) }
+	}
+	rev, err := commit()
 	if err != nil {
 		return fail(err, "check that the Git server is reachable and writable; onramp retries by itself")
 	}
@@ -44,7 +55,9 @@ func (r *initRun) pushCommit(ctx context.Context, _, _ int) error {
 	if err := r.Store.SetRepository(ctx, r.p.ID, r.repo); err != nil {
 		return err
 	}
-	r.log(ctx, "push_commit", "info", "pushed "+rev)
+	if !r.repair {
+		r.log(ctx, "push_commit", "info", "pushed "+rev)
+	}
 	return nil
 }
 
@@ -73,6 +86,7 @@ func (r *initRun) setupGitOps(ctx context.Context, base, weight int) error {
 			if !r.repair {
 				r.Store.SetProgress(ctx, r.p.ID, base+weight*min(applied, total)/total, "setup_gitops")
 			}
+			r.checkpoint(fmt.Sprintf("setup_gitops:%d", applied))
 		})
 		cancel()
 		if err == nil {

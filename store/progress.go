@@ -11,20 +11,28 @@ import (
 // These methods are the workers' and the status watcher's: they are not
 // scoped to an owner. Each change and its event are written together.
 
-func (db *DB) setPhaseTx(ctx context.Context, tx *sql.Tx, id int64, phase onramp.Phase) error {
-	res, err := tx.ExecContext(ctx, db.q(`UPDATE projects SET phase = ?, updated_at = ? WHERE id = ? AND phase <> ?`), phase, db.now(), id, phase)
+// changePhaseTx moves a project to phase to, if it is in from ("" for any
+// phase), and records a phase event when the phase changed.
+func (db *DB) changePhaseTx(ctx context.Context, tx *sql.Tx, id int64, from, to onramp.Phase) error {
+	query, args := `UPDATE projects SET phase = ?, updated_at = ? WHERE id = ? AND phase <> ?`, []any{to, db.now(), id, to}
+	if from != "" {
+		query, args = query+` AND phase = ?`, append(args, from)
+	}
+	res, err := tx.ExecContext(ctx, db.q(query), args...)
 	if err != nil {
-		return fmt.Errorf("set phase %s: %w", phase, err)
+		return fmt.Errorf("change phase to %s: %w", to, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil
 	}
-	return db.appendEvent(ctx, tx, id, onramp.EventPhase, phaseData{phase})
+	return db.appendEvent(ctx, tx, id, onramp.EventPhase, phaseData{to})
 }
 
-// SetPhase sets a project's phase and records a phase event if it changed.
-func (db *DB) SetPhase(ctx context.Context, id int64, phase onramp.Phase) error {
-	return db.withTx(ctx, func(tx *sql.Tx) error { return db.setPhaseTx(ctx, tx, id, phase) })
+// ChangePhase moves a project from one phase to another, and does nothing
+// if it is no longer in from: a decision made on a stale read never
+// overwrites a newer one (a delete request, say).
+func (db *DB) ChangePhase(ctx context.Context, id int64, from, to onramp.Phase) error {
+	return db.withTx(ctx, func(tx *sql.Tx) error { return db.changePhaseTx(ctx, tx, id, from, to) })
 }
 
 // StartStep marks a step running (keeping the first start time of a resumed step).

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"log/slog"
@@ -39,6 +40,9 @@ type QueueOptions struct {
 	MaxWorkers  int
 	RetryPolicy river.ClientRetryPolicy
 	Logger      *slog.Logger
+	// JobTimeout bounds one attempt of a job (default 5 minutes). A job
+	// whose worker died is rescued once it has run this long.
+	JobTimeout time.Duration
 }
 
 // NewQueue returns a River client on this database and sets it as db.Jobs.
@@ -48,9 +52,10 @@ func (db *DB) NewQueue(opts QueueOptions) (*Queue, error) {
 		FetchCooldown:     5 * time.Millisecond,
 		FetchPollInterval: 50 * time.Millisecond,
 		MaxAttempts:       10,
-		JobTimeout:        10 * time.Minute,
+		JobTimeout:        cmp.Or(opts.JobTimeout, 5*time.Minute),
 		RetryPolicy:       opts.RetryPolicy,
 	}
+	cfg.RescueStuckJobsAfter = cfg.JobTimeout
 	if opts.Workers != nil {
 		cfg.Workers = opts.Workers
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: max(opts.MaxWorkers, 1)}}

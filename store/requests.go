@@ -16,7 +16,7 @@ func (db *DB) RequestDelete(ctx context.Context, owner, name string) (*onramp.Pr
 		return nil, err
 	}
 	err = db.withTx(ctx, func(tx *sql.Tx) error {
-		if err := db.setPhaseTx(ctx, tx, id, onramp.PhaseDeleting); err != nil {
+		if err := db.changePhaseTx(ctx, tx, id, "", onramp.PhaseDeleting); err != nil {
 			return err
 		}
 		if err := db.insertSteps(ctx, tx, id, "delete", onramp.DeleteSteps); err != nil {
@@ -46,7 +46,7 @@ func (db *DB) RequestRetry(ctx context.Context, owner, name string) (*onramp.Pro
 	}
 	err = db.withTx(ctx, func(tx *sql.Tx) error {
 		if p.Phase == onramp.PhaseFailed {
-			if err := db.setPhaseTx(ctx, tx, p.ID, onramp.PhaseInitializing); err != nil {
+			if err := db.changePhaseTx(ctx, tx, p.ID, onramp.PhaseFailed, onramp.PhaseInitializing); err != nil {
 				return err
 			}
 		}

@@ -18,8 +18,15 @@ func (db *DB) UpsertResource(ctx context.Context, projectID int64, r onramp.Reso
 	changed := false
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		var old onramp.Resource
+		// On PostgreSQL the row lock makes two watchers (two replicas) that
+		// see the same change record one transition, not two. SQLite's
+		// immediate transactions already serialize writers.
+		lock := ""
+		if db.engine == Postgres {
+			lock = " FOR UPDATE"
+		}
 		err := tx.QueryRowContext(ctx, db.q(`SELECT status, reason, message, hint, revision FROM resources
-			WHERE project_id = ? AND kind = ? AND namespace = ? AND name = ?`), projectID, r.Kind, r.Namespace, r.Name).
+			WHERE project_id = ? AND kind = ? AND namespace = ? AND name = ?`+lock), projectID, r.Kind, r.Namespace, r.Name).
 			Scan(&old.Status, &old.Reason, &old.Message, &old.Hint, &old.Revision)
 		exists := err == nil
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {

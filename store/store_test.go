@@ -104,7 +104,7 @@ func TestProjectCRUD(t *testing.T) {
 		if err := db.FailStep(ctx, p.ID, "create_repository", "git down", "start git"); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.SetPhase(ctx, p.ID, onramp.PhaseFailed); err != nil {
+		if err := db.ChangePhase(ctx, p.ID, onramp.PhaseInitializing, onramp.PhaseFailed); err != nil {
 			t.Fatal(err)
 		}
 		got, _ = db.ProjectByID(ctx, p.ID)

@@ -22,6 +22,7 @@ import (
 	"github.com/onramp/onramp/kube"
 	"github.com/onramp/onramp/pipeline"
 	"github.com/onramp/onramp/secrets"
+	"github.com/onramp/onramp/status"
 	"github.com/onramp/onramp/store"
 	"github.com/onramp/onramp/templates"
 )
@@ -141,13 +142,16 @@ func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Regis
 		_, err := a.DB.NewQueue(store.QueueOptions{Logger: quiet})
 		return err
 	}
-	deps := &pipeline.Deps{Store: a.DB, Templates: tmpl, Git: git, Logger: a.Logger}
+	deps := &pipeline.Deps{Store: a.DB, Templates: tmpl, Git: git, Logger: a.Logger, CrashAt: a.Config.CrashAt}
 	if a.Kube != nil {
 		deps.Cluster = a.Kube
+		w := &status.Watcher{Store: a.DB, Kube: a.Kube, Trees: git, Logger: a.Logger.With("component", "watcher")}
+		deps.OnProvisioned = w.Judge
+		a.background(ctx, "status watcher", w.Run)
 	}
 	workers := river.NewWorkers()
 	pipeline.Register(workers, deps)
-	q, err := a.DB.NewQueue(store.QueueOptions{Workers: workers, MaxWorkers: a.Config.Workers, RetryPolicy: pipeline.RetryPolicy{}, Logger: quiet})
+	q, err := a.DB.NewQueue(store.QueueOptions{Workers: workers, MaxWorkers: a.Config.Workers, RetryPolicy: pipeline.RetryPolicy{}, Logger: quiet, JobTimeout: a.Config.JobTimeout})
 	if err != nil {
 		return fmt.Errorf("job queue: %w", err)
 	}
@@ -157,6 +161,23 @@ func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Regis
 	a.Queue = q
 	a.stop = append(a.stop, q.Stop)
 	return nil
+}
+
+// background runs fn until the App closes, logging a failure.
+func (a *App) background(ctx context.Context, name string, fn func(context.Context) error) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			a.Logger.Error(name+" stopped", "error", err)
+		}
+	}()
+	a.stop = append(a.stop, func(context.Context) error {
+		cancel()
+		<-done
+		return nil
+	})
 }
 
 // ready checks the database and the cluster.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -21,7 +22,11 @@ type Config struct {
 	SecretKey    string
 	TemplatesDir string
 	Workers      int
+	JobTimeout   time.Duration
 	LogLevel     string
+	// CrashAt makes a worker kill itself at a named point of a job, to
+	// test recovery (ONRAMP_CRASH_AT; tests only).
+	CrashAt string
 }
 
 // bind registers the configuration flags on fs with defaults from getenv.
@@ -40,10 +45,12 @@ func (c *Config) bind(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.GitURL, "git-url", getenv("ONRAMP_GIT_URL"), "Git base URL Flux clones from (ONRAMP_GIT_URL; default the built-in server)")
 	fs.StringVar(&c.TemplatesDir, "templates-dir", getenv("ONRAMP_TEMPLATES_DIR"), "directory of extra templates (ONRAMP_TEMPLATES_DIR)")
 	fs.IntVar(&c.Workers, "workers", 10, "jobs run at once by this process")
+	fs.DurationVar(&c.JobTimeout, "job-timeout", 5*time.Minute, "longest attempt of a job; a job whose worker died is retried after it")
 	fs.StringVar(&c.LogLevel, "log-level", env("ONRAMP_LOG_LEVEL", "info"), "debug, info, warn or error (ONRAMP_LOG_LEVEL)")
 	// The key is read from the environment only, never from a flag that
 	// would show in `ps`.
 	c.SecretKey = getenv("ONRAMP_SECRET_KEY")
+	c.CrashAt = getenv("ONRAMP_CRASH_AT")
 }
 
 // databaseURL returns the configured database, or SQLite in the data dir.

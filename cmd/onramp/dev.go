@@ -82,4 +82,3 @@ func (m *Main) clusterBinaries(ctx context.Context) (string, error) {
 	}
 	return dir, nil
 }
-

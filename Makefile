@@ -1,0 +1,36 @@
+# onramp — see README.md.
+SHELL := bash
+GO ?= go
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: dev build test localcluster bench vet clean
+
+## dev: build the local control plane if needed, then run onramp dev
+dev: localcluster
+	$(GO) run -ldflags "-X main.version=$(VERSION)" ./cmd/onramp dev
+
+## build: the onramp binary into bin/ (no cgo)
+build:
+	CGO_ENABLED=0 $(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/onramp ./cmd/onramp
+
+## localcluster: build etcd, kube-apiserver, kube-controller-manager and Flux from pinned modules (cached)
+localcluster:
+	$(GO) run ./cmd/localcluster build
+
+## test: every test, against SQLite, PostgreSQL, a real control plane with Flux and a real browser
+test: localcluster
+	$(GO) vet ./...
+	ONRAMP_TEST_POSTGRES_URL="$${ONRAMP_TEST_POSTGRES_URL:-$(PG_URL)}" ONRAMP_REQUIRE_CLUSTER=1 \
+		$(GO) test -count=1 -timeout 60m ./...
+
+## bench: the benchmarks the issues ask for, with figures printed
+bench: localcluster
+	ONRAMP_TEST_POSTGRES_URL="$${ONRAMP_TEST_POSTGRES_URL:-$(PG_URL)}" \
+		$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin .onramp

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/kube"
+	"github.com/onramp/onramp/localcluster/clustertest"
+	"github.com/onramp/onramp/store/storetest"
+)
+
+// The seed's test plan: at the first moment the project reports 100%, the
+// cluster and the database already hold every object; then Flux makes
+// every environment ready at the pushed revision; then delete removes it all.
+func TestInitializeThreeEnvironments(t *testing.T) {
+	for _, engine := range storetest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			s := startCluster(t, engine)
+			tok := s.token(t, "alice")
+			kc := kubeClient(t)
+			name := uniqueName("shop")
+			if code := call(t, "POST", s.url+"/api/v1/projects", tok, threeEnvs(name, "web-service"), nil); code != 202 {
+				t.Fatalf("create = %d", code)
+			}
+			var p *onramp.Project
+			last := 0
+			waitUntil(t, 60*time.Second, "100%", func() bool {
+				p, _ = getProject(t, s, tok, name)
+				if p.Progress < last {
+					t.Fatalf("progress went backwards: %d after %d", p.Progress, last)
+				}
+				last = p.Progress
+				if p.Phase == onramp.PhaseFailed {
+					t.Fatalf("project failed: %+v\n%s", p.Steps, logText(t, s, tok, name))
+				}
+				return p.Progress == 100
+			})
+			// The very moment 100% is visible, everything exists.
+			objs := clusterObjects(t, kc, name)
+			for _, kind := range []string{onramp.KindNamespace, onramp.KindSecret, onramp.KindServiceAccount, onramp.KindRoleBinding, onramp.KindGitRepository, onramp.KindKustomization} {
+				if len(objs[kind]) != 3 {
+					t.Errorf("%d %s objects at 100%%; want 3", len(objs[kind]), kind)
+				}
+			}
+			for _, ks := range objs[onramp.KindKustomization] {
+				env := ks.GetLabels()[kube.LabelEnvironment]
+				if ks.GetName() != name || ks.GetNamespace() != name+"-"+env {
+					t.Errorf("Kustomization %s/%s; want %s/%s-%s", ks.GetNamespace(), ks.GetName(), name, name, env)
+				}
+			}
+			if p.GitOps.Namespaces != 3 || p.GitOps.GitRepositories != 3 || p.GitOps.Kustomizations != 3 || len(p.GitOps.Resources) != 18 {
+				t.Errorf("recorded gitops at 100%% = %d/%d/%d (%d resources); want 3/3/3 (18)", p.GitOps.Namespaces, p.GitOps.GitRepositories, p.GitOps.Kustomizations, len(p.GitOps.Resources))
+			}
+			if !strings.Contains(logText(t, s, tok, name), "3 namespaces, 3 git repositories, 3 kustomizations") {
+				t.Errorf("log does not name the counts:\n%s", logText(t, s, tok, name))
+			}
+			// The repository holds the rendered commit: clone it with git.
+			clone := filepath.Join(t.TempDir(), "clone")
+			url := strings.Replace(p.Repository.URL, "http://", "http://alice:"+tok+"@", 1)
+			if out, err := exec.Command("git", "clone", "-q", url, clone).CombinedOutput(); err != nil {
+				t.Fatalf("git clone: %v\n%s", err, out)
+			}
+			head, _ := exec.Command("git", "-C", clone, "rev-parse", "HEAD").Output()
+			if want := strings.TrimPrefix(p.Repository.Revision, "main@sha1:"); strings.TrimSpace(string(head)) != want {
+				t.Errorf("cloned HEAD %s; want %s", head, want)
+			}
+			if _, err := os.Stat(filepath.Join(clone, "deploy/overlays/production/kustomization.yaml")); err != nil {
+				t.Errorf("rendered overlay missing from the commit: %v", err)
+			}
+
+			// Then Flux: every Kustomization Ready at the pushed revision.
+			waitUntil(t, 90*time.Second, "phase ready", func() bool {
+				p, _ = getProject(t, s, tok, name)
+				return p.Phase == onramp.PhaseReady
+			})
+			for _, ks := range objs[onramp.KindKustomization] {
+				var live kustomizev1.Kustomization
+				kc.Get(context.Background(), client.ObjectKeyFromObject(ks), &live)
+				if live.Status.LastAppliedRevision != p.Repository.Revision {
+					t.Errorf("%s lastAppliedRevision = %q; want %q (ready too early?)", ks.GetNamespace(), live.Status.LastAppliedRevision, p.Repository.Revision)
+				}
+				var dep appsv1.Deployment
+				var cms corev1.ConfigMapList
+				if err := kc.Get(context.Background(), client.ObjectKey{Namespace: ks.GetNamespace(), Name: name}, &dep); err != nil {
+					t.Errorf("template's Deployment in %s: %v", ks.GetNamespace(), err)
+				}
+				if err := kc.List(context.Background(), &cms, client.InNamespace(ks.GetNamespace())); err != nil || !hasPrefix(cms.Items, name+"-config") {
+					t.Errorf("template's ConfigMap %s-config-* not in %s (%d ConfigMaps, %v)", name, ks.GetNamespace(), len(cms.Items), err)
+				}
+			}
+			for _, e := range p.Environments {
+				if e.Status != onramp.StatusReady {
+					t.Errorf("environment %s status %s; want ready", e.Name, e.Status)
+				}
+			}
+
+			deleteAndCheckGone(t, s, tok, name)
+		})
+	}
+}
+
+// deleteAndCheckGone deletes a project and checks that nothing of it is
+// left in the cluster, on disk or in the database.
+func deleteAndCheckGone(t testing.TB, s *server, tok, name string) {
+	t.Helper()
+	if code := call(t, "DELETE", s.url+"/api/v1/projects/"+name, tok, nil, nil); code != 202 {
+		t.Fatalf("delete = %d", code)
+	}
+	waitUntil(t, 3*time.Minute, "project gone", func() bool {
+		_, code := getProject(t, s, tok, name)
+		return code == 404
+	})
+	k, err := kube.New(clustertest.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, err := k.Remaining(context.Background(), name)
+	if err != nil || len(left) > 0 {
+		t.Errorf("left in the cluster after delete: %v %v", left, err)
+	}
+	if _, err := os.Stat(filepath.Join(s.app.Config.DataDir, "git", name+".git")); !os.IsNotExist(err) {
+		t.Errorf("repository still on disk: %v", err)
+	}
+	var rows int
+	s.app.DB.SQL().QueryRow(`SELECT count(*) FROM projects WHERE name = '` + name + `'`).Scan(&rows)
+	if rows != 0 {
+		t.Errorf("%d project rows left", rows)
+	}
+}
+
+func TestPreflightRefusesAndCreatesNothing(t *testing.T) {
+	tests := []struct {
+		name     string
+		params   map[string]any
+		wantMsgs []string
+	}{
+		{"overlay base that does not exist", map[string]any{"base": "../../missing"}, []string{`environment "development"`, "./deploy/overlays/development"}},
+		{"manifest in another namespace", map[string]any{"namespace": "kube-system"}, []string{"kube-system", "settings"}},
+	}
+	s := startCluster(t, storetest.Engines()[0], "--templates-dir", "testdata/templates")
+	tok := s.token(t, "alice")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := uniqueName("pre")
+			body := threeEnvs(name, "param-base")
+			body["params"] = tt.params
+			if code := call(t, "POST", s.url+"/api/v1/projects", tok, body, nil); code != 202 {
+				t.Fatalf("create = %d", code)
+			}
+			var p *onramp.Project
+			waitUntil(t, 30*time.Second, "failed", func() bool {
+				p, _ = getProject(t, s, tok, name)
+				return p.Phase == onramp.PhaseFailed
+			})
+			step := p.Steps[0]
+			if step.Name != "render_template" || step.Status != onramp.StepFailed || p.Progress > 10 || step.Hint == "" {
+				t.Errorf("failed at %s (%s) %d%% hint %q; want render_template, ≤10%%, a hint", step.Name, step.Status, p.Progress, step.Hint)
+			}
+			for _, want := range tt.wantMsgs {
+				if !strings.Contains(step.Error, want) {
+					t.Errorf("error %q does not name %q", step.Error, want)
+				}
+			}
+			if len(clusterObjects(t, kubeClient(t), name)[onramp.KindNamespace]) != 0 || p.Repository.URL != "" {
+				t.Errorf("preflight failure created something: repository %q", p.Repository.URL)
+			}
+			if _, err := os.Stat(filepath.Join(s.app.Config.DataDir, "git", name+".git")); !os.IsNotExist(err) {
+				t.Errorf("repository created on disk despite preflight failure")
+			}
+			deleteAndCheckGone(t, s, tok, name)
+		})
+	}
+}
+
+func TestDeleteDuringInitialization(t *testing.T) {
+	s := startCluster(t, storetest.Engines()[0])
+	tok := s.token(t, "alice")
+	name := uniqueName("mid")
+	if code := call(t, "POST", s.url+"/api/v1/projects", tok, threeEnvs(name, "web-service"), nil); code != 202 {
+		t.Fatalf("create = %d", code)
+	}
+	waitUntil(t, 30*time.Second, "initialization started", func() bool {
+		p, _ := getProject(t, s, tok, name)
+		return p.Progress > 0
+	})
+	deleteAndCheckGone(t, s, tok, name)
+}
+
+func TestTwentyConcurrentProjects(t *testing.T) {
+	s := startCluster(t, storetest.Engines()[0])
+	tok := s.token(t, "alice")
+	kc := kubeClient(t)
+	names := make([]string, 20)
+	var wg sync.WaitGroup
+	for i := range names {
+		names[i] = uniqueName("many")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if code := call(t, "POST", s.url+"/api/v1/projects", tok, threeEnvs(names[i], "web-service"), nil); code != 202 {
+				t.Errorf("create %s = %d", names[i], code)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, name := range names {
+		waitUntil(t, 3*time.Minute, name+" at 100%", func() bool {
+			p, _ := getProject(t, s, tok, name)
+			if p.Phase == onramp.PhaseFailed {
+				t.Fatalf("%s failed: %+v", name, p.Steps)
+			}
+			return p.Progress == 100
+		})
+		objs := clusterObjects(t, kc, name)
+		total := 0
+		for _, o := range objs {
+			total += len(o)
+		}
+		if total != 18 {
+			t.Errorf("%s has %d objects; want 18", name, total)
+		}
+	}
+}
+
+func hasPrefix(cms []corev1.ConfigMap, prefix string) bool {
+	for _, cm := range cms {
+		if strings.HasPrefix(cm.Name, prefix) {
+			return true
+		}
+	}
+	return false
+}

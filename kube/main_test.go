@@ -1,0 +1,151 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/localcluster/clustertest"
+)
+
+// TestMain shares one real control plane with real Flux controllers across
+// the tests of this package; without the binaries, cluster tests skip.
+// controller-runtime's informers (Watch) log through its global logger,
+// which onramp's main sets; here it is silenced.
+func TestMain(m *testing.M) {
+	log.SetLogger(logr.Discard())
+	clustertest.Main(m)
+}
+
+// aggregateAdmin fills the rules of the aggregated ClusterRole admin once
+// per test binary; see ensureAdminRole.
+var aggregateAdmin sync.Once
+
+// ensureAdminRole makes sure the ClusterRole admin, which the Flux service
+// account is bound to, has rules. It is an aggregated role: the
+// clusterrole-aggregation controller of kube-controller-manager copies the
+// rules of the aggregate-to-admin roles into it. The local cluster runs only
+// the namespace and garbage collector controllers, so this runs the real
+// aggregation controller from the same binary until it has done its job.
+func ensureAdminRole(t testing.TB, c client.Client) {
+	t.Helper()
+	aggregateAdmin.Do(func() {
+		ctx := context.Background()
+		var admin rbacv1.ClusterRole
+		if err := c.Get(ctx, client.ObjectKey{Name: AdminClusterRole}, &admin); err != nil || len(admin.Rules) > 0 {
+			return
+		}
+		t.Logf("ClusterRole admin has no rules: the local cluster does not run the clusterrole-aggregation controller; running it once")
+		cmd := exec.Command(filepath.Join(clustertest.BinDir(t), "kube-controller-manager"),
+			"--kubeconfig="+clustertest.Cluster(t).KubeconfigPath(),
+			"--controllers=clusterrole-aggregation", "--leader-elect=false", "--secure-port=0")
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start clusterrole-aggregation controller: %v", err)
+		}
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		eventually(t, 30*time.Second, "ClusterRole admin aggregated", func() string {
+			if err := c.Get(ctx, client.ObjectKey{Name: AdminClusterRole}, &admin); err != nil {
+				return err.Error()
+			}
+			if len(admin.Rules) == 0 {
+				return "no rules yet"
+			}
+			return ""
+		})
+	})
+}
+
+// fluxTimeout bounds every wait on Flux; reconciles here take 1–3 s.
+const fluxTimeout = 60 * time.Second
+
+// clusterEnv is one test's project in the shared cluster: onramp's client,
+// a plain client to check it with, and an environment whose overlay is
+// pushed to a real Git server.
+type clusterEnv struct {
+	kube  *Client
+	plain client.Client
+	spec  EnvironmentSpec
+}
+
+// newClusterEnv pushes a rendered project to a new Git server and returns an
+// environment spec for it under a project name unique to the test. The
+// project's objects are deleted when the test ends, unless the test did.
+func newClusterEnv(t testing.TB) *clusterEnv {
+	t.Helper()
+	cfg := clustertest.Config(t)
+	k, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	plain, err := client.New(cfg, client.Options{Scheme: k.scheme})
+	if err != nil {
+		t.Fatalf("client.New: %v", err)
+	}
+	ensureAdminRole(t, plain)
+	project := uniqueProject()
+	git := newGitServer(t, "flux", testPassword)
+	url, revision := git.push(t, project, overlayFiles(project))
+	spec := testSpec(project)
+	spec.GitURL, spec.Revision = url, revision
+	spec = spec.withDefaults()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), fluxTimeout)
+		defer cancel()
+		if err := k.DeleteProject(ctx, project, nil); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	return &clusterEnv{kube: k, plain: plain, spec: spec}
+}
+
+// uniqueProject is a fresh project name, so that tests never share objects.
+func uniqueProject() string {
+	return fmt.Sprintf("p%08x", rand.Uint32())
+}
+
+// eventually calls check until it returns "" or timeout passes, then fails
+// t with check's last answer.
+func eventually(t testing.TB, timeout time.Duration, what string, check func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		msg := check()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %s: %s", what, timeout, msg)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitStatus waits until obj's live Status, against the spec's revision, is
+// want, and returns it.
+func (e *clusterEnv) waitStatus(t testing.TB, obj client.Object, want onramp.ResourceStatus) onramp.Resource {
+	t.Helper()
+	var r onramp.Resource
+	eventually(t, fluxTimeout, fmt.Sprintf("%s %s %s", kindOf(obj), objectName(obj), want), func() string {
+		if err := e.plain.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err.Error()
+		}
+		r = Status(obj, e.spec.Revision)
+		if r.Status != want {
+			return fmt.Sprintf("status %s reason %s message %q hint %q", r.Status, r.Reason, strings.TrimSpace(r.Message), r.Hint)
+		}
+		return ""
+	})
+	return r
+}

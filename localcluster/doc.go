@@ -1,0 +1,12 @@
+// Package localcluster runs a real Kubernetes control plane with real Flux on
+// one machine, without Docker: etcd, kube-apiserver, kube-controller-manager
+// (namespace and garbage collector controllers only), and the Flux
+// source-controller and kustomize-controller, each a child process bound to
+// 127.0.0.1 on random ports.
+//
+// Build compiles the pinned binaries from the tools modules in
+// tools/localcluster into a user cache directory; Start runs them against a
+// data directory that can be reused, so objects survive restarts. `onramp dev`
+// uses it directly; tests use the clustertest package. docs/localcluster.md
+// explains the layout, the figures and the troubleshooting steps.
+package localcluster

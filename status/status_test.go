@@ -1,0 +1,141 @@
+package status
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/onramp/onramp"
+)
+
+func TestDiagnose(t *testing.T) {
+	facts := Facts{Project: "shop", CredentialExists: true, Overlays: []string{"./deploy/overlays/dev", "./deploy/overlays/prod"}}
+	tests := []struct {
+		name       string
+		in         onramp.Resource
+		facts      Facts
+		wantStatus onramp.ResourceStatus
+		wantHint   []string // substrings
+	}{
+		{
+			name: "path not found names existing overlays",
+			in: onramp.Resource{Kind: "Kustomization", Namespace: "shop-development", Name: "shop", Status: onramp.StatusFailed, Reason: "ArtifactFailed", Revision: "main@sha1:abc",
+				Message: "kustomization path not found: stat /tmp/kustomization-1234567/deploy/overlays/development: no such file or directory"},
+			facts:      facts,
+			wantStatus: onramp.StatusFailed,
+			wantHint:   []string{"./deploy/overlays/development does not exist in revision main@sha1:abc", "./deploy/overlays/dev, ./deploy/overlays/prod", "onramp project retry shop"},
+		},
+		{
+			name: "authentication failure with credential kept",
+			in: onramp.Resource{Kind: "GitRepository", Namespace: "shop-staging", Name: "shop", Status: onramp.StatusFailed, Reason: "GitOperationFailed",
+				Message: "failed to checkout and determine revision: unable to clone 'http://127.0.0.1:8080/git/shop.git': authentication required: unauthorized\n"},
+			facts:      facts,
+			wantStatus: onramp.StatusFailed,
+			wantHint:   []string{"Secret shop-staging/shop-git", "still holds", "onramp project retry shop"},
+		},
+		{
+			name: "authentication failure with credential gone",
+			in: onramp.Resource{Kind: "GitRepository", Namespace: "shop-staging", Name: "shop", Status: onramp.StatusFailed, Reason: "GitOperationFailed",
+				Message: "failed to checkout and determine revision: unable to clone 'http://x/shop.git': authentication required: unauthorized\n"},
+			facts:      Facts{Project: "shop"},
+			wantStatus: onramp.StatusFailed,
+			wantHint:   []string{"no longer holds a read credential"},
+		},
+		{
+			name:       "source not ready is a wait, not a failure",
+			in:         onramp.Resource{Kind: "Kustomization", Namespace: "shop-production", Name: "shop", Status: onramp.StatusFailed, Reason: "ArtifactFailed", Message: "Source artifact not found, retrying in 30s"},
+			facts:      facts,
+			wantStatus: onramp.StatusReconciling,
+			wantHint:   []string{"waits for GitRepository shop-production/shop"},
+		},
+		{
+			name: "health check names the objects",
+			in: onramp.Resource{Kind: "Kustomization", Status: onramp.StatusFailed, Reason: "HealthCheckFailed",
+				Message: "health check failed after 30.0s: timeout waiting for: [Deployment/shop-development/web status: 'InProgress']"},
+			facts:      facts,
+			wantStatus: onramp.StatusFailed,
+			wantHint:   []string{"Deployment/shop-development/web status: 'InProgress'"},
+		},
+		{
+			name:       "build failure quotes kustomize",
+			in:         onramp.Resource{Kind: "Kustomization", Status: onramp.StatusFailed, Reason: "BuildFailed", Revision: "main@sha1:1", Message: "kustomize build failed: accumulating resources: missing.yaml: no such file\nmore"},
+			facts:      facts,
+			wantStatus: onramp.StatusFailed,
+			wantHint:   []string{"kustomize build failed in revision main@sha1:1: kustomize build failed: accumulating resources: missing.yaml: no such file"},
+		},
+		{
+			name:       "missing object",
+			in:         onramp.Resource{Kind: "Kustomization", Namespace: "shop-development", Name: "shop", Status: onramp.StatusMissing},
+			facts:      facts,
+			wantStatus: onramp.StatusMissing,
+			wantHint:   []string{"deleted outside onramp", "onramp project retry shop"},
+		},
+		{
+			name:       "stalled",
+			in:         onramp.Resource{Kind: "Kustomization", Status: onramp.StatusStalled, Reason: "InvalidPath", Message: "spec.path is invalid"},
+			facts:      facts,
+			wantStatus: onramp.StatusStalled,
+			wantHint:   []string{"Flux stopped retrying: spec.path is invalid"},
+		},
+		{
+			name:       "ready has no hint",
+			in:         onramp.Resource{Kind: "Kustomization", Status: onramp.StatusReady, Reason: "ReconciliationSucceeded", Hint: "stale"},
+			facts:      facts,
+			wantStatus: onramp.StatusReady,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Diagnose(tt.in, tt.facts)
+			if got.Status != tt.wantStatus {
+				t.Errorf("Diagnose(%q).Status = %s; want %s", tt.in.Message, got.Status, tt.wantStatus)
+			}
+			if len(tt.wantHint) == 0 && got.Hint != "" {
+				t.Errorf("Diagnose(%q).Hint = %q; want none", tt.in.Message, got.Hint)
+			}
+			for _, w := range tt.wantHint {
+				if !strings.Contains(got.Hint, w) {
+					t.Errorf("Diagnose(%q).Hint = %q; want it to contain %q", tt.in.Message, got.Hint, w)
+				}
+			}
+		})
+	}
+}
+
+func TestPhase(t *testing.T) {
+	envs := []onramp.Environment{{Name: "dev"}, {Name: "prod"}}
+	res := func(statuses ...onramp.ResourceStatus) []onramp.Resource {
+		var out []onramp.Resource
+		for i, s := range statuses {
+			env := envs[i/2].Name
+			kind := onramp.KindGitRepository
+			if i%2 == 1 {
+				kind = onramp.KindKustomization
+			}
+			out = append(out, onramp.Resource{Kind: kind, Environment: env, Status: s})
+		}
+		return out
+	}
+	R, C, F, M := onramp.StatusReady, onramp.StatusReconciling, onramp.StatusFailed, onramp.StatusMissing
+	tests := []struct {
+		name      string
+		phase     onramp.Phase
+		resources []onramp.Resource
+		want      onramp.Phase
+	}{
+		{"all ready", onramp.PhaseProvisioned, res(R, R, R, R), onramp.PhaseReady},
+		{"one reconciling", onramp.PhaseProvisioned, res(R, R, R, C), onramp.PhaseProvisioned},
+		{"one failed", onramp.PhaseReady, res(R, R, F, R), onramp.PhaseDegraded},
+		{"one missing", onramp.PhaseReady, res(R, M, R, R), onramp.PhaseDegraded},
+		{"recovered", onramp.PhaseDegraded, res(R, R, R, R), onramp.PhaseReady},
+		{"no kustomization yet", onramp.PhaseProvisioned, res(R, R, R), onramp.PhaseProvisioned},
+		{"initializing keeps its phase", onramp.PhaseInitializing, res(F, F, F, F), onramp.PhaseInitializing},
+		{"deleting keeps its phase", onramp.PhaseDeleting, res(R, R, R, R), onramp.PhaseDeleting},
+		{"failed keeps its phase", onramp.PhaseFailed, res(R, R, R, R), onramp.PhaseFailed},
+	}
+	for _, tt := range tests {
+		p := &onramp.Project{Phase: tt.phase, Environments: envs}
+		if got := Phase(p, tt.resources); got != tt.want {
+			t.Errorf("%s: Phase(%s) = %s; want %s", tt.name, tt.phase, got, tt.want)
+		}
+	}
+}
