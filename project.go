@@ -72,7 +72,7 @@ type ProjectCreate struct {
 	Name         string            `json:"name"`
 	Template     string            `json:"template"`
 	Environments []EnvironmentSpec `json:"environments"`
-	Params       map[string]string `json:"params"`
+	Params       Params            `json:"params"`
 }
 
 // EnvironmentSpec is an environment asked for at creation.

@@ -56,3 +56,44 @@ type StatusTransition struct {
 	Revision  string         `json:"revision,omitempty"`
 	At        time.Time      `json:"at"`
 }
+
+// severity orders statuses from good to bad.
+func severity(s ResourceStatus) int {
+	switch s {
+	case StatusReady:
+		return 0
+	case StatusPending:
+		return 1
+	case StatusReconciling:
+		return 2
+	case StatusFailed:
+		return 3
+	case StatusStalled:
+		return 4
+	default: // missing
+		return 5
+	}
+}
+
+// Broken reports whether a status needs someone to act: failed, stalled
+// or missing.
+func (s ResourceStatus) Broken() bool { return severity(s) >= severity(StatusFailed) }
+
+// EnvironmentStatus is the worst status among an environment's resources,
+// or pending when it has none; it is ready only when its Kustomization is.
+func EnvironmentStatus(env string, resources []Resource) ResourceStatus {
+	status, found, kustomization := StatusPending, false, false
+	for _, r := range resources {
+		if r.Environment != env {
+			continue
+		}
+		kustomization = kustomization || r.Kind == KindKustomization
+		if !found || severity(r.Status) > severity(status) {
+			status, found = r.Status, true
+		}
+	}
+	if status == StatusReady && !kustomization {
+		return StatusReconciling
+	}
+	return status
+}

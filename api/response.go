@@ -70,8 +70,11 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	err := dec.Decode(v)
 	var tooLarge *http.MaxBytesError
 	var typeErr *json.UnmarshalTypeError
+	var appErr *onramp.Error
 	switch {
 	case err == nil:
+	case errors.As(err, &appErr):
+		return appErr
 	case errors.As(err, &tooLarge):
 		return onramp.Errorf(onramp.ETOOLARGE, "request body is larger than %d bytes", maxBody)
 	case errors.Is(err, io.EOF):
@@ -79,6 +82,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	case errors.As(err, &typeErr):
 		return &onramp.Error{Code: onramp.EINVALID, Field: typeErr.Field, Message: "field " + typeErr.Field + " must be a JSON " + typeErr.Type.String()}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// encoding/json has no typed error for this one.
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return &onramp.Error{Code: onramp.EINVALID, Field: field, Message: "unknown field " + field}
 	default:

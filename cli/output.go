@@ -112,26 +112,15 @@ func kustomization(p *onramp.Project, env string) onramp.Resource {
 	return onramp.Resource{}
 }
 
-// envStatus is the worst status among the environment's resources.
+// envStatus is the environment's status from its resources as they arrive
+// on the stream, or as recorded before any arrived.
 func envStatus(p *onramp.Project, e onramp.Environment) onramp.ResourceStatus {
-	status := e.Status
 	for _, r := range p.GitOps.Resources {
-		if r.Environment == e.Name && rank(r.Status) > rank(status) {
-			status = r.Status
+		if r.Environment == e.Name {
+			return onramp.EnvironmentStatus(e.Name, p.GitOps.Resources)
 		}
 	}
-	return status
-}
-
-func rank(s onramp.ResourceStatus) int {
-	switch s {
-	case onramp.StatusReady:
-		return 0
-	case onramp.StatusPending, onramp.StatusReconciling:
-		return 1
-	default:
-		return 2
-	}
+	return e.Status
 }
 
 func duration(s onramp.Step) string {

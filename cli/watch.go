@@ -82,7 +82,7 @@ func outcome(p *onramp.Project, gone bool, g goal) int {
 		return -1
 	case p.Phase == onramp.PhaseFailed && g != untilGone:
 		return ExitFailed
-	case g == untilProvisioned && p.Progress == 100:
+	case g == untilProvisioned && p.Progress == 100 && p.Phase != onramp.PhaseInitializing:
 		return ExitOK
 	case g == untilReady && p.Phase == onramp.PhaseReady:
 		return ExitOK
@@ -109,7 +109,7 @@ func failure(p *onramp.Project) error {
 		}
 	}
 	for _, r := range p.GitOps.Resources {
-		if rank(r.Status) == 2 {
+		if r.Status.Broken() {
 			fmt.Fprintf(&b, "%s %s/%s is %s: %s %s\n", r.Kind, r.Namespace, r.Name, r.Status, r.Reason, r.Message)
 			if r.Hint != "" {
 				fmt.Fprintf(&b, "hint: %s\n", r.Hint)
@@ -126,13 +126,21 @@ func summary(p *onramp.Project) string {
 	return fmt.Sprintf("project %s is %s at %d%% (%s)", p.Name, p.Phase, p.Progress, currentStep(p))
 }
 
+// currentStep is the step running or failed, else the next one to run.
 func currentStep(p *onramp.Project) string {
+	next := ""
 	for _, s := range p.Steps {
-		if s.Status == onramp.StepRunning || s.Status == onramp.StepFailed {
+		switch {
+		case s.Status == onramp.StepRunning || s.Status == onramp.StepFailed:
 			return s.Name
+		case s.Status == onramp.StepPending && next == "":
+			next = s.Name
 		}
 	}
-	return "no step running"
+	if next == "" {
+		return "all steps done"
+	}
+	return next
 }
 
 // view is a project kept current from its events, drawn in place on a

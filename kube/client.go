@@ -43,12 +43,22 @@ func New(cfg *rest.Config) (*Client, error) {
 	if cfg.QPS == 0 && cfg.RateLimiter == nil {
 		cfg.QPS = -1
 	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	// Requests of the direct client are bounded, so that a stopped or
+	// unreachable apiserver fails an attempt instead of hanging it (API
+	// discovery does not honour contexts). Watches use cfg, unbounded.
+	direct := rest.CopyConfig(cfg)
+	if direct.Timeout == 0 {
+		direct.Timeout = RequestTimeout
+	}
+	c, err := client.New(direct, client.Options{Scheme: scheme})
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
 	return &Client{cfg: cfg, scheme: scheme, c: c}, nil
 }
+
+// RequestTimeout bounds each request of the direct client.
+const RequestTimeout = 15 * time.Second
 
 // newScheme holds exactly the types onramp creates.
 func newScheme() (*runtime.Scheme, error) {

@@ -150,6 +150,8 @@ func (d *deleteRun) step() string {
 }
 
 func (d *deleteRun) failed(ctx context.Context, err error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	msg := message(err)
 	if !permanent(err) && d.attempt < d.maxAttempts {
 		d.log(ctx, fmt.Sprintf("attempt %d of %d failed: %s; retrying", d.attempt, d.maxAttempts, msg))

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/riverqueue/river"
 
@@ -78,8 +79,12 @@ func (r *initRun) run(ctx context.Context) error {
 	done := 0
 	for i, s := range r.steps() {
 		weight := onramp.InitSteps[i].Weight
-		if cur, err := r.Store.ProjectByID(ctx, r.p.ID); err != nil || cur.Phase == onramp.PhaseDeleting {
+		cur, err := r.Store.ProjectByID(ctx, r.p.ID)
+		if onramp.ErrorCode(err) == onramp.ENOTFOUND || err == nil && cur.Phase == onramp.PhaseDeleting {
 			return nil // deletion supersedes initialization
+		}
+		if err != nil {
+			return err
 		}
 		mark := !r.repair && r.stepStatus(s.name) != onramp.StepSucceeded
 		if mark {
@@ -98,14 +103,18 @@ func (r *initRun) run(ctx context.Context) error {
 			if err := r.Store.FinishStep(ctx, r.p.ID, s.name); err != nil {
 				return err
 			}
-			if err := r.Store.SetProgress(ctx, r.p.ID, done, s.name); err != nil {
-				return err
+			if done < 100 {
+				if err := r.Store.SetProgress(ctx, r.p.ID, done, s.name); err != nil {
+					return err
+				}
 			}
 		}
 		r.checkpoint(s.name)
 	}
 	if !r.repair {
-		if err := r.Store.ChangePhase(ctx, r.p.ID, onramp.PhaseInitializing, onramp.PhaseProvisioned); err != nil {
+		// 100% and provisioned are written together, after every step is
+		// recorded done: also when a crash came between the two.
+		if err := r.Store.Complete(ctx, r.p.ID, "finalize"); err != nil {
 			return err
 		}
 	}
@@ -128,6 +137,9 @@ func (r *initRun) stepStatus(name string) onramp.StepStatus {
 // attempt, fails the project; otherwise the attempt is logged and River
 // retries the job with backoff.
 func (r *initRun) failed(ctx context.Context, stepName string, err error) error {
+	// The job's own context may be what ran out: record the failure anyway.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	msg, hint := message(err), hintOf(err)
 	r.Logger.Warn("initialization step failed", "project", r.p.Name, "step", stepName, "attempt", r.attempt, "error", err)
 	if !permanent(err) && r.attempt < r.maxAttempts {

@@ -30,6 +30,7 @@ type Store interface {
 	FailStep(ctx context.Context, id int64, step, reason, hint string) error
 	SetProgress(ctx context.Context, id int64, progress int, step string) error
 	ChangePhase(ctx context.Context, id int64, from, to onramp.Phase) error
+	Complete(ctx context.Context, id int64, step string) error
 	Log(ctx context.Context, id int64, step, level, message string) error
 	SetRepository(ctx context.Context, id int64, repo onramp.Repository) error
 	UpsertResource(ctx context.Context, id int64, r onramp.Resource) (bool, error)

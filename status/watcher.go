@@ -100,7 +100,7 @@ func (w *Watcher) Judge(ctx context.Context, projectID int64) {
 		return
 	}
 	for _, e := range p.Environments {
-		if s := EnvironmentStatus(e.Name, resources); s != e.Status && p.Phase != onramp.PhaseInitializing {
+		if s := onramp.EnvironmentStatus(e.Name, resources); s != e.Status && p.Phase != onramp.PhaseInitializing {
 			w.Store.SetEnvironmentStatus(ctx, p.ID, e.Name, s)
 		}
 	}

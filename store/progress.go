@@ -83,6 +83,23 @@ func (db *DB) SetProgress(ctx context.Context, id int64, progress int, step stri
 	})
 }
 
+// Complete writes 100% and the provisioned phase together, so that no
+// reader sees one without the other.
+func (db *DB) Complete(ctx context.Context, id int64, step string) error {
+	return db.withTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE projects SET progress = 100, updated_at = ? WHERE id = ? AND progress < 100`), db.now(), id)
+		if err != nil {
+			return fmt.Errorf("complete: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			if err := db.appendEvent(ctx, tx, id, onramp.EventProgress, progressData{100, step}); err != nil {
+				return err
+			}
+		}
+		return db.changePhaseTx(ctx, tx, id, onramp.PhaseInitializing, onramp.PhaseProvisioned)
+	})
+}
+
 type progressData struct {
 	Progress int    `json:"progress"`
 	Step     string `json:"step,omitempty"`

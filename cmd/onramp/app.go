@@ -12,10 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/onramp/onramp/api"
 	"github.com/onramp/onramp/gitserver"
@@ -129,6 +131,8 @@ func (a *App) openCluster() error {
 		return nil
 	}
 	a.rest = cfg
+	// controller-runtime logs through a process-wide logger; give it ours.
+	ctrllog.SetLogger(logr.FromSlogHandler(a.Logger.Handler()))
 	if a.Kube, err = kube.New(cfg); err != nil {
 		return fmt.Errorf("cluster client: %w", err)
 	}
@@ -142,7 +146,10 @@ func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Regis
 		_, err := a.DB.NewQueue(store.QueueOptions{Logger: quiet})
 		return err
 	}
-	deps := &pipeline.Deps{Store: a.DB, Templates: tmpl, Git: git, Logger: a.Logger, CrashAt: a.Config.CrashAt}
+	deps := &pipeline.Deps{Store: a.DB, Templates: tmpl, Git: git, Logger: a.Logger, CrashAt: a.Config.CrashAt,
+		// An attempt that hangs on the cluster ends well within the job's
+		// time, so that it is logged and retried.
+		AttemptTimeout: min(30*time.Second, a.Config.JobTimeout/2)}
 	if a.Kube != nil {
 		deps.Cluster = a.Kube
 		w := &status.Watcher{Store: a.DB, Kube: a.Kube, Trees: git, Logger: a.Logger.With("component", "watcher")}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,4 +183,11 @@ func logText(t testing.TB, s *server, token, name string) string {
 		fmt.Fprintf(&b, "%s %s %s\n", l.Level, l.Step, l.Message)
 	}
 	return b.String()
+}
+
+func decodeJSON(t testing.TB, resp *http.Response, v any) {
+	t.Helper()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("decode %s answer: %v", resp.Status, err)
+	}
 }

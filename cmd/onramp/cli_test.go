@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/store/storetest"
+)
+
+// runCLI runs a client command through the real Main against s.
+func runCLI(t *testing.T, s *server, token string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	m := NewMain()
+	m.Stdout, m.Stderr = &stdout, &stderr
+	m.Getenv = func(k string) string {
+		return map[string]string{"ONRAMP_SERVER": s.url, "ONRAMP_TOKEN": token}[k]
+	}
+	code := m.Run(context.Background(), args)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestCLIWait(t *testing.T) {
+	s := startCluster(t, storetest.Engines()[0], "--templates-dir", "testdata/templates")
+	tok := s.token(t, "alice")
+
+	t.Run("wait succeeds", func(t *testing.T) {
+		name := uniqueName("cli")
+		code, out, errOut := runCLI(t, s, tok, "project", "create", name, "--env", "development,staging", "--wait")
+		if code != 0 || !strings.Contains(out, "100% provisioned") && !strings.Contains(out, "100% ready") {
+			t.Errorf("create --wait = %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+		}
+		code, out, _ = runCLI(t, s, tok, "project", "get", name, "--output", "json")
+		var p onramp.Project
+		if err := json.Unmarshal([]byte(out), &p); code != 0 || err != nil || p.Name != name || p.Progress != 100 {
+			t.Errorf("get --output json = %d %v %+v", code, err, p)
+		}
+		code, out, _ = runCLI(t, s, tok, "project", "list")
+		if code != 0 || !strings.Contains(out, name) {
+			t.Errorf("list = %d:\n%s", code, out)
+		}
+		if code, out, errOut = runCLI(t, s, tok, "project", "delete", name, "--wait"); code != 0 {
+			t.Errorf("delete --wait = %d\n%s\n%s", code, out, errOut)
+		}
+		if _, c := getProject(t, s, tok, name); c != 404 {
+			t.Errorf("after delete --wait: GET = %d; want 404", c)
+		}
+	})
+	t.Run("wait-ready succeeds", func(t *testing.T) {
+		code, out, errOut := runCLI(t, s, tok, "project", "create", uniqueName("cli"), "--env", "development", "--wait-ready", "--timeout", "2m")
+		if code != 0 || !strings.Contains(out, "ready") {
+			t.Errorf("create --wait-ready = %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+		}
+	})
+	t.Run("preflight failure exits 1 with the hint", func(t *testing.T) {
+		code, out, errOut := runCLI(t, s, tok, "project", "create", uniqueName("cli"), "--template", "param-base", "--env", "development", "--param", "base=../../missing", "--wait")
+		if code != 1 || !strings.Contains(errOut, "step render_template failed") || !strings.Contains(errOut, "hint:") {
+			t.Errorf("create --wait with a bad overlay = %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+		}
+	})
+	t.Run("timeout exits 2", func(t *testing.T) {
+		code, _, errOut := runCLI(t, s, tok, "project", "create", uniqueName("cli"), "--wait-ready", "--timeout", "200ms")
+		if code != 2 || !strings.Contains(errOut, "timed out after 200ms") {
+			t.Errorf("create --wait-ready --timeout 200ms = %d; stderr:\n%s", code, errOut)
+		}
+	})
+	t.Run("errors exit 1 with the server's message", func(t *testing.T) {
+		code, _, errOut := runCLI(t, s, tok, "project", "create", "Bad_Name")
+		if code != 1 || !strings.Contains(errOut, "lowercase letters") || !strings.Contains(errOut, "(name)") {
+			t.Errorf("create Bad_Name = %d; stderr %q", code, errOut)
+		}
+		code, _, errOut = runCLI(t, s, "", "project", "list")
+		if code != 1 || !strings.Contains(errOut, "ONRAMP_TOKEN") {
+			t.Errorf("list without a token = %d; stderr %q", code, errOut)
+		}
+		code, _, errOut = runCLI(t, s, tok, "project", "get")
+		if code != 2 || !strings.Contains(errOut, "takes one NAME") {
+			t.Errorf("get without a name = %d; stderr %q", code, errOut)
+		}
+	})
+	t.Run("templates", func(t *testing.T) {
+		code, out, _ := runCLI(t, s, tok, "template", "list")
+		if code != 0 || !strings.Contains(out, "web-service") || !strings.Contains(out, "worker") {
+			t.Errorf("template list = %d:\n%s", code, out)
+		}
+		code, out, _ = runCLI(t, s, tok, "template", "show", "web-service")
+		if code != 0 || !strings.Contains(out, "./deploy/overlays/production") {
+			t.Errorf("template show = %d:\n%s", code, out)
+		}
+	})
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/localcluster"
+	"github.com/onramp/onramp/localcluster/clustertest"
+	"github.com/onramp/onramp/store/storetest"
+)
+
+// With the apiserver stopped during setup_gitops, the job logs each failed
+// attempt and retries; it completes once the apiserver is back, and never
+// reports 100% while objects are missing. It runs on a control plane of
+// its own so that stopping the apiserver disturbs no other test.
+func TestApiserverOutageDuringSetup(t *testing.T) {
+	cluster, err := localcluster.Start(context.Background(), localcluster.Options{BinDir: clustertest.BinDir(t), DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Stop()
+	var apiserver int
+	for _, c := range cluster.Components() {
+		if c.Name == localcluster.KubeAPIServer {
+			apiserver = c.PID
+		}
+	}
+	s := startMain(t, "serve", storetest.URL(t, "sqlite"), map[string]string{"KUBECONFIG": cluster.KubeconfigPath()}, "--job-timeout", "10s")
+	tok := s.token(t, "alice")
+	name := uniqueName("outage")
+
+	if err := syscall.Kill(apiserver, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			syscall.Kill(apiserver, syscall.SIGCONT)
+		}
+	}()
+	if code := call(t, "POST", s.url+"/api/v1/projects", tok, threeEnvs(name, "web-service"), nil); code != 202 {
+		t.Fatalf("create = %d", code)
+	}
+	waitUntil(t, time.Minute, "two failed attempts logged", func() bool {
+		return strings.Count(logText(t, s, tok, name), "failed:") >= 2
+	})
+	p, _ := getProject(t, s, tok, name)
+	if p.Progress >= 100 || p.Phase != onramp.PhaseInitializing {
+		t.Fatalf("with the apiserver stopped: %d%% %s; want initializing below 100%%", p.Progress, p.Phase)
+	}
+	if err := syscall.Kill(apiserver, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	stopped = false
+	waitUntil(t, 2*time.Minute, "100% after the apiserver is back", func() bool {
+		p, _ = getProject(t, s, tok, name)
+		return p.Progress == 100
+	})
+	if p.GitOps.Namespaces != 3 || p.GitOps.Kustomizations != 3 {
+		t.Errorf("after recovery: %+v", p.GitOps)
+	}
+	logs := logText(t, s, tok, name)
+	if !strings.Contains(logs, "attempt 1 of 10 failed") || !strings.Contains(logs, "retrying") {
+		t.Errorf("log does not show the failed attempts:\n%s", logs)
+	}
+}

@@ -1,0 +1,82 @@
+package onramp_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/onramp/onramp"
+)
+
+func TestValidateName(t *testing.T) {
+	tests := []struct {
+		name string
+		want string // "" for valid, else the code
+	}{
+		{"shop", ""}, {"a", ""}, {"web-1", ""}, {"1web", ""}, {strings.Repeat("a", onramp.MaxNameLength), ""},
+		{"", onramp.EINVALID}, {"Shop", onramp.EINVALID}, {"-a", onramp.EINVALID}, {"a-", onramp.EINVALID},
+		{"a_b", onramp.EINVALID}, {strings.Repeat("a", onramp.MaxNameLength+1), onramp.EINVALID},
+		{"default", onramp.EINVALID}, {"flux-system", onramp.EINVALID}, {"kube-anything", onramp.EINVALID},
+	}
+	for _, tt := range tests {
+		if got := onramp.ErrorCode(onramp.ValidateName(tt.name)); got != tt.want {
+			t.Errorf("ValidateName(%q) = %q; want %q", tt.name, got, tt.want)
+		}
+	}
+	// The longest project and environment names still fit a namespace.
+	ns := onramp.Namespace(strings.Repeat("a", onramp.MaxNameLength), strings.Repeat("e", onramp.MaxEnvironmentNameLength))
+	if len(ns) > 63 {
+		t.Errorf("longest namespace is %d characters; want ≤ 63", len(ns))
+	}
+}
+
+func TestParamsJSON(t *testing.T) {
+	tests := []struct {
+		in    string
+		want  map[string]string
+		field string
+	}{
+		{`{"port":"8080"}`, map[string]string{"port": "8080"}, ""},
+		{`{"port":8080,"debug":true,"ratio":-1.5}`, map[string]string{"port": "8080", "debug": "true", "ratio": "-1.5"}, ""},
+		{`{"port":{"x":1}}`, nil, "params.port"},
+		{`{"port":null}`, nil, "params.port"},
+		{`[]`, nil, "params"},
+	}
+	for _, tt := range tests {
+		var p onramp.Params
+		err := json.Unmarshal([]byte(tt.in), &p)
+		if got := onramp.ErrorField(err); got != tt.field {
+			t.Errorf("unmarshal(%s) field = %q (%v); want %q", tt.in, got, err, tt.field)
+		}
+		for k, v := range tt.want {
+			if p[k] != v {
+				t.Errorf("unmarshal(%s)[%s] = %q; want %q", tt.in, k, p[k], v)
+			}
+		}
+	}
+}
+
+func TestNewProject(t *testing.T) {
+	tmpl := &onramp.Template{
+		Name:         "web",
+		Parameters:   []onramp.Parameter{{Name: "port", Type: "int", Default: "8080"}, {Name: "image", Required: true}},
+		Environments: []onramp.TemplateEnvironment{{Type: onramp.Development, Path: "./overlays/development"}},
+	}
+	c := onramp.ProjectCreate{Name: "shop", Template: "web", Params: onramp.Params{"image": "nginx"},
+		Environments: []onramp.EnvironmentSpec{{Name: "dev", Type: onramp.Development}}}
+	p, err := onramp.NewProject(c, tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := p.Environments[0]; e.Namespace != "shop-dev" || e.Path != "./overlays/development" || p.Params["port"] != "8080" {
+		t.Errorf("NewProject = %+v %+v", p, e)
+	}
+	c.Environments[0].Type = onramp.Production
+	if _, err := onramp.NewProject(c, tmpl); onramp.ErrorField(err) != "environments[0].type" {
+		t.Errorf("environment the template lacks: %v; want field environments[0].type", err)
+	}
+	c.Environments[0].Type, c.Params = onramp.Development, nil
+	if _, err := onramp.NewProject(c, tmpl); onramp.ErrorField(err) != "params.image" {
+		t.Errorf("missing required parameter: %v; want field params.image", err)
+	}
+}
