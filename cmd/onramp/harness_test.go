@@ -132,7 +132,7 @@ func clusterKubeconfig(t testing.TB) string { return clustertest.Cluster(t).Kube
 // listens.
 func serverURL(t testing.TB, cmd *exec.Cmd) string {
 	t.Helper()
-	logPath := cmd.Stdout.(*os.File).Name()
+	logPath := cmdLog(cmd)
 	var url string
 	waitUntil(t, 2*time.Minute, "onramp listening", func() bool {
 		b, _ := os.ReadFile(logPath)

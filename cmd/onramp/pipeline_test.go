@@ -70,7 +70,9 @@ func TestInitializeThreeEnvironments(t *testing.T) {
 			// The repository holds the rendered commit: clone it with git.
 			clone := filepath.Join(t.TempDir(), "clone")
 			url := strings.Replace(p.Repository.URL, "http://", "http://alice:"+tok+"@", 1)
-			if out, err := exec.Command("git", "clone", "-q", url, clone).CombinedOutput(); err != nil {
+			gitClone := exec.Command("git", "clone", "-q", url, clone)
+			gitClone.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+			if out, err := gitClone.CombinedOutput(); err != nil {
 				t.Fatalf("git clone: %v\n%s", err, out)
 			}
 			head, _ := exec.Command("git", "-C", clone, "rev-parse", "HEAD").Output()
