@@ -32,6 +32,7 @@ type BuildOptions struct {
 // to Start. With a warm Go build cache it takes well under a minute; cold, about
 // 20 minutes on 2 cores.
 func Build(ctx context.Context, opts BuildOptions) (binDir string, err error) {
+	total := time.Now()
 	opts, binDir, err = resolve(ctx, opts)
 	if err != nil {
 		return "", err
@@ -39,7 +40,6 @@ func Build(ctx context.Context, opts BuildOptions) (binDir string, err error) {
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return "", fmt.Errorf("create bin dir: %w", err)
 	}
-	total := time.Now()
 	for _, b := range binaries() {
 		if err := buildBinary(ctx, opts, binDir, b); err != nil {
 			return "", err
@@ -53,8 +53,16 @@ func Build(ctx context.Context, opts BuildOptions) (binDir string, err error) {
 }
 
 // Lookup returns the bin directory Build would produce, without building.
-// It returns an error wrapping ErrNotBuilt when anything is missing.
+// It returns an error wrapping ErrNotBuilt when anything is missing. Outside
+// an onramp checkout (no ToolsDir given and none found), there is no key to
+// compute, so it returns the most recently built complete bin directory in
+// the cache.
 func Lookup(ctx context.Context, opts BuildOptions) (binDir string, err error) {
+	if opts.ToolsDir == "" {
+		if _, err := FindToolsDir(); err != nil {
+			return newestBinDir(opts.CacheDir)
+		}
+	}
 	_, binDir, err = resolve(ctx, opts)
 	if err != nil {
 		return "", err
@@ -81,6 +89,34 @@ func CheckBinDir(dir string) error {
 		return fmt.Errorf("%w: %s missing in %s", ErrNotBuilt, strings.Join(missing, ", "), dir)
 	}
 	return nil
+}
+
+// newestBinDir returns the most recently modified complete bin directory
+// under cacheDir (DefaultCacheDir when empty).
+func newestBinDir(cacheDir string) (string, error) {
+	if cacheDir == "" {
+		var err error
+		if cacheDir, err = DefaultCacheDir(); err != nil {
+			return "", err
+		}
+	}
+	entries, _ := os.ReadDir(cacheDir)
+	var best string
+	var bestTime time.Time
+	for _, e := range entries {
+		dir := filepath.Join(cacheDir, e.Name())
+		info, err := e.Info()
+		if err != nil || !e.IsDir() || CheckBinDir(dir) != nil {
+			continue
+		}
+		if best == "" || info.ModTime().After(bestTime) {
+			best, bestTime = dir, info.ModTime()
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("%w: no complete bin dir in %s", ErrNotBuilt, cacheDir)
+	}
+	return best, nil
 }
 
 // DefaultCacheDir is the cache root used when BuildOptions.CacheDir is empty:

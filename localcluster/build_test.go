@@ -140,3 +140,29 @@ func fakeToolsDir(t *testing.T) string {
 	}
 	return dir
 }
+
+// TestNewestBinDir checks the fallback Lookup uses outside a checkout: the
+// newest complete bin dir, never an incomplete one.
+func TestNewestBinDir(t *testing.T) {
+	cache := t.TempDir()
+	if _, err := newestBinDir(cache); !errors.Is(err, ErrNotBuilt) {
+		t.Fatalf("newestBinDir(empty cache) err = %v; want ErrNotBuilt", err)
+	}
+	complete := filepath.Join(cache, "complete")
+	for _, name := range append(componentNames(), filepath.Join(crdDirName, "x.yaml")) {
+		path := filepath.Join(complete, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(cache, "partial"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got, err := newestBinDir(cache)
+	if err != nil || got != complete {
+		t.Errorf("newestBinDir = %q, %v; want %q, nil", got, err, complete)
+	}
+}

@@ -124,9 +124,10 @@ func (c *Cluster) stop() error {
 	return err
 }
 
-// stopProcesses stops every started process, in tiers so that nothing logs
-// errors about a dependency that went away first. Start uses it to clean up
-// after a failed attempt.
+// stopProcesses stops every started process in tiers: the controllers while
+// the apiserver still answers (source-controller takes ~10 s to exit when it
+// is gone, ~1 s otherwise), then the apiserver, then etcd. Start uses it to
+// clean up after a failed attempt.
 func (c *Cluster) stopProcesses() {
 	c.mu.Lock()
 	c.stopping = true

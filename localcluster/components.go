@@ -24,20 +24,26 @@ type layout struct {
 	etcdPort, apiPort, kcmPort               int
 	storagePort, scMetricsPort, scHealthPort int
 	kcMetricsPort, kcHealthPort              int
+
+	// storageMoved is set when source-controller's storage port differs from
+	// the previous run's on this data dir (see staleArtifacts).
+	storageMoved bool
 }
 
 // portCount is how many ports one run needs (the int fields of layout).
 const portCount = 8
 
-// newLayout assigns the ports of a run.
-func newLayout(binDir, dataDir string, p *pki, ports []int) *layout {
-	return &layout{
+// newLayout assigns the ports of a run; previous are the last run's ports.
+func newLayout(binDir, dataDir string, p *pki, ports, previous []int) *layout {
+	l := &layout{
 		binDir: binDir, dataDir: dataDir, pki: p,
 		kubeconfig: filepath.Join(dataDir, "kubeconfig"),
 		etcdPort:   ports[0], apiPort: ports[1], kcmPort: ports[2],
 		storagePort: ports[3], scMetricsPort: ports[4], scHealthPort: ports[5],
 		kcMetricsPort: ports[6], kcHealthPort: ports[7],
 	}
+	l.storageMoved = len(previous) == portCount && previous[3] != l.storagePort
+	return l
 }
 
 // bin returns the path of a binary.

@@ -47,6 +47,9 @@ func copyCRDs(ctx context.Context, opts BuildOptions, binDir string) error {
 		return fmt.Errorf("copy flux crds: %w", err)
 	}
 	if err := os.Rename(tmp, dst); err != nil {
+		if crds, _ := filepath.Glob(filepath.Join(dst, "*.yaml")); len(crds) > 0 {
+			return nil // a concurrent Build got there first
+		}
 		return fmt.Errorf("copy flux crds: %w", err)
 	}
 	fmt.Fprintf(opts.Progress, "localcluster: copied %d Flux CRDs into %s\n", n, dst)

@@ -1,8 +1,8 @@
 // Package localcluster runs a real Kubernetes control plane with real Flux on
 // one machine, without Docker: etcd, kube-apiserver, kube-controller-manager
-// (namespace and garbage collector controllers only), and the Flux
+// (namespace, garbage collector and clusterrole aggregation controllers only), and the Flux
 // source-controller and kustomize-controller, each a child process bound to
-// 127.0.0.1 on random ports.
+// 127.0.0.1 on ports picked at random and reused across restarts.
 //
 // Build compiles the pinned binaries from the tools modules in
 // tools/localcluster into a user cache directory; Start runs them against a

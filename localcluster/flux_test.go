@@ -35,6 +35,13 @@ func TestFluxAppliesPushedRevision(t *testing.T) {
 	start := time.Now()
 	ks := createKustomization(t, c, ns, "app", "./deploy")
 	waitApplied(t, c, ks, "main@sha1:"+sha)
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(src), src); err != nil {
+		t.Fatalf("get GitRepository: %v", err)
+	}
+	if got, want := src.Status.Artifact.Revision, "main@sha1:"+sha; got != want {
+		t.Errorf("GitRepository artifact revision = %q; want %q", got, want)
+	}
+	t.Logf("GitRepository %s: %s", src.Name, describe(readyFor(src)))
 	t.Logf("Kustomization applied %s %s after creation", "main@sha1:"+sha, time.Since(start).Round(time.Millisecond))
 
 	ctx := context.Background()
@@ -111,6 +118,7 @@ func waitApplied(t testing.TB, c client.Client, ks *kustomizev1.Kustomization, r
 		}
 		return ""
 	})
+	t.Logf("Kustomization %s: %s", ks.Name, describe(readyFor(ks)))
 }
 
 // waitReadyStatus waits until obj's Ready condition for its generation has

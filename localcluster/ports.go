@@ -23,28 +23,30 @@ const portsFile = "ports.json"
 // across restarts and, more importantly, keep the artifact URLs that
 // source-controller wrote into Flux objects pointing at its storage server:
 // kustomize-controller otherwise retries a stale URL for minutes.
-// fresh forces new ports (after a bind conflict).
-func choosePorts(dataDir string, n int, fresh bool) ([]int, error) {
-	var previous []int
-	if !fresh {
-		if b, err := os.ReadFile(filepath.Join(dataDir, portsFile)); err == nil {
-			_ = json.Unmarshal(b, &previous) // a bad file only costs stable ports
-		}
+// fresh forces new ports (after a bind conflict). It also returns the
+// previous run's ports (nil on a fresh data dir).
+func choosePorts(dataDir string, n int, fresh bool) (ports, previous []int, err error) {
+	if b, err := os.ReadFile(filepath.Join(dataDir, portsFile)); err == nil {
+		_ = json.Unmarshal(b, &previous) // a bad file only costs stable ports
 	}
-	ports := make([]int, 0, n)
+	reuse := previous
+	if fresh {
+		reuse = nil
+	}
+	ports = make([]int, 0, n)
 	taken := map[int]bool{}
 	for i := range n {
-		if i < len(previous) && previous[i] > 0 && !taken[previous[i]] {
-			if l, err := net.Listen("tcp", addr(previous[i])); err == nil {
+		if i < len(reuse) && reuse[i] > 0 && !taken[reuse[i]] {
+			if l, err := net.Listen("tcp", addr(reuse[i])); err == nil {
 				defer l.Close()
-				ports = append(ports, previous[i])
-				taken[previous[i]] = true
+				ports = append(ports, reuse[i])
+				taken[reuse[i]] = true
 				continue
 			}
 		}
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return nil, fmt.Errorf("find a free port on 127.0.0.1: %w", err)
+			return nil, nil, fmt.Errorf("find a free port on 127.0.0.1: %w", err)
 		}
 		defer l.Close()
 		port := l.Addr().(*net.TCPAddr).Port
@@ -53,10 +55,10 @@ func choosePorts(dataDir string, n int, fresh bool) ([]int, error) {
 	}
 	b, err := json.Marshal(ports)
 	if err != nil {
-		return nil, fmt.Errorf("record ports: %w", err)
+		return nil, nil, fmt.Errorf("record ports: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(dataDir, portsFile), b, 0o644); err != nil {
-		return nil, fmt.Errorf("record ports: %w", err)
+		return nil, nil, fmt.Errorf("record ports: %w", err)
 	}
-	return ports, nil
+	return ports, previous, nil
 }

@@ -24,8 +24,12 @@ type process struct {
 // startProcess runs bin with args and extra environment, with stdout and
 // stderr in logDir/<name>.log (the previous run's log is kept as .log.1).
 // The child gets its own process group, so Stop can signal everything it
-// spawned, and SIGKILL when the thread that started it dies, so nothing
-// outlives a killed test binary.
+// spawned and a Ctrl-C in the terminal reaches only the parent (which then
+// stops the cluster in order), and SIGKILL when its parent dies, so nothing
+// outlives a killed test binary. (Linux sends Pdeathsig when the parent
+// *thread* exits; the Go runtime never ends its threads unless a goroutine
+// exits while locked with runtime.LockOSThread, so do not start a cluster from
+// such a goroutine.)
 func startProcess(name, bin string, args, env []string, logDir string) (*process, error) {
 	logPath := filepath.Join(logDir, name+".log")
 	if err := os.Rename(logPath, logPath+".1"); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -74,11 +74,11 @@ func start(ctx context.Context, opts Options, freshPorts bool) (*Cluster, error)
 	if err != nil {
 		return nil, err
 	}
-	ports, err := choosePorts(opts.DataDir, portCount, freshPorts)
+	ports, previous, err := choosePorts(opts.DataDir, portCount, freshPorts)
 	if err != nil {
 		return nil, err
 	}
-	l := newLayout(opts.BinDir, opts.DataDir, p, ports)
+	l := newLayout(opts.BinDir, opts.DataDir, p, ports, previous)
 	for _, dir := range []string{l.dir("etcd"), l.dir("source-controller", "storage")} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create %s: %w", dir, err)
@@ -105,24 +105,34 @@ func start(ctx context.Context, opts Options, freshPorts bool) (*Cluster, error)
 	return c, nil
 }
 
-// startComponents starts each component in dependency order and waits for it
-// (or, for the last three, for all of them together) to be ready.
+// startComponents starts each component in dependency order and waits until
+// all are ready.
 func (c *Cluster) startComponents(ctx context.Context, l *layout, begin time.Time) error {
 	checks := newHealthChecks(l)
+	// The apiserver starts right away: its etcd client retries until etcd
+	// listens, and the two starts overlap.
 	etcd, err := c.run(l, Etcd, l.etcdArgs(), nil, checks.etcdURL)
 	if err != nil {
-		return err
-	}
-	if err := c.waitReady(ctx, etcd, checks.etcd, begin); err != nil {
 		return err
 	}
 	api, err := c.run(l, KubeAPIServer, l.apiServerArgs(), nil, checks.apiURL)
 	if err != nil {
 		return err
 	}
+	if err := c.waitReady(ctx, etcd, checks.etcd, begin); err != nil {
+		return err
+	}
 	if err := c.waitReady(ctx, api, checks.api, begin); err != nil {
 		return err
 	}
+	return c.startControllers(ctx, l, checks, begin)
+}
+
+// startControllers starts kube-controller-manager, installs the Flux CRDs,
+// starts the Flux controllers and waits for all three. kustomize-controller
+// starts only once no source points at an old artifact server (see
+// staleArtifacts).
+func (c *Cluster) startControllers(ctx context.Context, l *layout, checks *healthChecks, begin time.Time) error {
 	kcm, err := c.run(l, KubeControllerManager, l.controllerManagerArgs(), nil, checks.kcmURL)
 	if err != nil {
 		return err
@@ -135,10 +145,14 @@ func (c *Cluster) startComponents(ctx context.Context, l *layout, begin time.Tim
 		return err
 	}
 	c.log.Info("localcluster flux CRDs served", "after", time.Since(begin).Round(time.Millisecond))
+	// Listing sources is skipped unless needed: the first request for a new
+	// CRD stalls ~2 s under load, which the controllers absorb in parallel.
+	var stale []string
 	storage := "http://" + addr(l.storagePort) + "/"
-	stale, err := staleArtifacts(ctx, dyn, storage)
-	if err != nil {
-		return err
+	if l.storageMoved {
+		if stale, err = staleArtifacts(ctx, dyn, storage); err != nil {
+			return err
+		}
 	}
 	sc, err := c.run(l, SourceController, l.sourceControllerArgs(), l.fluxEnv(), checks.scURL)
 	if err != nil {

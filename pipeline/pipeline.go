@@ -33,7 +33,7 @@ type Store interface {
 	Complete(ctx context.Context, id int64, step string) error
 	Log(ctx context.Context, id int64, step, level, message string) error
 	SetRepository(ctx context.Context, id int64, repo onramp.Repository) error
-	UpsertResource(ctx context.Context, id int64, r onramp.Resource) (bool, error)
+	RecordApplied(ctx context.Context, id int64, r onramp.Resource) error
 	Resources(ctx context.Context, id int64) ([]onramp.Resource, error)
 	SetEnvironmentStatus(ctx context.Context, id int64, env string, status onramp.ResourceStatus) error
 	EnsureCredential(ctx context.Context, id int64, name string, generate func() string) (string, error)

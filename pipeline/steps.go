@@ -79,7 +79,7 @@ func (r *initRun) setupGitOps(ctx context.Context, base, weight int) error {
 		actx, cancel := context.WithTimeout(ctx, r.AttemptTimeout)
 		var recordErr error
 		_, err := r.Cluster.ApplyEnvironment(actx, spec, func(res onramp.Resource) {
-			if _, err := r.Store.UpsertResource(ctx, r.p.ID, res); err != nil && recordErr == nil {
+			if err := r.Store.RecordApplied(ctx, r.p.ID, res); err != nil && recordErr == nil {
 				recordErr = err
 			}
 			applied++

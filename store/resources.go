@@ -15,6 +15,19 @@ import (
 // restart neither loses nor duplicates transitions. It reports whether
 // anything changed.
 func (db *DB) UpsertResource(ctx context.Context, projectID int64, r onramp.Resource) (bool, error) {
+	return db.upsertResource(ctx, projectID, r, false)
+}
+
+// RecordApplied records an object the pipeline has just applied. Its live
+// status belongs to the status watcher, whose newer observation must not be
+// overwritten by a slower write of the apply's answer: an object already
+// recorded is left as it is, unless it was missing.
+func (db *DB) RecordApplied(ctx context.Context, projectID int64, r onramp.Resource) error {
+	_, err := db.upsertResource(ctx, projectID, r, true)
+	return err
+}
+
+func (db *DB) upsertResource(ctx context.Context, projectID int64, r onramp.Resource, onlyNew bool) (bool, error) {
 	changed := false
 	err := db.withTx(ctx, func(tx *sql.Tx) error {
 		var old onramp.Resource
@@ -31,6 +44,9 @@ func (db *DB) UpsertResource(ctx context.Context, projectID int64, r onramp.Reso
 		exists := err == nil
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
+		}
+		if exists && onlyNew && old.Status != onramp.StatusMissing {
+			return nil
 		}
 		if exists && old.Status == r.Status && old.Reason == r.Reason && old.Message == r.Message && old.Hint == r.Hint && old.Revision == r.Revision {
 			return nil

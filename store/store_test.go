@@ -199,21 +199,37 @@ func TestResourcesAndHistory(t *testing.T) {
 				t.Errorf("upsert %d (%s) changed = %v; want %v", i, s, changed, wantChanged[i])
 			}
 		}
+		// The pipeline's record of an applied object never overwrites the
+		// watcher's newer observation, but does replace "missing".
+		ns := onramp.Resource{Kind: onramp.KindNamespace, Name: "hist-development", Environment: "development", Status: onramp.StatusReady, ObservedAt: at}
+		db.UpsertResource(ctx, p.ID, ns)
+		db.RecordApplied(ctx, p.ID, onramp.Resource{Kind: onramp.KindKustomization, Name: "hist", Namespace: "hist-development", Environment: "development", Status: onramp.StatusPending, ObservedAt: at})
+		// Resources sort by environment, kind and name.
+		if rs, _ := db.Resources(ctx, p.ID); rs[0].Kind != onramp.KindKustomization || rs[0].Status != onramp.StatusReady {
+			t.Errorf("RecordApplied overwrote the watcher's status: %+v", rs)
+		}
+		ns.Status = onramp.StatusMissing
+		db.UpsertResource(ctx, p.ID, ns)
+		ns.Status = onramp.StatusReady
+		db.RecordApplied(ctx, p.ID, ns)
+		if rs, _ := db.Resources(ctx, p.ID); rs[1].Kind != onramp.KindNamespace || rs[1].Status != onramp.StatusReady {
+			t.Errorf("RecordApplied did not replace missing: %+v", rs)
+		}
 		hist, err := db.ProjectHistory(ctx, "alice", "hist")
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []onramp.ResourceStatus{onramp.StatusReconciling, onramp.StatusReady, onramp.StatusFailed, onramp.StatusReady}
+		want := []onramp.ResourceStatus{onramp.StatusReconciling, onramp.StatusReady, onramp.StatusFailed, onramp.StatusReady, onramp.StatusReady, onramp.StatusMissing, onramp.StatusReady}
 		if len(hist) != len(want) {
 			t.Fatalf("history = %+v; want %d transitions", hist, len(want))
 		}
 		for i, tr := range hist {
-			if tr.To != want[i] || (i > 0 && tr.From != want[i-1]) {
+			if tr.To != want[i] {
 				t.Errorf("transition %d = %s→%s; want →%s", i, tr.From, tr.To, want[i])
 			}
 		}
 		got, _ := db.ProjectByID(ctx, p.ID)
-		if got.GitOps.Kustomizations != 1 || got.GitOps.Resources[0].Status != onramp.StatusReady {
+		if got.GitOps.Kustomizations != 1 || got.GitOps.Namespaces != 1 || got.GitOps.Resources[0].Status != onramp.StatusReady {
 			t.Errorf("gitops = %+v", got.GitOps)
 		}
 		if err := db.Log(ctx, p.ID, "verify", "info", "3 namespaces"); err != nil {
@@ -227,8 +243,8 @@ func TestResourcesAndHistory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// phase, 4 status changes, log.
-		if len(events) != 6 || events[0].Type != onramp.EventPhase || events[5].Type != onramp.EventLog {
+		// phase, 4 Kustomization changes, 3 Namespace changes, log.
+		if len(events) != 9 || events[0].Type != onramp.EventPhase || events[8].Type != onramp.EventLog {
 			t.Errorf("events = %d %+v", len(events), events)
 		}
 		for i := 1; i < len(events); i++ {
@@ -237,7 +253,7 @@ func TestResourcesAndHistory(t *testing.T) {
 			}
 		}
 		after, _ := db.Events(ctx, p.ID, events[2].ID, 0)
-		if len(after) != 3 || after[0].ID != events[3].ID {
+		if len(after) != len(events)-3 || after[0].ID != events[3].ID {
 			t.Errorf("events after %d = %+v", events[2].ID, after)
 		}
 	})

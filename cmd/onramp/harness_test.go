@@ -39,11 +39,16 @@ func TestMain(m *testing.M) {
 	clustertest.Main(m)
 }
 
-// startCluster runs onramp serve against the shared cluster.
+// startCluster runs onramp serve against the shared cluster, on a fresh
+// database of engine ("" when args name the database).
 func startCluster(t testing.TB, engine string, args ...string) *server {
 	t.Helper()
 	env := map[string]string{"KUBECONFIG": clustertest.Cluster(t).KubeconfigPath()}
-	return startMain(t, "serve", storetest.URL(t, engine), env, args...)
+	url := ""
+	if engine != "" {
+		url = storetest.URL(t, engine)
+	}
+	return startMain(t, "serve", url, env, args...)
 }
 
 // kubeClient is an admin client of the shared cluster with the Flux types.

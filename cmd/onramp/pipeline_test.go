@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"context"
 	"os"
 	"os/exec"
@@ -83,10 +84,28 @@ func TestInitializeThreeEnvironments(t *testing.T) {
 				t.Errorf("rendered overlay missing from the commit: %v", err)
 			}
 
-			// Then Flux: every Kustomization Ready at the pushed revision.
+			// Then Flux: every Kustomization Ready at the pushed revision. The
+			// phase is read before the cluster each time: once onramp says
+			// ready, the cluster must already agree.
+			defer func() {
+				if t.Failed() {
+					b, _ := json.MarshalIndent(p, "", "  ")
+					t.Logf("project when the test failed:\n%s", b)
+				}
+			}()
 			waitUntil(t, 90*time.Second, "phase ready", func() bool {
 				p, _ = getProject(t, s, tok, name)
-				return p.Phase == onramp.PhaseReady
+				if p.Phase != onramp.PhaseReady {
+					return false
+				}
+				for _, ks := range objs[onramp.KindKustomization] {
+					var live kustomizev1.Kustomization
+					kc.Get(context.Background(), client.ObjectKeyFromObject(ks), &live)
+					if !fluxReady(&live, p.Repository.Revision) {
+						t.Fatalf("onramp says ready but %s is not Ready at %s: %+v", ks.GetNamespace(), p.Repository.Revision, live.Status)
+					}
+				}
+				return true
 			})
 			for _, ks := range objs[onramp.KindKustomization] {
 				var live kustomizev1.Kustomization
@@ -241,6 +260,17 @@ func hasPrefix(cms []corev1.ConfigMap, prefix string) bool {
 	for _, cm := range cms {
 		if strings.HasPrefix(cm.Name, prefix) {
 			return true
+		}
+	}
+	return false
+}
+
+// fluxReady is Flux's own definition: Ready=True for the current generation
+// at the expected revision.
+func fluxReady(k *kustomizev1.Kustomization, revision string) bool {
+	for _, c := range k.Status.Conditions {
+		if c.Type == "Ready" {
+			return c.Status == "True" && c.ObservedGeneration == k.Generation && k.Status.LastAppliedRevision == revision
 		}
 	}
 	return false

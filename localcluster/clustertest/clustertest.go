@@ -19,9 +19,14 @@ package clustertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,7 +87,8 @@ func run(m *testing.M) int {
 		}
 		fmt.Fprintf(os.Stderr, "clustertest: %v; tests that need a cluster will skip\n", e.binErr)
 	}
-	dataDir, err := os.MkdirTemp("", "onramp-clustertest-")
+	removeStaleDataDirs()
+	dataDir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", dataDirPrefix, os.Getpid()))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "clustertest: create data dir: %v\n", err)
 		return 1
@@ -97,6 +103,27 @@ func run(m *testing.M) int {
 		}
 	}
 	return code
+}
+
+// dataDirPrefix starts the name of every shared cluster's temporary data
+// dir; the pid of the test binary follows.
+const dataDirPrefix = "onramp-clustertest-"
+
+// removeStaleDataDirs deletes the data dirs of test binaries that died
+// without cleaning up (a test timeout exits without running defers); each
+// holds ~120 MB of preallocated etcd WAL.
+func removeStaleDataDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dataDirPrefix+"*"))
+	for _, dir := range dirs {
+		pidText, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(dir), dataDirPrefix), "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			os.RemoveAll(dir)
+		}
+	}
 }
 
 // findBinaries locates the control plane binaries as the environment says.
