@@ -40,6 +40,8 @@ func (s *Server) serveReceivePack(ctx context.Context, w io.Writer, body io.Read
 		}
 	} else if rs.CommandStatuses, err = s.updateRefs(ctx, req, sto, upd.Commands); err != nil {
 		return err
+	} else if s.OnPush != nil && movedHead(sto, rs.CommandStatuses) {
+		s.OnPush(ctx, req.project)
 	}
 	if !upd.Capabilities.Supports(capability.ReportStatus) {
 		return nil
@@ -85,6 +87,21 @@ func (s *Server) updateRefs(ctx context.Context, req gitRequest, sto storer.Stor
 		statuses = append(statuses, &packp.CommandStatus{ReferenceName: cmd.Name, Status: status})
 	}
 	return statuses, nil
+}
+
+// movedHead reports whether an accepted update moved the branch HEAD
+// points at.
+func movedHead(sto storer.Storer, statuses []*packp.CommandStatus) bool {
+	ref, err := sto.Reference(plumbing.HEAD)
+	if err != nil || ref.Type() != plumbing.SymbolicReference {
+		return false
+	}
+	for _, st := range statuses {
+		if st.ReferenceName == ref.Target() && st.Status == "ok" {
+			return true
+		}
+	}
+	return false
 }
 
 // refTips returns the hashes of all references, which the client had

@@ -2,6 +2,7 @@ package gitserver
 
 import (
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,6 +44,9 @@ type Server struct {
 	// Logger receives one line per request and the details of failures;
 	// nil discards them. Passwords are never logged.
 	Logger *slog.Logger
+	// OnPush, if set, is called after a push moved the branch HEAD points
+	// at, so that the new revision is deployed and judged at once.
+	OnPush func(ctx context.Context, project string)
 }
 
 // gitRequest is a routed request: which repository and which service.

@@ -59,6 +59,25 @@ func (db *DB) RequestRetry(ctx context.Context, owner, name string) (*onramp.Pro
 	return db.ProjectByID(ctx, p.ID)
 }
 
+// RequestRepair re-applies a set-up project's objects at its repository's
+// current head: the built-in Git server calls it after a push. Projects
+// that are not set up yet, or are going away, are left alone.
+func (db *DB) RequestRepair(ctx context.Context, name string) error {
+	p, err := db.ProjectByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	switch p.Phase {
+	case onramp.PhaseProvisioned, onramp.PhaseReady, onramp.PhaseDegraded:
+	default:
+		return nil
+	}
+	return db.withTx(ctx, func(tx *sql.Tx) error {
+		_, err := db.Jobs.InsertTx(ctx, tx, onramp.InitializeJob{ProjectID: p.ID}, uniqueJob)
+		return err
+	})
+}
+
 // ProjectLogs returns the owner's project's log lines after afterID.
 func (db *DB) ProjectLogs(ctx context.Context, owner, name string, afterID int64) ([]onramp.LogLine, error) {
 	id, err := db.projectID(ctx, owner, name)

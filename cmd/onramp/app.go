@@ -93,7 +93,11 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 			Projects: a.DB, Templates: tmpl, Auth: a.DB, Logger: logger,
 			Ready:    a.ready,
 			Registry: prometheus.NewRegistry(),
-			Git:      &gitserver.Server{Root: gitRoot, Auth: a.DB, Logger: logger},
+			Git: &gitserver.Server{Root: gitRoot, Auth: a.DB, Logger: logger, OnPush: func(ctx context.Context, project string) {
+				if err := a.DB.RequestRepair(context.WithoutCancel(ctx), project); err != nil {
+					logger.Warn("deploy pushed revision", "project", project, "error", err)
+				}
+			}},
 		}
 		a.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		go a.http.Serve(a.listener)
