@@ -95,8 +95,8 @@ func newClusterEnv(t testing.TB) *clusterEnv {
 	}
 	ensureAdminRole(t, plain)
 	project := uniqueProject()
-	git := newGitServer(t, "flux", testPassword)
-	url, revision := git.push(t, project, overlayFiles(project))
+	repo := clustertest.NewGitServer(t, "flux", testPassword).NewRepo(t, project)
+	url, revision := repo.URL, "main@sha1:"+repo.Push(t, overlayFiles(project))
 	spec := testSpec(project)
 	spec.GitURL, spec.Revision = url, revision
 	spec = spec.withDefaults()
@@ -148,4 +148,13 @@ func (e *clusterEnv) waitStatus(t testing.TB, obj client.Object, want onramp.Res
 		return ""
 	})
 	return r
+}
+
+// overlayFiles is a rendered project: one overlay for development holding a
+// ConfigMap, a kind that needs no controller to become what it says.
+func overlayFiles(project string) map[string]string {
+	return map[string]string{
+		"deploy/overlays/development/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- configmap.yaml\n",
+		"deploy/overlays/development/configmap.yaml":     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + project + "-config\ndata:\n  greeting: hello\n",
+	}
 }

@@ -71,14 +71,14 @@ func BenchmarkRestart(b *testing.B) {
 // on the shared cluster, each iteration in a fresh namespace.
 func BenchmarkKustomizationReady(b *testing.B) {
 	c := newClient(b, clustertest.Config(b))
-	server := newGitServer(b, "flux", "s3cret")
-	repo := server.newRepo(b, "app")
-	revision := "main@sha1:" + repo.push(b, appManifests("hello", true))
+	server := clustertest.NewGitServer(b, "flux", "s3cret")
+	repo := server.NewRepo(b, "app")
+	revision := "main@sha1:" + repo.Push(b, appManifests("hello", true))
 	var ready time.Duration
 	for range b.N {
 		ns := clustertest.Namespace(b)
 		t0 := time.Now()
-		createGitSource(b, c, ns, "app", repo.url, "flux", "s3cret")
+		createGitSource(b, c, ns, "app", repo.URL, "flux", "s3cret")
 		ks := createKustomization(b, c, ns, "app", "./deploy")
 		waitApplied(b, c, ks, revision)
 		ready += time.Since(t0)

@@ -47,10 +47,10 @@ func TestSecondClusterSideBySide(t *testing.T) {
 	if err := shared.Get(ctx, client.ObjectKeyFromObject(marker), &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("marker of the second cluster in the shared cluster: Get err = %v; want NotFound", err)
 	}
-	server := newGitServer(t, "flux", "s3cret")
-	repo := server.newRepo(t, "app")
-	sha := repo.push(t, appManifests("hello", false))
-	createGitSource(t, second, "default", "app", repo.url, "flux", "s3cret")
+	server := clustertest.NewGitServer(t, "flux", "s3cret")
+	repo := server.NewRepo(t, "app")
+	sha := repo.Push(t, appManifests("hello", false))
+	createGitSource(t, second, "default", "app", repo.URL, "flux", "s3cret")
 	waitApplied(t, second, createKustomization(t, second, "default", "app", "./deploy"), "main@sha1:"+sha)
 	stopAndCheckGone(t, first)
 
@@ -73,7 +73,7 @@ func TestSecondClusterSideBySide(t *testing.T) {
 		t.Fatalf("apiserver after restart at %s although that port was taken", moved.RESTConfig().Host)
 	}
 	c := newClient(t, moved.RESTConfig())
-	sha = repo.push(t, appManifests("after restart", false))
+	sha = repo.Push(t, appManifests("after restart", false))
 	src := &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "default"}}
 	if err := c.Get(ctx, client.ObjectKeyFromObject(src), src); err != nil {
 		t.Fatalf("GitRepository after restart: %v", err)

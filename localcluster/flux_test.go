@@ -27,11 +27,11 @@ const fluxTimeout = 60 * time.Second
 func TestFluxAppliesPushedRevision(t *testing.T) {
 	c := newClient(t, clustertest.Config(t))
 	ns := clustertest.Namespace(t)
-	server := newGitServer(t, "flux", "s3cret")
-	repo := server.newRepo(t, "app")
-	sha := repo.push(t, appManifests("hello", true))
+	server := clustertest.NewGitServer(t, "flux", "s3cret")
+	repo := server.NewRepo(t, "app")
+	sha := repo.Push(t, appManifests("hello", true))
 
-	src := createGitSource(t, c, ns, "app", repo.url, "flux", "s3cret")
+	src := createGitSource(t, c, ns, "app", repo.URL, "flux", "s3cret")
 	start := time.Now()
 	ks := createKustomization(t, c, ns, "app", "./deploy")
 	waitApplied(t, c, ks, "main@sha1:"+sha)
@@ -57,7 +57,7 @@ func TestFluxAppliesPushedRevision(t *testing.T) {
 		t.Fatalf("get applied Deployment: %v", err)
 	}
 
-	sha2 := repo.push(t, appManifests("bonjour", false))
+	sha2 := repo.Push(t, appManifests("bonjour", false))
 	requestReconcile(t, c, src)
 	waitApplied(t, c, ks, "main@sha1:"+sha2)
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "app-config"}, &cm); err != nil {
@@ -80,10 +80,10 @@ func TestFluxAppliesPushedRevision(t *testing.T) {
 func TestKustomizationPathNotFound(t *testing.T) {
 	c := newClient(t, clustertest.Config(t))
 	ns := clustertest.Namespace(t)
-	server := newGitServer(t, "flux", "s3cret")
-	repo := server.newRepo(t, "app")
-	repo.push(t, appManifests("hello", true))
-	createGitSource(t, c, ns, "app", repo.url, "flux", "s3cret")
+	server := clustertest.NewGitServer(t, "flux", "s3cret")
+	repo := server.NewRepo(t, "app")
+	repo.Push(t, appManifests("hello", true))
+	createGitSource(t, c, ns, "app", repo.URL, "flux", "s3cret")
 	ks := createKustomization(t, c, ns, "app", "./missing")
 
 	// Until the source has an artifact, the reason is also ArtifactFailed, with
@@ -96,10 +96,10 @@ func TestKustomizationPathNotFound(t *testing.T) {
 func TestGitRepositoryWrongCredentials(t *testing.T) {
 	c := newClient(t, clustertest.Config(t))
 	ns := clustertest.Namespace(t)
-	server := newGitServer(t, "flux", "s3cret")
-	repo := server.newRepo(t, "app")
-	repo.push(t, appManifests("hello", true))
-	src := createGitSource(t, c, ns, "app", repo.url, "flux", "wrong")
+	server := clustertest.NewGitServer(t, "flux", "s3cret")
+	repo := server.NewRepo(t, "app")
+	repo.Push(t, appManifests("hello", true))
+	src := createGitSource(t, c, ns, "app", repo.URL, "flux", "wrong")
 
 	waitReadyStatus(t, c, src, metav1.ConditionFalse, sourcev1.GitOperationFailedReason, "authentication required")
 }

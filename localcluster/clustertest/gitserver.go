@@ -1,4 +1,4 @@
-package localcluster_test
+package clustertest
 
 import (
 	"crypto/subtle"
@@ -12,22 +12,22 @@ import (
 	"testing"
 )
 
-// gitServer is a real Git smart-HTTP server on loopback: the system git's
+// GitServer is a real Git smart-HTTP server on loopback: the system git's
 // http-backend behind net/http/cgi, with HTTP basic auth checked in front.
-type gitServer struct {
-	url        string // http://127.0.0.1:PORT
+type GitServer struct {
+	URL        string // http://127.0.0.1:PORT
 	root       string // GIT_PROJECT_ROOT: bare repositories live here
 	user, pass string
 }
 
-// newGitServer starts a Git server that accepts only user:pass.
-func newGitServer(t testing.TB, user, pass string) *gitServer {
+// NewGitServer starts a Git server that accepts only user:pass.
+func NewGitServer(t testing.TB, user, pass string) *GitServer {
 	t.Helper()
 	gitPath, err := exec.LookPath("git")
 	if err != nil {
 		t.Fatalf("these tests serve Git with the system git: %v (apt-get install git)", err)
 	}
-	s := &gitServer{root: t.TempDir(), user: user, pass: pass}
+	s := &GitServer{root: t.TempDir(), user: user, pass: pass}
 	backend := &cgi.Handler{
 		Path: gitPath,
 		Args: []string{"http-backend"},
@@ -46,30 +46,30 @@ func newGitServer(t testing.TB, user, pass string) *gitServer {
 		h.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	s.url = srv.URL
+	s.URL = srv.URL
 	return s
 }
 
-// gitRepo is a bare repository on a gitServer plus a work tree to push from.
-type gitRepo struct {
-	server *gitServer
-	url    string // clone URL without credentials
+// GitRepo is a bare repository on a GitServer plus a work tree to push from.
+type GitRepo struct {
+	server *GitServer
+	URL    string // clone URL without credentials
 	work   string
 }
 
-// newRepo creates an empty bare repository name.git with branch main.
-func (s *gitServer) newRepo(t testing.TB, name string) *gitRepo {
+// NewRepo creates an empty bare repository name.git with branch main.
+func (s *GitServer) NewRepo(t testing.TB, name string) *GitRepo {
 	t.Helper()
 	bare := filepath.Join(s.root, name+".git")
 	git(t, "", "init", "--quiet", "--bare", "--initial-branch=main", bare)
 	work := t.TempDir()
 	git(t, work, "init", "--quiet", "--initial-branch=main")
-	return &gitRepo{server: s, url: s.url + "/" + name + ".git", work: work}
+	return &GitRepo{server: s, URL: s.URL + "/" + name + ".git", work: work}
 }
 
-// push replaces the work tree with files (path → content), commits, pushes
+// Push replaces the work tree with files (path → content), commits, pushes
 // main over HTTP with the server's credentials and returns the commit SHA.
-func (r *gitRepo) push(t testing.TB, files map[string]string) string {
+func (r *GitRepo) Push(t testing.TB, files map[string]string) string {
 	t.Helper()
 	entries, err := os.ReadDir(r.work)
 	if err != nil {
@@ -93,7 +93,7 @@ func (r *gitRepo) push(t testing.TB, files map[string]string) string {
 	}
 	git(t, r.work, "add", "--all")
 	git(t, r.work, "commit", "--quiet", "--allow-empty", "-m", "update manifests")
-	authURL := strings.Replace(r.url, "http://", "http://"+r.server.user+":"+r.server.pass+"@", 1)
+	authURL := strings.Replace(r.URL, "http://", "http://"+r.server.user+":"+r.server.pass+"@", 1)
 	git(t, r.work, "push", "--quiet", "--force", authURL, "main")
 	return strings.TrimSpace(git(t, r.work, "rev-parse", "HEAD"))
 }
