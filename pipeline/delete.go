@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -60,9 +61,9 @@ func initializing(ctx context.Context, projectID int64) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("list running initializations: %w", err)
 	}
-	needle := fmt.Sprintf(`"project_id":%d}`, projectID)
 	for _, j := range res.Jobs {
-		if strings.Contains(string(j.EncodedArgs), needle) {
+		var args onramp.InitializeJob
+		if err := json.Unmarshal(j.EncodedArgs, &args); err == nil && args.ProjectID == projectID {
 			return true, nil
 		}
 	}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -79,8 +80,9 @@ func (r *initRun) setupGitOps(ctx context.Context, base, weight int) error {
 		actx, cancel := context.WithTimeout(ctx, r.AttemptTimeout)
 		var recordErr error
 		_, err := r.Cluster.ApplyEnvironment(actx, spec, func(res onramp.Resource) {
-			if err := r.Store.RecordApplied(ctx, r.p.ID, res); err != nil && recordErr == nil {
-				recordErr = err
+			if err := r.Store.RecordApplied(ctx, r.p.ID, res); err != nil {
+				recordErr = cmp.Or(recordErr, err)
+				return // not recorded: not counted
 			}
 			applied++
 			if !r.repair {
@@ -94,7 +96,7 @@ func (r *initRun) setupGitOps(ctx context.Context, base, weight int) error {
 		}
 		if err != nil {
 			return fail(fmt.Errorf("environment %s: %w", spec.Environment, err),
-				"check that the cluster is reachable (`onramp` /readyz) and that onramp may create objects there; onramp retries by itself")
+				"check that the cluster is reachable (GET /readyz) and that onramp may create objects there; onramp retries by itself")
 		}
 		r.Store.SetEnvironmentStatus(ctx, r.p.ID, spec.Environment, onramp.StatusReconciling)
 		r.log(ctx, "setup_gitops", "info", fmt.Sprintf("environment %s: namespace %s, service account, role binding, secret, git repository and kustomization applied", spec.Environment, spec.Namespace))
