@@ -388,3 +388,30 @@ func TestTransactionalEnqueue(t *testing.T) {
 		}
 	})
 }
+
+// Processes starting together on a new database migrate it once, without
+// tripping over each other.
+func TestConcurrentMigrate(t *testing.T) {
+	for _, engine := range storetest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			url := storetest.URL(t, engine)
+			errs := make(chan error, 4)
+			for range 4 {
+				go func() {
+					db, err := store.Open(context.Background(), url)
+					if err == nil {
+						err = db.Migrate(context.Background())
+						db.Close()
+					}
+					errs <- err
+				}()
+			}
+			for range 4 {
+				if err := <-errs; err != nil {
+					t.Errorf("Migrate: %v", err)
+				}
+			}
+		})
+	}
+}

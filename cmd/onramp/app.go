@@ -27,6 +27,7 @@ import (
 	"github.com/onramp/onramp/status"
 	"github.com/onramp/onramp/store"
 	"github.com/onramp/onramp/templates"
+	"github.com/onramp/onramp/web"
 )
 
 // Roles say what an App runs.
@@ -98,6 +99,7 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 					logger.Warn("deploy pushed revision", "project", project, "error", err)
 				}
 			}},
+			Web: web.New(web.Deps{Projects: a.DB, Auth: a.DB, Logger: logger}),
 		}
 		a.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		go a.http.Serve(a.listener)
