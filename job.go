@@ -1,9 +1,12 @@
 package onramp
 
-// InitializeJob is the queued initialization of a project. It carries only
-// the project's ID: never a secret.
+// InitializeJob is the queued initialization (or repair) of a project. It
+// carries no secret. Request tells requests apart: a retry asked while an
+// earlier run is finishing is a job of its own, not a duplicate to drop;
+// runs are idempotent, so two may overlap.
 type InitializeJob struct {
 	ProjectID int64 `json:"project_id"`
+	Request   int64 `json:"request,omitempty"`
 }
 
 // Kind names the job for the queue.

@@ -41,7 +41,7 @@ var rules = []rule{
 			if len(f.Overlays) > 0 {
 				existing = strings.Join(f.Overlays, ", ")
 			}
-			return fmt.Sprintf("the path ./%s does not exist in revision %s; overlays that exist in the pushed commit: %s. Restore the directory in the repository, or run `onramp project retry %s` to re-apply onramp's path", m[1], r.Revision, existing, f.Project)
+			return fmt.Sprintf("the path ./%s does not exist in revision %s; directories with a kustomization in the pushed commit: %s. Restore the directory in the repository, or run `onramp project retry %s` to re-apply onramp's path", m[1], r.Revision, existing, f.Project)
 		}},
 	{kind: onramp.KindKustomization, reason: "ArtifactFailed", message: regexp.MustCompile(`Source artifact not found`), waiting: true,
 		hint: func(r onramp.Resource, _ []string, f Facts) string {

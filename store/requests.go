@@ -50,7 +50,7 @@ func (db *DB) RequestRetry(ctx context.Context, owner, name string) (*onramp.Pro
 				return err
 			}
 		}
-		_, err := db.Jobs.InsertTx(ctx, tx, onramp.InitializeJob{ProjectID: p.ID}, uniqueJob)
+		_, err := db.Jobs.InsertTx(ctx, tx, onramp.InitializeJob{ProjectID: p.ID, Request: db.now()}, uniqueJob)
 		return err
 	})
 	if err != nil {
@@ -73,7 +73,7 @@ func (db *DB) RequestRepair(ctx context.Context, name string) error {
 		return nil
 	}
 	return db.withTx(ctx, func(tx *sql.Tx) error {
-		_, err := db.Jobs.InsertTx(ctx, tx, onramp.InitializeJob{ProjectID: p.ID}, uniqueJob)
+		_, err := db.Jobs.InsertTx(ctx, tx, onramp.InitializeJob{ProjectID: p.ID, Request: db.now()}, uniqueJob)
 		return err
 	})
 }

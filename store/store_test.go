@@ -415,3 +415,26 @@ func TestConcurrentMigrate(t *testing.T) {
 		})
 	}
 }
+
+// A retry asked while an earlier run may still be finishing is a job of its
+// own: it must not be dropped as a duplicate.
+func TestRetriesAreNotDropped(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		p := newProject("twice")
+		if err := db.CreateProject(ctx, "alice", p); err != nil {
+			t.Fatal(err)
+		}
+		db.Complete(ctx, p.ID, "finalize")
+		db.ChangePhase(ctx, p.ID, onramp.PhaseProvisioned, onramp.PhaseDegraded)
+		for range 2 {
+			if _, err := db.RequestRetry(ctx, "alice", "twice"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		jobs, err := db.Jobs.(*store.Queue).JobList(ctx, river.NewJobListParams().Kinds(onramp.InitializeJob{}.Kind()))
+		if err != nil || len(jobs.Jobs) != 3 {
+			t.Errorf("initialize jobs = %d (%v); want the creation's and one per retry", len(jobs.Jobs), err)
+		}
+	})
+}

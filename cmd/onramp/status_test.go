@@ -36,6 +36,12 @@ func readyProject(t *testing.T, s *server, tok string) string {
 func waitPhase(t *testing.T, s *server, tok, name string, want onramp.Phase, timeout time.Duration) *onramp.Project {
 	t.Helper()
 	var p *onramp.Project
+	defer func() {
+		if t.Failed() && p != nil {
+			b, _ := json.MarshalIndent(p, "", "  ")
+			t.Logf("project %s when waiting for %s:\n%s\nlog:\n%s", name, want, b, logText(t, s, tok, name))
+		}
+	}()
 	waitUntil(t, timeout, "phase "+string(want), func() bool {
 		p, _ = getProject(t, s, tok, name)
 		if p.Phase == onramp.PhaseFailed && want != onramp.PhaseFailed {
@@ -108,7 +114,9 @@ func TestDegradedPathThenRepair(t *testing.T) {
 	if r := resourceOf(p, onramp.KindKustomization); r.Status != onramp.StatusMissing || !strings.Contains(r.Hint, "deleted outside onramp") {
 		t.Errorf("after manual delete: %+v; want missing with a hint", r)
 	}
-	call(t, "POST", s.url+"/api/v1/projects/"+name+"/retry", tok, nil, nil)
+	if code := call(t, "POST", s.url+"/api/v1/projects/"+name+"/retry", tok, nil, nil); code != 202 {
+		t.Fatalf("retry = %d", code)
+	}
 	waitPhase(t, s, tok, name, onramp.PhaseReady, time.Minute)
 }
 
@@ -128,7 +136,9 @@ func TestWrongCredentialsHint(t *testing.T) {
 	if r.Status != onramp.StatusFailed || r.Reason != "GitOperationFailed" || !strings.Contains(r.Hint, ns+"/"+name+"-git") || !strings.Contains(r.Hint, "still holds") {
 		t.Errorf("GitRepository = %+v; want failed with the authentication hint", r)
 	}
-	call(t, "POST", s.url+"/api/v1/projects/"+name+"/retry", tok, nil, nil)
+	if code := call(t, "POST", s.url+"/api/v1/projects/"+name+"/retry", tok, nil, nil); code != 202 {
+		t.Fatalf("retry = %d", code)
+	}
 	waitPhase(t, s, tok, name, onramp.PhaseReady, time.Minute)
 }
 
