@@ -6,9 +6,9 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: dev build test localcluster bench vet clean
 
-## dev: build the local control plane if needed, then run onramp dev
-dev: localcluster
-	$(GO) run -ldflags "-X main.version=$(VERSION)" ./cmd/onramp dev
+## dev: build the local control plane if needed and bin/onramp, then run onramp dev
+dev: localcluster build
+	./bin/onramp dev
 
 ## build: the onramp binary into bin/ (no cgo)
 build:

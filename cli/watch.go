@@ -62,6 +62,8 @@ func (c *command) follow(ctx context.Context, name string, timeout time.Duration
 	case g == untilGone && onramp.ErrorCode(err) == onramp.ENOTFOUND:
 		fmt.Fprintf(c.env.Stdout, "project %s is gone\n", name)
 		return ExitOK, nil
+	case errors.Is(err, context.DeadlineExceeded) && v.p != nil && v.p.Phase == onramp.PhaseDegraded:
+		return ExitFailed, fmt.Errorf("still degraded after %s: %w", timeout, failure(v.p))
 	case errors.Is(err, context.DeadlineExceeded):
 		return ExitTimeout, fmt.Errorf("timed out after %s: %s", timeout, summary(v.p))
 	case err == nil || errors.Is(err, context.Canceled):
@@ -86,10 +88,22 @@ func outcome(p *onramp.Project, gone bool, g goal) int {
 		return ExitOK
 	case g == untilReady && p.Phase == onramp.PhaseReady:
 		return ExitOK
-	case g == untilReady && p.Phase == onramp.PhaseDegraded:
+	case g == untilReady && p.Phase == onramp.PhaseDegraded && needsSomeone(p):
 		return ExitFailed
 	}
 	return -1
+}
+
+// needsSomeone reports whether a degraded project waits for a person: an
+// object is missing or Flux stopped retrying. A failed reconcile alone is
+// retried by Flux, so --wait-ready keeps waiting for it.
+func needsSomeone(p *onramp.Project) bool {
+	for _, r := range p.GitOps.Resources {
+		if r.Status == onramp.StatusMissing || r.Status == onramp.StatusStalled {
+			return true
+		}
+	}
+	return false
 }
 
 // failure explains a failed or degraded project: the step, the reason and

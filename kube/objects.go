@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"time"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
@@ -103,9 +104,15 @@ func Kustomization(spec EnvironmentSpec) *kustomizev1.Kustomization {
 			TargetNamespace:    s.Namespace,
 			ServiceAccountName: FluxName(s.Project),
 			Interval:           metav1.Duration{Duration: s.Interval},
+			// A failed reconcile is retried soon in every environment, not
+			// after production's long interval: Flux has transient failures.
+			RetryInterval: &metav1.Duration{Duration: min(s.Interval, RetryInterval)},
 		},
 	}
 }
+
+// RetryInterval is how soon Flux retries a failed Kustomization.
+const RetryInterval = 30 * time.Second
 
 // fluxMeta is the metadata of the GitRepository and the Kustomization, both
 // named after the project, with the expected revision when known.

@@ -117,6 +117,9 @@ func TestKustomization(t *testing.T) {
 	if d := kustomizationDiff(&kustomizev1.Kustomization{Spec: want}, k); len(d) > 0 || k.Spec.SourceRef != want.SourceRef {
 		t.Errorf("Kustomization() differs from the contract: %v (sourceRef %+v)", d, k.Spec.SourceRef)
 	}
+	if k.Spec.RetryInterval == nil || k.Spec.RetryInterval.Duration != RetryInterval {
+		t.Errorf("Kustomization().Spec.RetryInterval = %v; want %s", k.Spec.RetryInterval, RetryInterval)
+	}
 }
 
 func TestValidate(t *testing.T) {

@@ -65,7 +65,11 @@ var rules = []rule{
 		}},
 	{kind: onramp.KindKustomization, reason: "BuildFailed",
 		hint: func(r onramp.Resource, _ []string, _ Facts) string {
-			return "kustomize build failed in revision " + r.Revision + ": " + firstLine(r.Message) + ". Fix the overlay in the repository"
+			at := ""
+			if r.Revision != "" {
+				at = " in revision " + r.Revision
+			}
+			return "kustomize build failed" + at + ": " + firstLine(r.Message) + ". Fix the overlay in the repository; Flux retries every 30s"
 		}},
 	{kind: onramp.KindKustomization, reason: "HealthCheckFailed", message: regexp.MustCompile(`timeout waiting for: \[(.*)\]`),
 		hint: func(_ onramp.Resource, m []string, _ Facts) string {
