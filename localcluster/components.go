@@ -149,8 +149,12 @@ func (l *layout) kustomizeControllerArgs() []string {
 
 // fluxEnv is the environment of both Flux controllers: they read the cluster
 // from KUBECONFIG (there is no flag) and want RUNTIME_NAMESPACE.
+//
+// Each cluster's controllers get a temporary directory of their own:
+// kustomize-controller deletes every $TMPDIR/kustomization-* when it starts,
+// which in a shared /tmp breaks the builds of clusters already running.
 func (l *layout) fluxEnv() []string {
-	return []string{"KUBECONFIG=" + l.kubeconfig, "RUNTIME_NAMESPACE=" + fluxNamespace}
+	return []string{"KUBECONFIG=" + l.kubeconfig, "RUNTIME_NAMESPACE=" + fluxNamespace, "TMPDIR=" + l.dir("tmp")}
 }
 
 // String summarizes the ports, for the start log.

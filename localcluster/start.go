@@ -79,7 +79,7 @@ func start(ctx context.Context, opts Options, freshPorts bool) (*Cluster, error)
 		return nil, err
 	}
 	l := newLayout(opts.BinDir, opts.DataDir, p, ports, previous)
-	for _, dir := range []string{l.dir("etcd"), l.dir("source-controller", "storage")} {
+	for _, dir := range []string{l.dir("etcd"), l.dir("source-controller", "storage"), l.dir("tmp")} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create %s: %w", dir, err)
 		}

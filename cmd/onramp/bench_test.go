@@ -1,0 +1,1406 @@
+package main
+
+// Benchmarks of the issues' "Benchmarks" sections. They print figures with
+// b.ReportMetric and b.Logf and assert none of them: a figure that misses its
+// target is written down in docs/benchmarks.md, not turned into a failure.
+// Each runs on its own with
+//
+//	go test -run '^$' -bench NAME -benchtime 1x -timeout 30m ./cmd/onramp/
+//
+// (PostgreSQL sub-benchmarks run when ONRAMP_TEST_POSTGRES_URL is set; the
+// cluster benchmarks skip when the local control plane is not built.)
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/gitserver"
+	"github.com/onramp/onramp/kube"
+	"github.com/onramp/onramp/localcluster/clustertest"
+	"github.com/onramp/onramp/status"
+	"github.com/onramp/onramp/store"
+	"github.com/onramp/onramp/store/storetest"
+	"github.com/onramp/onramp/templates"
+)
+
+// ---------------------------------------------------------------------------
+// Issue 2: the API and the store.
+
+// BenchmarkCreateProjectAPI posts 1,000 three-environment projects through the
+// API, one client at a time and then 8 at once, on each engine. Every create
+// is the real transaction: project, environments, steps, event and the River
+// job. The server runs with --workers 1: its one worker runs the enqueued
+// initializations in the background (render, commit, then fail at
+// setup_gitops for want of a cluster), so that work competes with the API
+// for the two cores, as it would in production, but it does not swamp it.
+func BenchmarkCreateProjectAPI(b *testing.B) {
+	const creates = 1000
+	for _, engine := range storetest.Engines() {
+		b.Run(engine, func(b *testing.B) {
+			s := startMain(b, "serve", storetest.URL(b, engine), nil, "--workers", "1")
+			tok := s.token(b, "alice")
+			for _, clients := range []int{1, 8} {
+				b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+					var lat []time.Duration
+					var elapsed time.Duration
+					for b.Loop() {
+						l, e := benchCreateMany(b, s.url, tok, creates, clients)
+						lat, elapsed = append(lat, l...), elapsed+e
+					}
+					b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "creates/s")
+					benchReportLatency(b, "", lat, 0.50, 0.99)
+					var done, total int
+					s.app.DB.SQL().QueryRow(`SELECT count(*) FROM river_job WHERE state IN ('completed', 'cancelled', 'discarded')`).Scan(&done)
+					s.app.DB.SQL().QueryRow(`SELECT count(*) FROM river_job`).Scan(&total)
+					b.Logf("%s, %d clients: %d creates in %s: %.0f/s, p50 %s, p99 %s, max %s; the background worker had finished %d of the %d jobs enqueued so far",
+						engine, clients, len(lat), elapsed.Round(time.Millisecond), float64(len(lat))/elapsed.Seconds(), benchPct(lat, 0.5), benchPct(lat, 0.99), benchPct(lat, 1), done, total)
+				})
+			}
+		})
+	}
+}
+
+// benchCreateMany posts n projects from `clients` goroutines and returns
+// each request's latency and the wall time of the whole batch.
+func benchCreateMany(b *testing.B, base, tok string, n, clients int) ([]time.Duration, time.Duration) {
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	start := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				t0 := time.Now()
+				code, err := benchDo(context.Background(), "POST", base+"/api/v1/projects", tok, threeEnvs(uniqueName("c"), "web-service"), nil)
+				lat[i] = time.Since(t0)
+				if err == nil && code != http.StatusAccepted {
+					err = fmt.Errorf("create = %d; want 202", code)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	return lat, elapsed
+}
+
+// BenchmarkReadProjects stores 10,000 three-environment projects of one
+// owner through the store (not HTTP), the newest 50 of them with the 18
+// recorded resources of a provisioned project, and then measures
+// GET /api/v1/projects/{name} on random projects and every page of the list
+// (?limit=50, following next_cursor through all 10,000), one client.
+func BenchmarkReadProjects(b *testing.B) {
+	const projects, rich = 10_000, 50
+	for _, engine := range storetest.Engines() {
+		b.Run(engine, func(b *testing.B) {
+			url := storetest.URL(b, engine)
+			names, seeded := benchSeedProjects(b, url, "alice", projects, rich)
+			s := startMain(b, "serve", url, nil)
+			tok := s.token(b, "alice")
+			api := s.url + "/api/v1/projects"
+			b.Run("get", func(b *testing.B) {
+				const gets = 3000
+				var lat []time.Duration
+				for b.Loop() {
+					for i := range gets {
+						name := names[rand.IntN(len(names))]
+						if i%10 == 0 {
+							name = names[len(names)-1-rand.IntN(rich)] // one with resources
+						}
+						t0 := time.Now()
+						if code, err := benchDo(context.Background(), "GET", api+"/"+name, tok, nil, nil); err != nil || code != 200 {
+							b.Fatalf("GET %s = %d %v", name, code, err)
+						}
+						lat = append(lat, time.Since(t0))
+					}
+				}
+				benchReportLatency(b, "", lat, 0.50, 0.99)
+				b.Logf("%s: %s", engine, seeded)
+				b.Logf("%s: GET project with %d stored: %d requests, p50 %s, p99 %s, max %s", engine, projects, len(lat), benchPct(lat, .5), benchPct(lat, .99), benchPct(lat, 1))
+			})
+			b.Run("list", func(b *testing.B) {
+				const walks = 5
+				var lat []time.Duration
+				for b.Loop() {
+					for range walks {
+						cursor, seen := "", 0
+						for {
+							var page struct {
+								Projects   []json.RawMessage `json:"projects"`
+								NextCursor string            `json:"next_cursor"`
+							}
+							t0 := time.Now()
+							code, err := benchDo(context.Background(), "GET", api+"?limit=50&cursor="+cursor, tok, nil, &page)
+							lat = append(lat, time.Since(t0))
+							if err != nil || code != 200 {
+								b.Fatalf("list = %d %v", code, err)
+							}
+							seen += len(page.Projects)
+							if cursor = page.NextCursor; cursor == "" {
+								break
+							}
+						}
+						if seen != projects {
+							b.Fatalf("walked %d projects; want %d", seen, projects)
+						}
+					}
+				}
+				benchReportLatency(b, "", lat, 0.50, 0.99)
+				b.Logf("%s: list pages of 50 over %d projects: %d requests, p50 %s, p99 %s, max %s", engine, projects, len(lat), benchPct(lat, .5), benchPct(lat, .99), benchPct(lat, 1))
+			})
+		})
+	}
+}
+
+// benchSeedProjects stores n projects of owner straight through the store,
+// gives the newest `rich` of them the 18 resources of a provisioned
+// three-environment project, and deletes their initialization jobs so that
+// no worker runs 10,000 initializations behind the measurement. It returns
+// the names, oldest first, and a line saying how long seeding took.
+func benchSeedProjects(b *testing.B, url, owner string, n, rich int) ([]string, string) {
+	b.Helper()
+	ctx := context.Background()
+	db := storetest.OpenURL(b, url)
+	reg, err := templates.New("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	tmpl, err := reg.FindTemplate("web-service")
+	if err != nil {
+		b.Fatal(err)
+	}
+	prefix := uniqueName("seed")
+	names := make([]string, n)
+	start := time.Now()
+	// Sequential on purpose: IDs (the list order) follow the names.
+	for i := range names {
+		names[i] = fmt.Sprintf("%s-%05d", prefix, i)
+		p, err := onramp.NewProject(onramp.ProjectCreate{Name: names[i], Template: "web-service", Environments: benchEnvs(3)}, tmpl)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := db.CreateProject(ctx, owner, p); err != nil {
+			b.Fatalf("seed %s: %v", names[i], err)
+		}
+		if i >= n-rich {
+			for _, e := range p.Environments {
+				for _, kind := range []string{onramp.KindNamespace, onramp.KindServiceAccount, onramp.KindRoleBinding, onramp.KindSecret, onramp.KindGitRepository, onramp.KindKustomization} {
+					r := onramp.Resource{Kind: kind, Name: p.Name, Namespace: e.Namespace, Environment: e.Name, Status: onramp.StatusReady,
+						Reason: "ReconciliationSucceeded", Message: "Applied revision: main@sha1:0123456789abcdef0123456789abcdef01234567",
+						Revision: "main@sha1:0123456789abcdef0123456789abcdef01234567", ObservedGeneration: 1, ObservedAt: time.Now()}
+					if _, err := db.UpsertResource(ctx, p.ID, r); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		}
+	}
+	if _, err := db.SQL().Exec(`DELETE FROM river_job`); err != nil {
+		b.Fatalf("delete seeded jobs: %v", err)
+	}
+	seeded := time.Since(start)
+	if db.Engine() == store.Postgres {
+		// Fresh statistics, as autovacuum would gather within a minute or
+		// two of such growth. Without them the planner still believes the
+		// tables tiny: it sorts every row of the owner for a page and scans
+		// steps sequentially, and a list page takes ~15 ms instead of ~3.
+		if _, err := db.SQL().Exec(`ANALYZE`); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return names, fmt.Sprintf("seeded %d projects (%d with 18 resources) through the store in %s (%.0f/s)", n, rich, seeded.Round(time.Millisecond), float64(n)/seeded.Seconds())
+}
+
+// BenchmarkIdleServeRSS starts `onramp serve` as a real process, waits
+// until it listens and answers /healthz, lets it sit idle for 5 s and reads
+// VmRSS (with its anonymous and file-backed parts) from /proc.
+//
+//   - binary: the onramp binary as `make build` makes it (CGO_ENABLED=0 go
+//     build ./cmd/onramp), no cluster: API, Git server, River on SQLite;
+//   - binary-cluster: the same with the cluster client and the status
+//     watcher's informers on the local control plane;
+//   - test-binary: this test binary re-executed as onramp (the subprocess
+//     helper), no cluster. It is larger (test code and the packages only
+//     tests use), so its file-backed pages are more.
+func BenchmarkIdleServeRSS(b *testing.B) {
+	run := func(b *testing.B, bin string, env []string) {
+		var st map[string]float64
+		for b.Loop() {
+			cmd := subprocess(b, env, "serve", "--addr", freeAddr(b), "--data-dir", b.TempDir(), "--log-level", "warn")
+			if bin != "" {
+				cmd.Path, cmd.Args[0] = bin, bin
+			}
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
+			}
+			url := serverURL(b, cmd)
+			if code, err := benchDo(context.Background(), "GET", url+"/healthz", "", nil, nil); err != nil || code != 200 {
+				b.Fatalf("healthz = %d %v", code, err)
+			}
+			time.Sleep(5 * time.Second)
+			st = benchProcStatus(b, cmd.Process.Pid)
+			cmd.Process.Signal(interruptSignal)
+			cmd.Wait()
+		}
+		b.ReportMetric(st["VmRSS"], "rss-MiB")
+		b.ReportMetric(st["RssAnon"], "anon-MiB")
+		b.ReportMetric(st["RssFile"], "file-MiB")
+		b.Logf("idle onramp serve: VmRSS %.1f MiB (anonymous %.1f, file-backed %.1f; peak %.1f)", st["VmRSS"], st["RssAnon"], st["RssFile"], st["VmHWM"])
+	}
+	noCluster := []string{"KUBECONFIG=", "ONRAMP_KUBECONFIG=", "ONRAMP_DATABASE_URL=", "HOME=" + b.TempDir()}
+	bin := benchBuild(b)
+	b.Run("binary", func(b *testing.B) { run(b, bin, noCluster) })
+	b.Run("binary-cluster", func(b *testing.B) {
+		run(b, bin, []string{"KUBECONFIG=" + clusterKubeconfig(b), "ONRAMP_DATABASE_URL="})
+	})
+	b.Run("test-binary", func(b *testing.B) { run(b, "", noCluster) })
+}
+
+// benchBuild builds the onramp binary as `make build` does (no cgo) into a
+// temporary directory of b.
+func benchBuild(b *testing.B) string {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "onramp")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build ./cmd/onramp: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// ---------------------------------------------------------------------------
+// Issue 4: the pipeline against the local control plane.
+
+// BenchmarkCreateTo100 creates 3-environment projects one at a time against
+// the local control plane and follows each one's event stream until the
+// progress event says 100. Interleaved with each project, the floor: the
+// same 18 objects applied directly with kube.Client.ApplyEnvironment for the
+// three environments (server-side apply, dependency checks, no onramp),
+// pointing at the project's real repository with its real credential.
+//
+// "stream" is the client's view: POST sent → progress 100 read on the SSE
+// stream (which polls the database every 100 ms). "server" is onramp's own:
+// the project row's created_at → the stored time of the progress-100 event.
+// Two modes, 20 projects each: back-to-back (the next create as soon as the
+// previous one is at 100%, while Flux works on the earlier ones on the same
+// cores) and settled (the next create once Flux has made the previous
+// project and floor Ready, i.e. on an idle cluster).
+func BenchmarkCreateTo100(b *testing.B) {
+	const projects = 20
+	for _, engine := range storetest.Engines() {
+		b.Run(engine, func(b *testing.B) {
+			benchSettle(b)
+			janitor := newBenchJanitor(b)
+			s := startCluster(b, engine)
+			tok := s.token(b, "alice")
+			k, err := kube.New(clustertest.Config(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			kc := kubeClient(b)
+			warm := false
+			// back-to-back: the next project is created as soon as the
+			// previous one (and its floor) is done, while Flux reconciles
+			// them. settled: the next one waits until Flux has made the
+			// previous project and its floor Ready, so the cluster is idle.
+			for _, settled := range []bool{false, true} {
+				mode := map[bool]string{false: "back-to-back", true: "settled"}[settled]
+				b.Run(mode, func(b *testing.B) {
+					var stream, srv, floor []time.Duration
+					phases := map[string][]time.Duration{}
+					for b.Loop() {
+						n := projects
+						if !warm {
+							n++
+						}
+						for range n {
+							name := uniqueName("hundred")
+							janitor.project(name, 3)
+							st, sv, p := benchCreateTo100(b, s, tok, name)
+							floorName := uniqueName("floor")
+							janitor.project(floorName, 3)
+							specs := benchFloorSpecs(b, s, p, floorName)
+							fl := benchApplyFloor(b, k, specs)
+							if settled {
+								// Only to let Flux settle: a project that does not
+								// get ready is logged, not measured here.
+								for _, n := range []string{p.Name, floorName} {
+									if _, err := benchWaitReady(kc, n, specs, time.Minute); err != nil {
+										b.Logf("did not settle: %v", err)
+									}
+								}
+							}
+							if !warm { // the very first project warms up; not counted
+								warm = true
+								b.Logf("warm-up: stream %s, server %s, floor %s", st, sv, fl)
+								continue
+							}
+							stream, srv, floor = append(stream, st), append(srv, sv), append(floor, fl)
+							benchSteps(p, phases)
+						}
+					}
+					benchReportLatency(b, "stream-", stream, 0.50, 0.95)
+					benchReportLatency(b, "server-", srv, 0.50, 0.95)
+					benchReportLatency(b, "floor-", floor, 0.50, 0.95)
+					ratio := float64(benchPct(stream, .5)) / float64(benchPct(floor, .5))
+					b.ReportMetric(ratio, "stream/floor-p50")
+					b.ReportMetric(float64(benchPct(srv, .5))/float64(benchPct(floor, .5)), "server/floor-p50")
+					b.Logf("%s, %s, %d projects × 3 environments, create → 100%%:\n  stream p50 %s p95 %s max %s\n  server p50 %s p95 %s max %s\n  floor (3× ApplyEnvironment, 18 objects) p50 %s p95 %s max %s\n  ratio stream/floor p50 %.2f, server/floor p50 %.2f",
+						engine, mode, len(stream), benchPct(stream, .5), benchPct(stream, .95), benchPct(stream, 1), benchPct(srv, .5), benchPct(srv, .95), benchPct(srv, 1),
+						benchPct(floor, .5), benchPct(floor, .95), benchPct(floor, 1), ratio, float64(benchPct(srv, .5))/float64(benchPct(floor, .5)))
+					benchLogSteps(b, phases)
+				})
+			}
+		})
+	}
+}
+
+// benchWaitReady waits up to timeout until the Kustomizations of project's
+// environments in specs are Ready at the specs' revision. It returns how
+// long that took, or an error saying what was not ready.
+func benchWaitReady(kc client.Client, project string, specs []kube.EnvironmentSpec, timeout time.Duration) (time.Duration, error) {
+	t0 := time.Now()
+	for {
+		var notReady []string
+		for _, spec := range specs {
+			ns := onramp.Namespace(project, spec.Environment)
+			var ks kustomizev1.Kustomization
+			if err := kc.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: project}, &ks); err != nil {
+				notReady = append(notReady, fmt.Sprintf("Kustomization %s: %v", ns, err))
+				continue
+			}
+			if r := kube.Status(&ks, spec.Revision); r.Status != onramp.StatusReady {
+				var src sourcev1.GitRepository
+				kc.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: project}, &src)
+				g := kube.Status(&src, spec.Revision)
+				notReady = append(notReady, fmt.Sprintf("Kustomization %s %s %s %q (GitRepository %s %s %q)", ns, r.Status, r.Reason, r.Message, g.Status, g.Reason, g.Message))
+			}
+		}
+		if len(notReady) == 0 {
+			return time.Since(t0), nil
+		}
+		if time.Since(t0) > timeout {
+			return 0, fmt.Errorf("%s not ready within %s: %s", project, timeout, strings.Join(notReady, "; "))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// benchCreateTo100 creates one 3-environment project and follows its event
+// stream to 100%. It returns the client's and the server's durations and
+// the project as GET shows it at 100%.
+func benchCreateTo100(b *testing.B, s *server, tok, name string) (time.Duration, time.Duration, *onramp.Project) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	t0 := time.Now()
+	var created onramp.Project
+	if code := call(b, "POST", s.url+"/api/v1/projects", tok, threeEnvs(name, "web-service"), &created); code != http.StatusAccepted {
+		b.Fatalf("create %s = %d", name, code)
+	}
+	events := benchStream(b, ctx, s.url, tok, name)
+	var took time.Duration
+	for e := range events {
+		var d struct {
+			Progress int          `json:"progress"`
+			Phase    onramp.Phase `json:"phase"`
+		}
+		json.Unmarshal([]byte(e.data), &d)
+		if d.Phase == onramp.PhaseFailed {
+			b.Fatalf("%s failed: %s\n%s", name, e.data, logText(b, s, tok, name))
+		}
+		if (e.typ == onramp.EventSnapshot || e.typ == onramp.EventProgress) && d.Progress == 100 {
+			took = e.at.Sub(t0)
+			break
+		}
+	}
+	if took == 0 {
+		b.Fatalf("%s: the stream ended before 100%% (%v)", name, ctx.Err())
+	}
+	cancel()
+	stored, err := s.app.DB.ProjectByName(context.Background(), name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	evs, err := s.app.DB.Events(context.Background(), stored.ID, 0, 1000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var server time.Duration
+	for _, e := range evs {
+		var d struct{ Progress int }
+		if json.Unmarshal(e.Data, &d); e.Type == onramp.EventProgress && d.Progress == 100 {
+			server = e.At.Sub(stored.CreatedAt)
+		}
+	}
+	return took, server, stored
+}
+
+// benchSteps adds where the time of p's initialization went to into
+// phases: "queue" from the row's creation to the first step's start, each
+// step's own duration, and "gaps" between steps.
+func benchSteps(p *onramp.Project, phases map[string][]time.Duration) {
+	prev := p.CreatedAt
+	var gaps time.Duration
+	for i, s := range p.Steps {
+		if s.StartedAt == nil || s.FinishedAt == nil {
+			continue
+		}
+		if i == 0 {
+			phases["queue"] = append(phases["queue"], s.StartedAt.Sub(prev))
+		} else {
+			gaps += s.StartedAt.Sub(prev)
+		}
+		phases[s.Name] = append(phases[s.Name], s.FinishedAt.Sub(*s.StartedAt))
+		prev = *s.FinishedAt
+	}
+	phases["gaps"] = append(phases["gaps"], gaps)
+}
+
+// benchLogSteps logs the median of each phase benchSteps collected.
+func benchLogSteps(b *testing.B, phases map[string][]time.Duration) {
+	var parts []string
+	for _, name := range append([]string{"queue"}, append(benchStepNames(), "gaps")...) {
+		if d := phases[name]; len(d) > 0 {
+			parts = append(parts, fmt.Sprintf("%s %s", name, benchPct(d, .5).Round(100*time.Microsecond)))
+		}
+	}
+	b.Logf("  where the time goes (medians, from the steps' recorded start and end): %s", strings.Join(parts, ", "))
+}
+
+func benchStepNames() []string {
+	var names []string
+	for _, s := range onramp.InitSteps {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+// benchFloorSpecs returns the three environments of p under another project
+// name, with p's repository, revision and read credential: what onramp
+// applies, without onramp.
+func benchFloorSpecs(b *testing.B, s *server, p *onramp.Project, name string) []kube.EnvironmentSpec {
+	b.Helper()
+	password, err := s.app.DB.Credential(context.Background(), p.ID, onramp.GitReadCredential)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var specs []kube.EnvironmentSpec
+	for _, e := range p.Environments {
+		specs = append(specs, kube.EnvironmentSpec{Project: name, Environment: e.Name, Type: e.Type, Path: e.Path,
+			GitURL: p.Repository.URL, Branch: p.Repository.Branch, Username: onramp.GitReadUser, Password: password, Revision: p.Repository.Revision})
+	}
+	return specs
+}
+
+// benchApplyFloor applies the environments one after the other, as the
+// pipeline does, and returns how long that took.
+func benchApplyFloor(b *testing.B, k *kube.Client, specs []kube.EnvironmentSpec) time.Duration {
+	b.Helper()
+	t0 := time.Now()
+	for _, spec := range specs {
+		if _, err := k.ApplyEnvironment(context.Background(), spec, nil); err != nil {
+			b.Fatalf("floor: %v", err)
+		}
+	}
+	return time.Since(t0)
+}
+
+// BenchmarkCreateToReady creates 3-environment projects one at a time and
+// follows each one's stream until the phase event says ready: every
+// Kustomization Ready at the pushed revision, by real Flux. Interleaved, the
+// floor: the same objects applied with ApplyEnvironment (same repository,
+// revision and credential, no onramp), timed until the three
+// Kustomizations are Ready at that revision (polled every 20 ms).
+func BenchmarkCreateToReady(b *testing.B) {
+	const projects = 6
+	benchSettle(b)
+	janitor := newBenchJanitor(b)
+	s := startCluster(b, storetest.Engines()[0])
+	tok := s.token(b, "alice")
+	k, err := kube.New(clustertest.Config(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	kc := kubeClient(b)
+	var ready, hundred, floor []time.Duration
+	floorMissed := 0
+	for b.Loop() {
+		for i := range projects {
+			name := uniqueName("ready")
+			janitor.project(name, 3)
+			t0 := time.Now()
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			if code := call(b, "POST", s.url+"/api/v1/projects", tok, threeEnvs(name, "web-service"), nil); code != http.StatusAccepted {
+				b.Fatalf("create = %d", code)
+			}
+			var at100, atReady time.Duration
+			for e := range benchStream(b, ctx, s.url, tok, name) {
+				var d struct {
+					Progress int          `json:"progress"`
+					Phase    onramp.Phase `json:"phase"`
+				}
+				json.Unmarshal([]byte(e.data), &d)
+				if d.Progress == 100 && at100 == 0 {
+					at100 = e.at.Sub(t0)
+				}
+				if d.Phase == onramp.PhaseFailed {
+					b.Fatalf("%s failed: %s", name, e.data)
+				}
+				if d.Phase == onramp.PhaseDegraded {
+					b.Logf("%s went degraded on the way to ready: %s", name, e.data)
+				}
+				if d.Phase == onramp.PhaseReady && (e.typ == onramp.EventPhase || e.typ == onramp.EventSnapshot) {
+					atReady = e.at.Sub(t0)
+					break
+				}
+			}
+			cancel()
+			if atReady == 0 {
+				b.Fatalf("%s not ready within 3 minutes", name)
+			}
+			ready, hundred = append(ready, atReady), append(hundred, at100)
+			p, _ := s.app.DB.ProjectByName(context.Background(), name)
+			floorName := uniqueName("rfloor")
+			janitor.project(floorName, 3)
+			specs := benchFloorSpecs(b, s, p, floorName)
+			f0 := time.Now()
+			benchApplyFloor(b, k, specs)
+			if _, err := benchWaitReady(kc, floorName, specs, 3*time.Minute); err != nil {
+				b.Logf("project %d: 100%% at %s, ready at %s; the floor was not ready: %v", i, at100.Round(time.Millisecond), atReady.Round(time.Millisecond), err)
+				floorMissed++
+				continue
+			}
+			fl := time.Since(f0)
+			floor = append(floor, fl)
+			b.Logf("project %d: 100%% at %s, ready at %s; floor ready at %s", i, at100.Round(time.Millisecond), atReady.Round(time.Millisecond), fl.Round(time.Millisecond))
+		}
+	}
+	benchReportLatency(b, "ready-", ready, 0.50, 1)
+	benchReportLatency(b, "floor-", floor, 0.50, 1)
+	b.ReportMetric(float64(benchPct(ready, .5))/float64(benchPct(floor, .5)), "ready/floor-p50")
+	b.Logf("create → ready (3 environments, real Flux), %d projects: p50 %s max %s (100%% p50 %s); floor p50 %s max %s; ratio %.2f",
+		len(ready), benchPct(ready, .5), benchPct(ready, 1), benchPct(hundred, .5), benchPct(floor, .5), benchPct(floor, 1),
+		float64(benchPct(ready, .5))/float64(benchPct(floor, .5)))
+	if floorMissed > 0 {
+		b.Logf("%d floor runs did not get ready within 3 minutes (see above) and are left out", floorMissed)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Issue 5: live status.
+
+// BenchmarkStatusFreshness makes a one-environment project ready, then moves
+// its Kustomization's spec.path to a missing directory and back, 200 times
+// (100 each way), each with reconcile.fluxcd.io/requestedAt. For every change
+// it stamps three moments: a client-go watch of the Kustomization in the
+// benchmark sees Flux's new condition (the status onramp must report:
+// failed, then ready); the `resource` event with that status arrives on the
+// project's SSE stream; a GET of the project (polled every 10 ms) shows it.
+func BenchmarkStatusFreshness(b *testing.B) {
+	const changes = 200
+	benchSettle(b)
+	janitor := newBenchJanitor(b)
+	s := startCluster(b, storetest.Engines()[0])
+	tok := s.token(b, "alice")
+	name := uniqueName("fresh")
+	janitor.project(name, 1)
+	body := map[string]any{"name": name, "template": "web-service", "environments": []map[string]string{{"name": "development", "type": "development"}}}
+	if code := call(b, "POST", s.url+"/api/v1/projects", tok, body, nil); code != http.StatusAccepted {
+		b.Fatalf("create = %d", code)
+	}
+	var p *onramp.Project
+	waitUntil(b, 3*time.Minute, "project ready", func() bool {
+		p, _ = getProject(b, s, tok, name)
+		if p.Phase == onramp.PhaseFailed {
+			b.Fatalf("project failed: %+v", p.Steps)
+		}
+		return p.Phase == onramp.PhaseReady
+	})
+	ns, goodPath := p.Environments[0].Namespace, p.Environments[0].Path
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	type stamp struct {
+		status onramp.ResourceStatus
+		at     time.Time
+	}
+	fluxCh, streamCh, apiCh := make(chan stamp, 1000), make(chan stamp, 1000), make(chan stamp, 1000)
+	// Flux's writes, seen by a watch of our own.
+	cfg := clustertest.Config(b)
+	wc, err := client.NewWithWatch(cfg, client.Options{Scheme: benchScheme(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := wc.Watch(ctx, &kustomizev1.KustomizationList{}, client.InNamespace(ns))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Stop()
+	go func() {
+		last := onramp.ResourceStatus("")
+		for ev := range w.ResultChan() {
+			ks, ok := ev.Object.(*kustomizev1.Kustomization)
+			if !ok || ks.Name != name {
+				continue
+			}
+			if r := kube.Status(ks, ks.Annotations[kube.AnnotationRevision]); r.Status != last {
+				last = r.Status
+				fluxCh <- stamp{r.Status, time.Now()}
+			}
+		}
+	}()
+	// The stream.
+	events := benchStream(b, ctx, s.url, tok, name)
+	go func() {
+		for e := range events {
+			var r onramp.Resource
+			if e.typ == onramp.EventResource && json.Unmarshal([]byte(e.data), &r) == nil && r.Kind == onramp.KindKustomization {
+				streamCh <- stamp{r.Status, e.at}
+			}
+		}
+	}()
+	// The API, polled tightly.
+	go func() {
+		last := onramp.ResourceStatus("")
+		for ctx.Err() == nil {
+			var got onramp.Project
+			if code, err := benchDo(ctx, "GET", s.url+"/api/v1/projects/"+name, tok, nil, &got); err == nil && code == 200 {
+				if r := resourceOf(&got, onramp.KindKustomization); r.Status != last {
+					last = r.Status
+					apiCh <- stamp{r.Status, time.Now()}
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+
+	kc := kubeClient(b)
+	ks := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	var toStream, toAPI, fluxTook []time.Duration
+	for b.Loop() {
+		for i := range changes {
+			target, path := onramp.StatusFailed, "./deploy/overlays/moved"
+			if i%2 == 1 {
+				target, path = onramp.StatusReady, goodPath
+			}
+			patch := fmt.Sprintf(`{"spec":{"path":%q},"metadata":{"annotations":{%q:%q}}}`, path, kube.AnnotationReconcileRequest, time.Now().Format(time.RFC3339Nano))
+			t0 := time.Now()
+			if err := kc.Patch(context.Background(), ks, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
+				b.Fatal(err)
+			}
+			var tf, ts, ta time.Time
+			deadline := time.After(2 * time.Minute)
+			for tf.IsZero() || ts.IsZero() || ta.IsZero() {
+				select {
+				case e := <-fluxCh:
+					if e.status == target && tf.IsZero() {
+						tf = e.at
+					}
+				case e := <-streamCh:
+					if e.status == target && ts.IsZero() {
+						ts = e.at
+					}
+				case e := <-apiCh:
+					if e.status == target && ta.IsZero() {
+						ta = e.at
+					}
+				case <-deadline:
+					b.Fatalf("change %d to %s: flux %v, stream %v, api %v (zero = not seen in 2 minutes)", i, target, !tf.IsZero(), !ts.IsZero(), !ta.IsZero())
+				}
+			}
+			toStream, toAPI, fluxTook = append(toStream, ts.Sub(tf)), append(toAPI, ta.Sub(tf)), append(fluxTook, tf.Sub(t0))
+		}
+	}
+	benchReportLatency(b, "stream-", toStream, 0.50, 0.99)
+	benchReportLatency(b, "api-", toAPI, 0.50, 0.99)
+	b.Logf("status freshness over %d changes (Flux's condition seen by a watch → visible):\n  SSE stream p50 %s p99 %s max %s min %s\n  GET (10 ms polling) p50 %s p99 %s max %s min %s\n  (Flux itself: patch → condition p50 %s p99 %s)",
+		len(toStream), benchPct(toStream, .5), benchPct(toStream, .99), benchPct(toStream, 1), benchPct(toStream, 0),
+		benchPct(toAPI, .5), benchPct(toAPI, .99), benchPct(toAPI, 1), benchPct(toAPI, 0), benchPct(fluxTook, .5), benchPct(fluxTook, .99))
+}
+
+// BenchmarkWatcher3000 measures what following 3,000 Kustomizations costs
+// the status watcher. 1,000 projects of three environments are stored in a
+// SQLite database (phase provisioned) and 3,000 Kustomizations labelled as
+// onramp's, one per project and environment, are created in three
+// namespaces: suspended, pointing at a GitRepository that does not exist,
+// and created with Flux's finalizer already set, so that Flux writes
+// nothing to them. The benchmark then runs, in this process:
+//
+//   - informers: kube.Client.Watch with callbacks that only count, the
+//     floor (list + watch + the informer cache);
+//   - watcher: status.Watcher on the database, first sight (every status
+//     is new: diagnosis, resource row, transition, event, phase);
+//   - restart: a second status.Watcher on the same database after the first
+//     stopped (the resync after a restart: nothing changed).
+//
+// For each it reports the heap growth (HeapAlloc after a GC, watcher
+// running, minus before), the CPU time of the process (getrusage) and the
+// wall time of the initial sync, then of 100 status updates written to the
+// Kustomizations' status subresource (as Flux would, toggling failed/ready).
+func BenchmarkWatcher3000(b *testing.B) {
+	const projectsN, perEnv, updates = 1000, 3, 100
+	cfg := clustertest.Config(b)
+	benchSettle(b)
+	fast := benchFastClient(b, cfg)
+	db := storetest.Open(b, store.SQLite)
+	prefix := uniqueName("wb")
+	envs := benchEnvs(perEnv)
+	ctx := context.Background()
+
+	// The database: 1,000 provisioned projects.
+	reg, err := templates.New("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	tmpl, _ := reg.FindTemplate("web-service")
+	names := make([]string, projectsN)
+	t0 := time.Now()
+	for i := range names {
+		names[i] = fmt.Sprintf("%s-%04d", prefix, i)
+		p, err := onramp.NewProject(onramp.ProjectCreate{Name: names[i], Template: "web-service", Environments: envs}, tmpl)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := db.CreateProject(ctx, "alice", p); err != nil {
+			b.Fatal(err)
+		}
+		if err := db.ChangePhase(ctx, p.ID, onramp.PhaseInitializing, onramp.PhaseProvisioned); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("stored %d projects in %s", projectsN, time.Since(t0).Round(time.Millisecond))
+
+	// The cluster: three namespaces, 3,000 Kustomizations.
+	type key struct{ ns, name string }
+	var keys []key
+	for _, e := range envs {
+		ns := prefix + "-" + e.Name
+		if err := fast.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			b.Fatal(err)
+		}
+		for _, n := range names {
+			keys = append(keys, key{ns, n})
+		}
+	}
+	b.Cleanup(func() {
+		// Deleting the namespaces deletes the Kustomizations; Flux drops its
+		// finalizer without pruning (they are suspended).
+		t0 := time.Now()
+		for _, e := range envs {
+			fast.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: prefix + "-" + e.Name}})
+		}
+		for time.Since(t0) < 5*time.Minute {
+			var list kustomizev1.KustomizationList
+			left := 0
+			for _, e := range envs {
+				if fast.List(context.Background(), &list, client.InNamespace(prefix+"-"+e.Name)) == nil {
+					left += len(list.Items)
+				}
+			}
+			if left == 0 {
+				b.Logf("deleted the 3,000 Kustomizations in %s", time.Since(t0).Round(time.Millisecond))
+				return
+			}
+			time.Sleep(time.Second)
+		}
+		b.Logf("Kustomizations still present 5 minutes after their namespaces were deleted")
+	})
+	t0 = time.Now()
+	benchParallel(b, 16, len(keys), func(i int) error {
+		k := keys[i]
+		env := strings.TrimPrefix(k.ns, prefix+"-")
+		ks := &kustomizev1.Kustomization{
+			ObjectMeta: metav1.ObjectMeta{Namespace: k.ns, Name: k.name, Finalizers: []string{kustomizev1.KustomizationFinalizer},
+				Labels: map[string]string{kube.LabelManagedBy: kube.ManagedBy, kube.LabelProject: k.name, kube.LabelEnvironment: env}},
+			Spec: kustomizev1.KustomizationSpec{Interval: metav1.Duration{Duration: 10 * time.Minute}, Path: "./deploy", Prune: true, Suspend: true,
+				SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "nowhere"}},
+		}
+		return fast.Create(ctx, ks)
+	})
+	b.Logf("created %d Kustomizations in %s", len(keys), time.Since(t0).Round(time.Millisecond))
+
+	mine := func(r onramp.Resource) (key, bool) {
+		k := key{r.Namespace, r.Name}
+		return k, r.Kind == onramp.KindKustomization && strings.HasPrefix(r.Namespace, prefix+"-")
+	}
+	// tracker counts the first delivery of each of our Kustomizations and,
+	// during updates, the delivery of each expected status.
+	type tracker struct {
+		mu       sync.Mutex
+		seen     map[key]bool
+		want     map[key]onramp.ResourceStatus
+		synced   chan struct{}
+		updated  chan struct{}
+		pending  int
+		syncDone bool
+	}
+	newTracker := func() *tracker {
+		return &tracker{seen: map[key]bool{}, want: map[key]onramp.ResourceStatus{}, synced: make(chan struct{}), updated: make(chan struct{}, 1)}
+	}
+	observe := func(tr *tracker, r onramp.Resource) {
+		k, ok := mine(r)
+		if !ok {
+			return
+		}
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		if !tr.seen[k] {
+			tr.seen[k] = true
+			if len(tr.seen) == len(keys) && !tr.syncDone {
+				tr.syncDone = true
+				close(tr.synced)
+			}
+		}
+		if s, ok := tr.want[k]; ok && s == r.Status {
+			delete(tr.want, k)
+			if tr.pending--; tr.pending == 0 {
+				tr.updated <- struct{}{}
+			}
+		}
+	}
+	round := 0
+	// update writes a new Ready condition on 100 Kustomizations, toggling
+	// between failed and ready, and waits until the tracker saw each.
+	update := func(b *testing.B, tr *tracker) time.Duration {
+		round++
+		failed := round%2 == 1
+		want := onramp.StatusReady
+		if failed {
+			want = onramp.StatusFailed
+		}
+		tr.mu.Lock()
+		for _, k := range keys[:updates] {
+			tr.want[k] = want
+		}
+		tr.pending = updates
+		tr.mu.Unlock()
+		t0 := time.Now()
+		benchParallel(b, 4, updates, func(i int) error {
+			k := keys[i]
+			now := time.Now().UTC().Format(time.RFC3339)
+			cond := fmt.Sprintf(`{"type":"Ready","status":"True","reason":"ReconciliationSucceeded","message":"Applied revision: main@sha1:%040d","lastTransitionTime":%q,"observedGeneration":1}`, round, now)
+			if failed {
+				cond = fmt.Sprintf(`{"type":"Ready","status":"False","reason":"ArtifactFailed","message":"kustomization path not found: stat /tmp/kustomization-%d/deploy: no such file or directory","lastTransitionTime":%q,"observedGeneration":1}`, round, now)
+			}
+			patch := fmt.Sprintf(`{"status":{"observedGeneration":1,"lastAppliedRevision":"main@sha1:%040d","conditions":[%s]}}`, round, cond)
+			ks := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: k.ns, Name: k.name}}
+			return fast.Status().Patch(ctx, ks, client.RawPatch("application/merge-patch+json", []byte(patch)))
+		})
+		select {
+		case <-tr.updated:
+		case <-time.After(5 * time.Minute):
+			b.Fatalf("%d of %d updates not delivered in 5 minutes", tr.pending, updates)
+		}
+		return time.Since(t0)
+	}
+	// measure runs start (which runs until its context ends), waits for the
+	// initial sync and the updates, and reports.
+	measure := func(b *testing.B, tr *tracker, doUpdates bool, start func(ctx context.Context) error) {
+		runtime.GC()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		cpu0 := benchCPU()
+		t0 := time.Now()
+		rctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- start(rctx) }()
+		defer func() { cancel(); <-done }()
+		select {
+		case <-tr.synced:
+		case err := <-done:
+			b.Fatalf("watch ended before the initial sync: %v", err)
+		case <-time.After(10 * time.Minute):
+			b.Fatalf("initial sync: %d of %d Kustomizations in 10 minutes", len(tr.seen), len(keys))
+		}
+		syncWall, syncCPU := time.Since(t0), benchCPU()-cpu0
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		heap := (float64(m1.HeapAlloc) - float64(m0.HeapAlloc)) / (1 << 20)
+		b.ReportMetric(heap, "heap-MiB")
+		b.ReportMetric(syncWall.Seconds(), "sync-s")
+		b.ReportMetric(syncCPU.Seconds(), "sync-cpu-s")
+		b.Logf("initial sync of %d Kustomizations: %s wall, %s CPU; heap +%.1f MiB (%.1f KiB per object); process RSS %.0f MiB",
+			len(keys), syncWall.Round(time.Millisecond), syncCPU.Round(time.Millisecond), heap, heap*1024/float64(len(keys)), benchProcStatus(b, os.Getpid())["VmRSS"])
+		if doUpdates {
+			cpu1 := benchCPU()
+			took := update(b, tr)
+			cpu := benchCPU() - cpu1
+			b.ReportMetric(took.Seconds()*1000, "100-updates-ms")
+			b.ReportMetric(cpu.Seconds()*1000, "100-updates-cpu-ms")
+			b.Logf("100 status updates: %s wall until each was delivered, %s CPU (including the benchmark's own 100 patches)", took.Round(time.Millisecond), cpu.Round(time.Millisecond))
+		}
+	}
+
+	k, err := kube.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("informers", func(b *testing.B) {
+		for b.Loop() {
+			tr := newTracker()
+			measure(b, tr, true, func(ctx context.Context) error {
+				f := func(_ string, r onramp.Resource) { observe(tr, r) }
+				return k.Watch(ctx, f, f)
+			})
+		}
+	})
+	git := &gitserver.Provider{Root: b.TempDir(), BaseURL: "http://127.0.0.1:1/git"}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	watcher := func(b *testing.B, doUpdates bool) {
+		for b.Loop() {
+			tr := newTracker()
+			st := &benchCountingStore{Store: db, upserted: func(r onramp.Resource) { observe(tr, r) }}
+			w := &status.Watcher{Store: st, Kube: k, Trees: git, Logger: quiet}
+			measure(b, tr, doUpdates, w.Run)
+		}
+	}
+	b.Run("watcher", func(b *testing.B) { watcher(b, true) })
+	b.Run("restart", func(b *testing.B) { watcher(b, true) })
+}
+
+// benchCountingStore is the database, telling the benchmark about every
+// resource the watcher recorded (changed or not).
+type benchCountingStore struct {
+	status.Store
+	upserted func(onramp.Resource)
+}
+
+func (s *benchCountingStore) UpsertResource(ctx context.Context, projectID int64, r onramp.Resource) (bool, error) {
+	changed, err := s.Store.UpsertResource(ctx, projectID, r)
+	if err == nil {
+		s.upserted(r)
+	}
+	return changed, err
+}
+
+// BenchmarkBurst200 submits 200 three-environment projects at once to an
+// `onramp serve` process (the onramp binary, default 10 workers, SQLite) on the local control plane, and waits until all are at 100%.
+// It reports projects per second (first POST → last project at 100%), the
+// per-project create → 100% times from the database, and the server
+// process's resident memory at the end and at its peak. Flux starts
+// reconciling the first projects while the last ones are created, on the
+// same two cores.
+func BenchmarkBurst200(b *testing.B) {
+	const projects = 200
+	benchSettle(b)
+	janitor := newBenchJanitor(b)
+	url := storetest.URL(b, storetest.Engines()[0])
+	bin := benchBuild(b)
+	cmd := subprocess(b, []string{"KUBECONFIG=" + clusterKubeconfig(b)}, "serve", "--addr", freeAddr(b), "--data-dir", b.TempDir(), "--database-url", url, "--log-level", "warn")
+	cmd.Path, cmd.Args[0] = bin, bin
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	base := serverURL(b, cmd)
+	db := storetest.OpenURL(b, url)
+	tok, err := db.CreateToken(context.Background(), "alice")
+	if err != nil {
+		b.Fatal(err)
+	}
+	idle := benchProcStatus(b, cmd.Process.Pid)["VmRSS"]
+	names := make([]string, projects)
+	for i := range names {
+		names[i] = uniqueName("burst")
+		janitor.project(names[i], 3)
+	}
+	var elapsed, submitted time.Duration
+	var peakRSS float64
+	for b.Loop() {
+		t0 := time.Now()
+		benchParallel(b, projects, projects, func(i int) error {
+			code, err := benchDo(context.Background(), "POST", base+"/api/v1/projects", tok, threeEnvs(names[i], "web-service"), nil)
+			if err == nil && code != http.StatusAccepted {
+				err = fmt.Errorf("create %s = %d", names[i], code)
+			}
+			return err
+		})
+		submitted = time.Since(t0)
+		waitUntil(b, 20*time.Minute, "200 projects at 100%", func() bool {
+			var done, failed int
+			db.SQL().QueryRow(`SELECT count(*) FROM projects WHERE progress = 100`).Scan(&done)
+			db.SQL().QueryRow(`SELECT count(*) FROM projects WHERE phase = 'failed'`).Scan(&failed)
+			if failed > 0 {
+				b.Fatalf("%d projects failed", failed)
+			}
+			peakRSS = max(peakRSS, benchProcStatus(b, cmd.Process.Pid)["VmRSS"])
+			time.Sleep(50 * time.Millisecond)
+			return done == projects
+		})
+		elapsed = time.Since(t0)
+	}
+	var each []time.Duration
+	phases := map[string][]time.Duration{}
+	for _, name := range names {
+		p, err := db.ProjectByName(context.Background(), name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchSteps(p, phases)
+		evs, _ := db.Events(context.Background(), p.ID, 0, 1000)
+		for _, e := range evs {
+			var d struct{ Progress int }
+			if json.Unmarshal(e.Data, &d); e.Type == onramp.EventProgress && d.Progress == 100 {
+				each = append(each, e.At.Sub(p.CreatedAt))
+			}
+		}
+	}
+	st := benchProcStatus(b, cmd.Process.Pid)
+	var heap float64
+	if m := benchMetrics(b, base, tok); m != nil {
+		heap = m["go_memstats_heap_inuse_bytes"] / (1 << 20)
+	}
+	b.ReportMetric(float64(projects)/elapsed.Seconds(), "projects/s")
+	benchReportLatency(b, "each-", each, 0.50, 0.95)
+	b.ReportMetric(st["VmRSS"], "rss-MiB")
+	b.ReportMetric(st["VmHWM"], "peak-rss-MiB")
+	b.Logf("%d projects × 3 environments submitted in %s, all at 100%% after %s: %.2f projects/s; each create → 100%% p50 %s p95 %s max %s\n  server RSS idle %.0f MiB, at the end %.0f MiB, peak %.0f MiB (VmHWM; %.0f MiB sampled), Go heap in use %.0f MiB",
+		projects, submitted.Round(time.Millisecond), elapsed.Round(time.Millisecond), float64(projects)/elapsed.Seconds(),
+		benchPct(each, .5), benchPct(each, .95), benchPct(each, 1), idle, st["VmRSS"], st["VmHWM"], peakRSS, heap)
+	benchLogSteps(b, phases)
+	cmd.Process.Signal(interruptSignal)
+	cmd.Wait()
+}
+
+// ---------------------------------------------------------------------------
+// Helpers.
+
+// benchHTTP keeps enough idle connections for concurrent clients.
+var benchHTTP = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}}
+
+// benchDo sends a JSON request and decodes the answer into out; unlike
+// call it returns errors, so goroutines may use it.
+func benchDo(ctx context.Context, method, url, token string, body, out any) (int, error) {
+	var r io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		r = strings.NewReader(string(data))
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, r)
+	if err != nil {
+		return 0, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := benchHTTP.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("decode %s %s: %w", method, url, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// benchEvent is one Server-Sent Event and when the benchmark read it.
+type benchEvent struct {
+	id   int64
+	typ  string
+	data string
+	at   time.Time
+}
+
+// benchStream follows a project's event stream until ctx ends.
+func benchStream(tb testing.TB, ctx context.Context, base, tok, name string) <-chan benchEvent {
+	tb.Helper()
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/projects/"+name+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := benchHTTP.Do(req)
+	if err != nil {
+		tb.Fatalf("event stream of %s: %v", name, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		tb.Fatalf("event stream of %s = %d", name, resp.StatusCode)
+	}
+	ch := make(chan benchEvent, 1024)
+	go func() {
+		defer resp.Body.Close()
+		defer close(ch)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 8<<20)
+		var e benchEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "" && e.typ != "":
+				e.at = time.Now()
+				select {
+				case ch <- e:
+				case <-ctx.Done():
+					return
+				}
+				e = benchEvent{}
+			case strings.HasPrefix(line, "id: "):
+				e.id, _ = strconv.ParseInt(line[4:], 10, 64)
+			case strings.HasPrefix(line, "event: "):
+				e.typ = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				e.data = line[6:]
+			}
+		}
+	}()
+	return ch
+}
+
+// benchPct returns the q-quantile of d (nearest rank; 0 is the minimum,
+// 1 the maximum).
+func benchPct(d []time.Duration, q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := int(math.Ceil(q*float64(len(s)))) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+// benchReportLatency reports quantiles of lat in milliseconds.
+func benchReportLatency(b *testing.B, prefix string, lat []time.Duration, qs ...float64) {
+	for _, q := range qs {
+		label := "p" + strconv.Itoa(int(q*100))
+		if q == 1 {
+			label = "max"
+		}
+		b.ReportMetric(float64(benchPct(lat, q))/1e6, prefix+label+"-ms")
+	}
+}
+
+// benchEnvs returns the first n of development, staging, production.
+func benchEnvs(n int) []onramp.EnvironmentSpec {
+	all := []onramp.EnvironmentSpec{{Name: "development", Type: onramp.Development}, {Name: "staging", Type: onramp.Staging}, {Name: "production", Type: onramp.Production}}
+	return all[:n]
+}
+
+// benchParallel runs fn(0..n-1) on `workers` goroutines and fails b with
+// the first error.
+func benchParallel(b *testing.B, workers, n int, fn func(i int) error) {
+	b.Helper()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		b.Fatal(first)
+	}
+}
+
+// benchProcStatus returns the memory lines of /proc/PID/status in MiB.
+func benchProcStatus(tb testing.TB, pid int) map[string]float64 {
+	tb.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		tb.Fatalf("read /proc/%d/status: %v", pid, err)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || !strings.HasPrefix(k, "Vm") && !strings.HasPrefix(k, "Rss") {
+			continue
+		}
+		if kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64); err == nil {
+			out[k] = kb / 1024
+		}
+	}
+	return out
+}
+
+// benchMetrics reads the unlabelled samples of a server's /metrics.
+func benchMetrics(tb testing.TB, base, tok string) map[string]float64 {
+	req, _ := http.NewRequest("GET", base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := benchHTTP.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		tb.Logf("/metrics: %v", err)
+		return nil
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if name, v, ok := strings.Cut(sc.Text(), " "); ok && !strings.HasPrefix(name, "#") {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				out[name] = f
+			}
+		}
+	}
+	return out
+}
+
+// benchCPU returns the user + system CPU time of this process.
+func benchCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchScheme holds the kinds the benchmarks read.
+func benchScheme(tb testing.TB) *kruntime.Scheme {
+	s := kruntime.NewScheme()
+	for _, add := range []func(*kruntime.Scheme) error{clientgoscheme.AddToScheme, sourcev1.AddToScheme, kustomizev1.AddToScheme} {
+		if err := add(s); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return s
+}
+
+// benchFastClient is an admin client without client-side rate limiting
+// (client-go's default of 5 requests a second would make creating 3,000
+// objects take ten minutes).
+func benchFastClient(tb testing.TB, cfg *rest.Config) client.Client {
+	tb.Helper()
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = -1, 0
+	c, err := client.New(cfg, client.Options{Scheme: benchScheme(tb)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// benchJanitor deletes the namespaces of the projects a benchmark made,
+// once the benchmark and its server have stopped, without waiting: the
+// namespace controller and Flux clean up behind it, and benchSettle at the
+// start of the next cluster benchmark waits for them.
+type benchJanitor struct {
+	mu         sync.Mutex
+	namespaces []string
+}
+
+// newBenchJanitor must be called before the server starts, so that its
+// cleanup runs after the server's.
+func newBenchJanitor(b *testing.B) *benchJanitor {
+	j := &benchJanitor{}
+	c := benchFastClient(b, clustertest.Config(b))
+	b.Cleanup(func() {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		benchParallel(b, 8, len(j.namespaces), func(i int) error {
+			err := c.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: j.namespaces[i]}})
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			return err
+		})
+	})
+	return j
+}
+
+// project records the namespaces of a project with n environments.
+func (j *benchJanitor) project(name string, n int) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, e := range benchEnvs(n) {
+		j.namespaces = append(j.namespaces, onramp.Namespace(name, e.Name))
+	}
+}
+
+// benchSettle waits until no namespace of the shared cluster is still
+// terminating, so that one benchmark's clean-up does not load the next.
+func benchSettle(b *testing.B) {
+	b.Helper()
+	c := benchFastClient(b, clustertest.Config(b))
+	t0 := time.Now()
+	for {
+		var list corev1.NamespaceList
+		if err := c.List(context.Background(), &list); err != nil {
+			b.Fatal(err)
+		}
+		terminating := 0
+		for _, ns := range list.Items {
+			if ns.DeletionTimestamp != nil {
+				terminating++
+			}
+		}
+		if terminating == 0 {
+			if d := time.Since(t0); d > time.Second {
+				b.Logf("waited %s for earlier namespaces to be deleted", d.Round(time.Second))
+			}
+			return
+		}
+		if time.Since(t0) > 5*time.Minute {
+			b.Logf("%d namespaces still terminating after 5 minutes; going on", terminating)
+			return
+		}
+		time.Sleep(time.Second)
+	}
+}
