@@ -158,14 +158,29 @@ func (c *Client) namespaceConditions(ctx context.Context, name string) []string 
 // with the project, of every kind onramp creates. Empty means nothing of
 // the project is left in the cluster.
 func (c *Client) Remaining(ctx context.Context, project string) ([]string, error) {
+	present, err := c.Present(ctx, project)
 	out := []string{}
+	for _, r := range present {
+		name := r.Name
+		if r.Namespace != "" {
+			name = r.Namespace + "/" + r.Name
+		}
+		out = append(out, r.Kind+" "+name)
+	}
+	return out, err
+}
+
+// Present lists the objects labelled with project that exist in the
+// cluster: kind, namespace, name and environment.
+func (c *Client) Present(ctx context.Context, project string) ([]onramp.Resource, error) {
+	var out []onramp.Resource
 	for _, gvk := range deletionOrder() {
 		objs, err := c.listKind(ctx, project, gvk)
 		if err != nil {
 			return out, err
 		}
 		for _, obj := range objs {
-			out = append(out, gvk.Kind+" "+objectName(obj))
+			out = append(out, onramp.Resource{Kind: gvk.Kind, Namespace: obj.GetNamespace(), Name: obj.GetName(), Environment: obj.GetLabels()[LabelEnvironment]})
 		}
 	}
 	return out, nil

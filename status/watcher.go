@@ -2,6 +2,7 @@ package status
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -19,6 +20,7 @@ type Store interface {
 	SetEnvironmentStatus(ctx context.Context, projectID int64, env string, status onramp.ResourceStatus) error
 	ChangePhase(ctx context.Context, projectID int64, from, to onramp.Phase) error
 	Credential(ctx context.Context, projectID int64, name string) (string, error)
+	SetUpProjects(ctx context.Context) ([]*onramp.Project, error)
 }
 
 // Trees lists the files of a project's repository head.
@@ -39,12 +41,44 @@ type Watcher struct {
 // object after a restart; recording an unchanged state is a no-op, so no
 // transition is lost or duplicated.
 func (w *Watcher) Run(ctx context.Context) error {
+	if err := w.Resync(ctx); err != nil {
+		w.Logger.Warn("resync with the cluster", "error", err)
+	}
 	return w.Kube.Watch(ctx, func(project string, r onramp.Resource) {
 		w.observe(ctx, project, r)
 	}, func(project string, r onramp.Resource) {
 		r.Status, r.Reason, r.Message, r.ObservedAt = onramp.StatusMissing, "NotFound", r.Kind+" was deleted", time.Now()
 		w.observe(ctx, project, r)
 	})
+}
+
+// Resync marks missing every recorded object of a set-up project that the
+// cluster no longer has: a deletion while onramp was not watching produces
+// no event. Objects that do exist are brought current by the watch's
+// initial list.
+func (w *Watcher) Resync(ctx context.Context) error {
+	projects, err := w.Store.SetUpProjects(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range projects {
+		present, err := w.Kube.Present(ctx, p.Name)
+		if err != nil {
+			return fmt.Errorf("list objects of %s: %w", p.Name, err)
+		}
+		exists := map[string]bool{}
+		for _, r := range present {
+			exists[r.Kind+"/"+r.Namespace+"/"+r.Name] = true
+		}
+		for _, r := range p.GitOps.Resources {
+			if r.Status == onramp.StatusMissing || exists[r.Kind+"/"+r.Namespace+"/"+r.Name] {
+				continue
+			}
+			r.Status, r.Reason, r.Message, r.ObservedAt = onramp.StatusMissing, "NotFound", r.Kind+" was deleted", time.Now()
+			w.observe(ctx, p.Name, r)
+		}
+	}
+	return nil
 }
 
 func (w *Watcher) observe(ctx context.Context, project string, r onramp.Resource) {

@@ -179,6 +179,12 @@ func (db *DB) ListProjects(ctx context.Context, owner string, f onramp.ProjectFi
 	return ps, next, nil
 }
 
+// SetUpProjects returns every project past initialization and not being
+// deleted: those whose cluster objects the status watcher looks after.
+func (db *DB) SetUpProjects(ctx context.Context) ([]*onramp.Project, error) {
+	return db.queryProjects(ctx, `WHERE p.phase IN (?, ?, ?) ORDER BY p.id`, onramp.PhaseProvisioned, onramp.PhaseReady, onramp.PhaseDegraded)
+}
+
 type phaseData struct {
 	Phase onramp.Phase `json:"phase"`
 }

@@ -286,6 +286,10 @@ func TestRestartKeepsHistory(t *testing.T) {
 	if err := kc.Patch(context.Background(), ks, client.RawPatch("application/merge-patch+json", patch)); err != nil {
 		t.Fatal(err)
 	}
+	// And one object deleted while nobody watched.
+	if err := kc.Delete(context.Background(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: name + "-development", Name: name + "-flux"}}); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(2 * time.Second) // Flux reports the failure while onramp is down
 	second := subprocess(t, env, args...)
 	if err := second.Start(); err != nil {
@@ -293,6 +297,9 @@ func TestRestartKeepsHistory(t *testing.T) {
 	}
 	srv.url = serverURL(t, second)
 	p := waitPhase(t, srv, tok, name, onramp.PhaseDegraded, time.Minute)
+	if r := resourceOf(p, onramp.KindServiceAccount); r.Status != onramp.StatusMissing {
+		t.Errorf("ServiceAccount deleted while onramp was down: %+v; want missing", r)
+	}
 	second.Process.Signal(interruptSignal)
 	second.Wait()
 	third := subprocess(t, env, args...)
