@@ -176,7 +176,7 @@ func TestKustomizationPathNotFound(t *testing.T) {
 	e.spec.Path = "./deploy/overlays/missing"
 	e.apply(t)
 	r := e.waitStatus(t, Kustomization(e.spec), onramp.StatusFailed)
-	if r.Reason != meta.ArtifactFailedReason || !strings.HasPrefix(r.Message, "kustomization path not found: stat /tmp/kustomization-") ||
+	if r.Reason != meta.ArtifactFailedReason || !strings.HasPrefix(r.Message, "kustomization path not found: stat ") || !strings.Contains(r.Message, "/kustomization-") ||
 		!strings.HasSuffix(r.Message, "/deploy/overlays/missing: no such file or directory") {
 		t.Errorf("Status(Kustomization with missing path) = %+v; want failed, ArtifactFailed, path not found", r)
 	}

@@ -35,7 +35,7 @@ type rule struct {
 }
 
 var rules = []rule{
-	{kind: onramp.KindKustomization, reason: "ArtifactFailed", message: regexp.MustCompile(`kustomization path not found: stat /tmp/kustomization-[^/]+/(\S+?):`),
+	{kind: onramp.KindKustomization, reason: "ArtifactFailed", message: regexp.MustCompile(`kustomization path not found: stat \S*?/kustomization-[^/]+/(\S+?):`),
 		hint: func(r onramp.Resource, m []string, f Facts) string {
 			existing := "none"
 			if len(f.Overlays) > 0 {

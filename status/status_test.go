@@ -25,6 +25,14 @@ func TestDiagnose(t *testing.T) {
 			wantHint:   []string{"./deploy/overlays/development does not exist in revision main@sha1:abc", "./deploy/overlays/dev, ./deploy/overlays/prod", "onramp project retry shop"},
 		},
 		{
+			name: "path not found under another TMPDIR",
+			in: onramp.Resource{Kind: "Kustomization", Namespace: "shop-staging", Name: "shop", Status: onramp.StatusFailed, Reason: "ArtifactFailed", Revision: "main@sha1:abc",
+				Message: "kustomization path not found: stat /var/lib/flux/tmp/kustomization-42/deploy/overlays/staging: no such file or directory"},
+			facts:      facts,
+			wantStatus: onramp.StatusFailed,
+			wantHint:   []string{"./deploy/overlays/staging does not exist"},
+		},
+		{
 			name: "authentication failure with credential kept",
 			in: onramp.Resource{Kind: "GitRepository", Namespace: "shop-staging", Name: "shop", Status: onramp.StatusFailed, Reason: "GitOperationFailed",
 				Message: "failed to checkout and determine revision: unable to clone 'http://127.0.0.1:8080/git/shop.git': authentication required: unauthorized\n"},
