@@ -90,12 +90,6 @@ func (db *DB) Resources(ctx context.Context, projectID int64) ([]onramp.Resource
 	return out, rows.Err()
 }
 
-// DeleteResource forgets a cluster object that was deleted on purpose.
-func (db *DB) DeleteResource(ctx context.Context, projectID int64, kind, namespace, name string) error {
-	_, err := db.db.ExecContext(ctx, db.q(`DELETE FROM resources WHERE project_id = ? AND kind = ? AND namespace = ? AND name = ?`), projectID, kind, namespace, name)
-	return err
-}
-
 // SetEnvironmentStatus records an environment's status.
 func (db *DB) SetEnvironmentStatus(ctx context.Context, projectID int64, env string, status onramp.ResourceStatus) error {
 	_, err := db.db.ExecContext(ctx, db.q(`UPDATE environments SET status = ? WHERE project_id = ? AND name = ?`), status, projectID, env)
