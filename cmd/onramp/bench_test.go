@@ -94,39 +94,18 @@ func BenchmarkCreateProjectAPI(b *testing.B) {
 // each request's latency and the wall time of the whole batch.
 func benchCreateMany(b *testing.B, base, tok string, n, clients int) ([]time.Duration, time.Duration) {
 	lat := make([]time.Duration, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, clients)
+	batch := uniqueName("c") // names unique by construction: random ones collide in thousands
 	start := time.Now()
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				t0 := time.Now()
-				code, err := benchDo(context.Background(), "POST", base+"/api/v1/projects", tok, threeEnvs(uniqueName("c"), "web-service"), nil)
-				lat[i] = time.Since(t0)
-				if err == nil && code != http.StatusAccepted {
-					err = fmt.Errorf("create = %d; want 202", code)
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	close(errs)
-	for err := range errs {
-		b.Fatal(err)
-	}
-	return lat, elapsed
+	benchParallel(b, clients, n, func(i int) error {
+		t0 := time.Now()
+		code, err := benchDo(context.Background(), "POST", base+"/api/v1/projects", tok, threeEnvs(fmt.Sprintf("%s-%d", batch, i), "web-service"), nil)
+		lat[i] = time.Since(t0)
+		if err == nil && code != http.StatusAccepted {
+			err = fmt.Errorf("create = %d; want 202", code)
+		}
+		return err
+	})
+	return lat, time.Since(start)
 }
 
 // BenchmarkReadProjects stores 10,000 three-environment projects of one
@@ -1149,16 +1128,8 @@ func benchDo(ctx context.Context, method, url, token string, body, out any) (int
 	return resp.StatusCode, nil
 }
 
-// benchEvent is one Server-Sent Event and when the benchmark read it.
-type benchEvent struct {
-	id   int64
-	typ  string
-	data string
-	at   time.Time
-}
-
 // benchStream follows a project's event stream until ctx ends.
-func benchStream(tb testing.TB, ctx context.Context, base, tok, name string) <-chan benchEvent {
+func benchStream(tb testing.TB, ctx context.Context, base, tok, name string) <-chan sseEvent {
 	tb.Helper()
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/projects/"+name+"/events", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
@@ -1170,34 +1141,7 @@ func benchStream(tb testing.TB, ctx context.Context, base, tok, name string) <-c
 		resp.Body.Close()
 		tb.Fatalf("event stream of %s = %d", name, resp.StatusCode)
 	}
-	ch := make(chan benchEvent, 1024)
-	go func() {
-		defer resp.Body.Close()
-		defer close(ch)
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(nil, 8<<20)
-		var e benchEvent
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "" && e.typ != "":
-				e.at = time.Now()
-				select {
-				case ch <- e:
-				case <-ctx.Done():
-					return
-				}
-				e = benchEvent{}
-			case strings.HasPrefix(line, "id: "):
-				e.id, _ = strconv.ParseInt(line[4:], 10, 64)
-			case strings.HasPrefix(line, "event: "):
-				e.typ = line[7:]
-			case strings.HasPrefix(line, "data: "):
-				e.data = line[6:]
-			}
-		}
-	}()
-	return ch
+	return readEvents(ctx, resp.Body)
 }
 
 // benchPct returns the q-quantile of d (nearest rank; 0 is the minimum,

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -142,11 +143,12 @@ func TestWrongCredentialsHint(t *testing.T) {
 	waitPhase(t, s, tok, name, onramp.PhaseReady, time.Minute)
 }
 
-// sseEvent is one event read from the stream.
+// sseEvent is one event read from the stream, and when it was read.
 type sseEvent struct {
 	id   int64
 	typ  string
 	data string
+	at   time.Time
 }
 
 // openStream connects to a project's event stream and sends its events on
@@ -170,18 +172,29 @@ func openStream(t *testing.T, s *server, tok, name string, lastID int64) (<-chan
 		resp.Body.Close()
 		return nil, resp.StatusCode
 	}
-	ch := make(chan sseEvent, 1000)
+	return readEvents(ctx, resp.Body), 200
+}
+
+// readEvents parses Server-Sent Events from body onto a channel, stamping
+// each with the time it was read, until the body ends or ctx does.
+func readEvents(ctx context.Context, body io.ReadCloser) <-chan sseEvent {
+	ch := make(chan sseEvent, 1024)
 	go func() {
-		defer resp.Body.Close()
+		defer body.Close()
 		defer close(ch)
-		sc := bufio.NewScanner(resp.Body)
+		sc := bufio.NewScanner(body)
 		sc.Buffer(nil, 8<<20)
 		var e sseEvent
 		for sc.Scan() {
 			line := sc.Text()
 			switch {
 			case line == "" && e.typ != "":
-				ch <- e
+				e.at = time.Now()
+				select {
+				case ch <- e:
+				case <-ctx.Done():
+					return
+				}
 				e = sseEvent{}
 			case strings.HasPrefix(line, "id: "):
 				e.id, _ = strconv.ParseInt(line[4:], 10, 64)
@@ -192,7 +205,7 @@ func openStream(t *testing.T, s *server, tok, name string, lastID int64) (<-chan
 			}
 		}
 	}()
-	return ch, 200
+	return ch
 }
 
 func TestEventStream(t *testing.T) {
