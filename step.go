@@ -24,6 +24,31 @@ type Step struct {
 	Hint       string     `json:"hint,omitempty"`
 }
 
+// StepDone is the successful end of a step, written in one transaction so
+// that a step costs one commit: the step is marked succeeded, progress is
+// raised (never lowered), the step's log line is appended and the next step
+// is marked running.
+type StepDone struct {
+	Step     string
+	Progress int    // 0: unchanged; 100 also marks an initializing project provisioned
+	Log      string // "" for none
+	Next     string // "" for none
+}
+
+// Applied is what one apply of an environment's objects leaves to record,
+// in one transaction: the objects the apiserver accepted, the progress they
+// are worth and the log line.
+type Applied struct {
+	Environment string
+	Resources   []Resource
+	// Status, if set, becomes the environment's status (the whole
+	// environment was applied).
+	Status   ResourceStatus
+	Progress int // 0: unchanged
+	Step     string
+	Log      string
+}
+
 // StepDef names a step and its share of the progress bar.
 type StepDef struct {
 	Name   string

@@ -64,13 +64,27 @@ func (s *Server) follow(ctx context.Context, w http.ResponseWriter, rc *http.Res
 	ticker, heartbeat := time.NewTicker(poll), time.NewTicker(beat)
 	defer ticker.Stop()
 	defer heartbeat.Stop()
+	changed := func() <-chan struct{} { return nil } // a nil channel never fires
+	if s.Changed != nil {
+		changed = s.Changed
+	}
+	wake := changed()
 	for {
+		read := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-heartbeat.C:
 			fmt.Fprint(w, ": heartbeat\n\n")
 		case <-ticker.C:
+			read = true
+		case <-wake:
+			read = true
+		}
+		if read {
+			// Asked for before reading: a write committed after this
+			// point closes it, and the next wait ends at once.
+			wake = changed()
 			events, err := s.Projects.ProjectEvents(ctx, who, name, after, 500)
 			if onramp.ErrorCode(err) == onramp.ENOTFOUND {
 				writeEvent(w, after, onramp.EventPhase, map[string]string{"phase": "deleted"})

@@ -32,6 +32,9 @@ type Server struct {
 	Heartbeat time.Duration
 	// Poll is how often the event stream looks for new events.
 	Poll time.Duration
+	// Changed, if set, returns a channel closed at the next write: event
+	// streams then look at once rather than at their next poll.
+	Changed func() <-chan struct{}
 
 	metrics *metrics
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -27,25 +28,40 @@ import (
 // missing or different, an error naming every such object and field. Secret
 // values are compared but never printed.
 func (c *Client) Verify(ctx context.Context, project string, envs []EnvironmentSpec) ([]onramp.Resource, error) {
-	var out []onramp.Resource
-	var problems []error
+	type check struct {
+		want     client.Object
+		revision string
+		got      onramp.Resource
+		err      error
+	}
+	var checks []*check
 	for _, spec := range envs {
 		if spec.Project == "" {
 			spec.Project = project
 		}
 		if spec.Project != project {
-			return out, fmt.Errorf("verify %s: environment %q belongs to project %q", project, spec.Environment, spec.Project)
+			return nil, fmt.Errorf("verify %s: environment %q belongs to project %q", project, spec.Environment, spec.Project)
 		}
 		spec = spec.withDefaults()
 		for _, want := range Objects(spec) {
-			r, err := c.verifyObject(ctx, want, spec.Revision)
-			if err != nil && !isMismatch(err) {
-				return out, err
-			}
-			out = append(out, r)
-			if err != nil {
-				problems = append(problems, err)
-			}
+			checks = append(checks, &check{want: want, revision: spec.Revision})
+		}
+	}
+	// The reads are independent: all of them at once.
+	var wg sync.WaitGroup
+	for _, ch := range checks {
+		wg.Go(func() { ch.got, ch.err = c.verifyObject(ctx, ch.want, ch.revision) })
+	}
+	wg.Wait()
+	var out []onramp.Resource
+	var problems []error
+	for _, ch := range checks {
+		if ch.err != nil && !isMismatch(ch.err) {
+			return out, ch.err
+		}
+		out = append(out, ch.got)
+		if ch.err != nil {
+			problems = append(problems, ch.err)
 		}
 	}
 	if len(problems) > 0 {

@@ -129,17 +129,21 @@ func (d *deleteRun) enter(ctx context.Context, next string) {
 	if to <= d.pos {
 		return
 	}
+	if max(d.pos, 0) == to { // nothing to finish first
+		d.Store.StartStep(ctx, d.p.ID, next)
+	}
 	for i := max(d.pos, 0); i < to; i++ {
 		name := onramp.DeleteSteps[i].Name
 		if i != d.pos {
 			d.Store.StartStep(ctx, d.p.ID, name)
 		}
-		d.Store.FinishStep(ctx, d.p.ID, name)
+		done := onramp.StepDone{Step: name}
+		if i == to-1 && to < len(onramp.DeleteSteps) {
+			done.Next = next
+		}
+		d.Store.FinishStep(ctx, d.p.ID, done)
 	}
 	d.pos = to
-	if to < len(onramp.DeleteSteps) {
-		d.Store.StartStep(ctx, d.p.ID, next)
-	}
 }
 
 // step is the name of the current step, for logs and failures.

@@ -56,9 +56,10 @@ type initRun struct {
 	resources []onramp.Resource
 }
 
+// A step's run returns the line to log when it succeeds, if any.
 type step struct {
 	name string
-	run  func(ctx context.Context, base, weight int) error
+	run  func(ctx context.Context, base, weight int) (string, error)
 }
 
 func (r *initRun) steps() []step {
@@ -72,56 +73,61 @@ func (r *initRun) steps() []step {
 	}
 }
 
+// run runs the steps in order. Each step's end, its log line, the progress
+// it is worth and the next step's start are one transaction; the last
+// step's end writes 100% and provisioned together.
 func (r *initRun) run(ctx context.Context) error {
 	if r.repair {
 		r.log(ctx, "", "info", "repair: re-applying every object from the recorded desired state")
 	}
-	done := 0
-	for i, s := range r.steps() {
-		weight := onramp.InitSteps[i].Weight
-		cur, err := r.Store.ProjectByID(ctx, r.p.ID)
-		if onramp.ErrorCode(err) == onramp.ENOTFOUND || err == nil && cur.Phase == onramp.PhaseDeleting {
+	steps := r.steps()
+	done, started := 0, ""
+	for i, s := range steps {
+		phase, err := r.Store.Phase(ctx, r.p.ID)
+		if onramp.ErrorCode(err) == onramp.ENOTFOUND || phase == onramp.PhaseDeleting {
 			return nil // deletion supersedes initialization
 		}
 		if err != nil {
 			return err
 		}
-		mark := !r.repair && r.stepStatus(s.name) != onramp.StepSucceeded
-		if mark {
+		mark := r.marks(s.name)
+		if mark && started != s.name {
 			if err := r.Store.StartStep(ctx, r.p.ID, s.name); err != nil {
 				return err
 			}
-			if r.attempt > 1 {
-				r.log(ctx, s.name, "info", fmt.Sprintf("attempt %d of %d", r.attempt, r.maxAttempts))
-			}
 		}
-		if err := s.run(ctx, done, weight); err != nil {
+		if mark && r.attempt > 1 {
+			r.log(ctx, s.name, "info", fmt.Sprintf("attempt %d of %d", r.attempt, r.maxAttempts))
+		}
+		msg, err := s.run(ctx, done, onramp.InitSteps[i].Weight)
+		if err != nil {
 			return r.failed(ctx, s.name, err)
 		}
-		done += weight
+		done += onramp.InitSteps[i].Weight
 		if mark {
-			if err := r.Store.FinishStep(ctx, r.p.ID, s.name); err != nil {
+			d := onramp.StepDone{Step: s.name, Progress: done, Log: msg}
+			if i+1 < len(steps) && r.marks(steps[i+1].name) {
+				d.Next = steps[i+1].name
+			}
+			if err := r.Store.FinishStep(ctx, r.p.ID, d); err != nil {
 				return err
 			}
-			if done < 100 {
-				if err := r.Store.SetProgress(ctx, r.p.ID, done, s.name); err != nil {
-					return err
-				}
-			}
+			started = d.Next
+		} else if msg != "" {
+			r.log(ctx, s.name, "info", msg)
 		}
 		r.checkpoint(s.name)
-	}
-	if !r.repair {
-		// 100% and provisioned are written together, after every step is
-		// recorded done: also when a crash came between the two.
-		if err := r.Store.Complete(ctx, r.p.ID, "finalize"); err != nil {
-			return err
-		}
 	}
 	if r.OnProvisioned != nil {
 		r.OnProvisioned(ctx, r.p.ID)
 	}
 	return nil
+}
+
+// marks reports whether the run records the step's start and end: not in
+// a repair, nor for a step an earlier attempt finished.
+func (r *initRun) marks(name string) bool {
+	return !r.repair && r.stepStatus(name) != onramp.StepSucceeded
 }
 
 func (r *initRun) stepStatus(name string) onramp.StepStatus {

@@ -25,17 +25,15 @@ import (
 // Store is what the jobs need of the database.
 type Store interface {
 	ProjectByID(ctx context.Context, id int64) (*onramp.Project, error)
+	Phase(ctx context.Context, id int64) (onramp.Phase, error)
 	StartStep(ctx context.Context, id int64, step string) error
-	FinishStep(ctx context.Context, id int64, step string) error
+	FinishStep(ctx context.Context, id int64, d onramp.StepDone) error
 	FailStep(ctx context.Context, id int64, step, reason, hint string) error
-	SetProgress(ctx context.Context, id int64, progress int, step string) error
 	ChangePhase(ctx context.Context, id int64, from, to onramp.Phase) error
-	Complete(ctx context.Context, id int64, step string) error
 	Log(ctx context.Context, id int64, step, level, message string) error
 	SetRepository(ctx context.Context, id int64, repo onramp.Repository) error
-	RecordApplied(ctx context.Context, id int64, r onramp.Resource) error
+	RecordApplied(ctx context.Context, id int64, a onramp.Applied) error
 	Resources(ctx context.Context, id int64) ([]onramp.Resource, error)
-	SetEnvironmentStatus(ctx context.Context, id int64, env string, status onramp.ResourceStatus) error
 	EnsureCredential(ctx context.Context, id int64, name string, generate func() string) (string, error)
 	RemoveProject(ctx context.Context, id int64) error
 }
@@ -65,7 +63,7 @@ type Deps struct {
 	OnProvisioned func(ctx context.Context, projectID int64)
 	// CrashAt names a point where the worker process kills itself: a step
 	// name (after the step is recorded done) or "setup_gitops:N" (after N
-	// objects). Only tests of crash recovery set it.
+	// objects are applied, recorded or not). Only tests of crash recovery set it.
 	CrashAt string
 }
 

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 
@@ -9,37 +8,35 @@ import (
 	"github.com/onramp/onramp/kube"
 )
 
-func (r *initRun) render(ctx context.Context, _, _ int) error {
+func (r *initRun) render(ctx context.Context, _, _ int) (string, error) {
 	if r.repair {
-		return nil // repair re-applies objects; the repository stays as it is
+		return "", nil // repair re-applies objects; the repository stays as it is
 	}
 	files, err := r.Templates.Render(r.p)
 	if err != nil {
-		return fail(err, "fix the template "+r.p.Template+" (see `onramp template show "+r.p.Template+"`), then retry")
+		return "", fail(err, "fix the template "+r.p.Template+" (see `onramp template show "+r.p.Template+"`), then retry")
 	}
 	if err := r.Templates.Preflight(r.p, files); err != nil {
-		return fail(err, "the template's overlay paths must match the environments' paths and build with kustomize; fix the template, then create the project again")
+		return "", fail(err, "the template's overlay paths must match the environments' paths and build with kustomize; fix the template, then create the project again")
 	}
 	r.files = files
-	r.log(ctx, "render_template", "info", fmt.Sprintf("rendered %d files from template %s; every environment's overlay builds", len(files), r.p.Template))
-	return nil
+	return fmt.Sprintf("rendered %d files from template %s; every environment's overlay builds", len(files), r.p.Template), nil
 }
 
-func (r *initRun) createRepository(ctx context.Context, _, _ int) error {
+func (r *initRun) createRepository(ctx context.Context, _, _ int) (string, error) {
 	repo, err := r.Git.CreateRepository(ctx, r.p.Name)
 	if err != nil {
-		return fail(err, "check that the Git server is reachable and writable; onramp retries by itself")
+		return "", fail(err, "check that the Git server is reachable and writable; onramp retries by itself")
 	}
 	repo.Revision = r.p.Repository.Revision
 	if err := r.Store.SetRepository(ctx, r.p.ID, repo); err != nil {
-		return err
+		return "", err
 	}
 	r.repo = repo
-	r.log(ctx, "create_repository", "info", "repository "+repo.URL)
-	return nil
+	return "repository " + repo.URL, nil
 }
 
-func (r *initRun) pushCommit(ctx context.Context, _, _ int) error {
+func (r *initRun) pushCommit(ctx context.Context, _, _ int) (string, error) {
 	commit := func() (string, error) {
 		return r.Git.Commit(ctx, r.p.Name, r.files, fmt.Sprintf("Render template %s for %s", r.p.Template, r.p.Name))
 	}
@@ -50,58 +47,58 @@ func (r *initRun) pushCommit(ctx context.Context, _, _ int) error {
 	}
 	rev, err := commit()
 	if err != nil {
-		return fail(err, "check that the Git server is reachable and writable; onramp retries by itself")
+		return "", fail(err, "check that the Git server is reachable and writable; onramp retries by itself")
 	}
 	r.repo.Revision = rev
 	if err := r.Store.SetRepository(ctx, r.p.ID, r.repo); err != nil {
-		return err
+		return "", err
 	}
-	if !r.repair {
-		r.log(ctx, "push_commit", "info", "pushed "+rev)
+	if r.repair {
+		return "", nil
 	}
-	return nil
+	return "pushed " + rev, nil
 }
 
 // setupGitOps applies each environment's objects in dependency order and
-// records each one as soon as the apiserver has it, raising progress by
-// its share of the step.
-func (r *initRun) setupGitOps(ctx context.Context, base, weight int) error {
+// records them, with the progress they are worth, as soon as the apiserver
+// has them: one transaction per environment, also for the objects applied
+// before an apply failed.
+func (r *initRun) setupGitOps(ctx context.Context, base, weight int) (string, error) {
 	if r.Cluster == nil {
-		return errNoCluster()
+		return "", errNoCluster()
 	}
 	password, err := r.Store.EnsureCredential(ctx, r.p.ID, onramp.GitReadCredential, randomPassword)
 	if err != nil {
-		return err
+		return "", err
 	}
 	r.password = password
 	r.specs = r.envSpecs()
-	total, applied := len(r.specs)*6, 0
+	total, sent, recorded := len(r.specs)*6, 0, 0
 	for _, spec := range r.specs {
 		actx, cancel := context.WithTimeout(ctx, r.AttemptTimeout)
-		var recordErr error
-		_, err := r.Cluster.ApplyEnvironment(actx, spec, func(res onramp.Resource) {
-			if err := r.Store.RecordApplied(ctx, r.p.ID, res); err != nil {
-				recordErr = cmp.Or(recordErr, err)
-				return // not recorded: not counted
-			}
-			applied++
-			if !r.repair {
-				r.Store.SetProgress(ctx, r.p.ID, base+weight*min(applied, total)/total, "setup_gitops")
-			}
-			r.checkpoint(fmt.Sprintf("setup_gitops:%d", applied))
+		applied, err := r.Cluster.ApplyEnvironment(actx, spec, func(onramp.Resource) {
+			sent++
+			r.checkpoint(fmt.Sprintf("setup_gitops:%d", sent))
 		})
 		cancel()
+		recorded += len(applied)
+		a := onramp.Applied{Environment: spec.Environment, Resources: applied, Step: "setup_gitops"}
+		if !r.repair {
+			a.Progress = base + weight*min(recorded, total)/total
+		}
 		if err == nil {
-			err = recordErr
+			a.Status = onramp.StatusReconciling
+			a.Log = fmt.Sprintf("environment %s: namespace %s, service account, role binding, secret, git repository and kustomization applied", spec.Environment, spec.Namespace)
+		}
+		if rerr := r.Store.RecordApplied(ctx, r.p.ID, a); rerr != nil {
+			return "", rerr
 		}
 		if err != nil {
-			return fail(fmt.Errorf("environment %s: %w", spec.Environment, err),
+			return "", fail(fmt.Errorf("environment %s: %w", spec.Environment, err),
 				"check that the cluster is reachable (GET /readyz) and that onramp may create objects there; onramp retries by itself")
 		}
-		r.Store.SetEnvironmentStatus(ctx, r.p.ID, spec.Environment, onramp.StatusReconciling)
-		r.log(ctx, "setup_gitops", "info", fmt.Sprintf("environment %s: namespace %s, service account, role binding, secret, git repository and kustomization applied", spec.Environment, spec.Namespace))
 	}
-	return nil
+	return "", nil
 }
 
 func (r *initRun) envSpecs() []kube.EnvironmentSpec {
@@ -119,23 +116,23 @@ func (r *initRun) envSpecs() []kube.EnvironmentSpec {
 // verify reads every object back from the apiserver and checks that the
 // database records each one and the repository holds the pushed commit:
 // only then may progress reach 100%.
-func (r *initRun) verify(ctx context.Context, _, _ int) error {
+func (r *initRun) verify(ctx context.Context, _, _ int) (string, error) {
 	head, err := r.Git.Head(ctx, r.p.Name)
 	if err != nil {
-		return fail(err, "the repository could not be read back; onramp retries by itself")
+		return "", fail(err, "the repository could not be read back; onramp retries by itself")
 	}
 	if head != r.repo.Revision {
-		return fmt.Errorf("repository head is %s, not the pushed %s", head, r.repo.Revision)
+		return "", fmt.Errorf("repository head is %s, not the pushed %s", head, r.repo.Revision)
 	}
 	actx, cancel := context.WithTimeout(ctx, r.AttemptTimeout)
 	defer cancel()
 	live, err := r.Cluster.Verify(actx, r.p.Name, r.specs)
 	if err != nil {
-		return fail(err, "an object is missing or differs in the cluster; onramp re-applies it on the next attempt")
+		return "", fail(err, "an object is missing or differs in the cluster; onramp re-applies it on the next attempt")
 	}
 	stored, err := r.Store.Resources(ctx, r.p.ID)
 	if err != nil {
-		return err
+		return "", err
 	}
 	recorded := map[string]bool{}
 	for _, s := range stored {
@@ -143,15 +140,13 @@ func (r *initRun) verify(ctx context.Context, _, _ int) error {
 	}
 	for _, l := range live {
 		if !recorded[l.Kind+"/"+l.Namespace+"/"+l.Name] {
-			return fmt.Errorf("%s %s/%s exists in the cluster but is not recorded", l.Kind, l.Namespace, l.Name)
+			return "", fmt.Errorf("%s %s/%s exists in the cluster but is not recorded", l.Kind, l.Namespace, l.Name)
 		}
 	}
 	r.resources = live
-	r.log(ctx, "verify", "info", fmt.Sprintf("verified %d objects in the cluster and the database, and the repository head %s", len(live), head))
-	return nil
+	return fmt.Sprintf("verified %d objects in the cluster and the database, and the repository head %s", len(live), head), nil
 }
 
-func (r *initRun) finalize(ctx context.Context, _, _ int) error {
-	r.log(ctx, "finalize", "info", "GitOps resources created: "+countKinds(r.resources))
-	return nil
+func (r *initRun) finalize(context.Context, int, int) (string, error) {
+	return "GitOps resources created: " + countKinds(r.resources), nil
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/onramp/onramp"
 )
 
 // EnsureCredential returns the project's named secret, creating it with
@@ -37,4 +39,26 @@ func (db *DB) Credential(ctx context.Context, projectID int64, name string) (str
 		return "", fmt.Errorf("open credential %s: %w (was ONRAMP_SECRET_KEY changed?)", name, err)
 	}
 	return string(plain), nil
+}
+
+// CheckKey makes sure that db.Cipher holds the key this database's
+// credentials are sealed with. The first process records a marker sealed
+// with its key; a process whose key cannot open it is refused, before it
+// seals anything the others could not read.
+func (db *DB) CheckKey(ctx context.Context) error {
+	sealed, err := db.Cipher.Seal([]byte("onramp key check"))
+	if err != nil {
+		return fmt.Errorf("seal key check: %w", err)
+	}
+	if _, err := db.db.ExecContext(ctx, db.q(`INSERT INTO key_check (id, ciphertext) VALUES (1, ?) ON CONFLICT (id) DO NOTHING`), sealed); err != nil {
+		return fmt.Errorf("record key check: %w", err)
+	}
+	if err := db.db.QueryRowContext(ctx, `SELECT ciphertext FROM key_check WHERE id = 1`).Scan(&sealed); err != nil {
+		return fmt.Errorf("read key check: %w", err)
+	}
+	if _, err := db.Cipher.Open(sealed); err != nil {
+		return onramp.Errorf(onramp.EINVALID, "this process's secret key is not the one the database's credentials are sealed with: "+
+			"give every onramp process that shares the database the same ONRAMP_SECRET_KEY (the first one's is in its DATA_DIR/secret.key)")
+	}
+	return nil
 }

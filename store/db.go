@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -45,6 +46,31 @@ type DB struct {
 	Cipher Cipher
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
+
+	changedMu sync.Mutex
+	changed   chan struct{} // closed at the next commit; nil until asked for
+}
+
+// Changed returns a channel that is closed when this process next commits
+// a write, so that event streams wake at once instead of at their next
+// poll. Writes of other processes sharing the database are not signalled.
+func (db *DB) Changed() <-chan struct{} {
+	db.changedMu.Lock()
+	defer db.changedMu.Unlock()
+	if db.changed == nil {
+		db.changed = make(chan struct{})
+	}
+	return db.changed
+}
+
+// wake closes the channel Changed returned.
+func (db *DB) wake() {
+	db.changedMu.Lock()
+	defer db.changedMu.Unlock()
+	if db.changed != nil {
+		close(db.changed)
+		db.changed = nil
+	}
 }
 
 // Open connects to url: "sqlite:///path/to/file.db" or "postgres://…".
@@ -169,5 +195,25 @@ func (db *DB) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	db.wake()
 	return nil
+}
+
+// projectTx runs fn in a transaction that, on PostgreSQL, first takes the
+// project's event lock (see appendEvent). Taking it before any row lock
+// gives every transaction that touches a project one lock order, so that a
+// transaction writing several rows cannot deadlock with the status watcher
+// writing one of them.
+func (db *DB) projectTx(ctx context.Context, id int64, fn func(tx *sql.Tx) error) error {
+	return db.withTx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockProject(ctx, tx, id); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// execer is a *sql.DB or a *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }

@@ -18,14 +18,26 @@ func (db *DB) appendEvent(ctx context.Context, tx *sql.Tx, projectID int64, typ 
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", typ, err)
 	}
-	if db.engine == Postgres {
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7242002, $1::int)`, int32(projectID)); err != nil {
-			return fmt.Errorf("lock project events: %w", err)
-		}
+	if err := db.lockProject(ctx, tx, projectID); err != nil {
+		return err
 	}
 	_, err = tx.ExecContext(ctx, db.q(`INSERT INTO events (project_id, type, data, at) VALUES (?, ?, ?, ?)`), projectID, typ, string(body), db.now())
 	if err != nil {
 		return fmt.Errorf("append %s event: %w", typ, err)
+	}
+	return nil
+}
+
+// lockProject takes, on PostgreSQL, the lock that orders a project's events:
+// held until the transaction ends, so that events become visible in the
+// order of their IDs. Taking it again in the same transaction is free of
+// waiting.
+func (db *DB) lockProject(ctx context.Context, tx *sql.Tx, projectID int64) error {
+	if db.engine != Postgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7242002, $1::int)`, int32(projectID)); err != nil {
+		return fmt.Errorf("lock project events: %w", err)
 	}
 	return nil
 }

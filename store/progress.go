@@ -32,72 +32,84 @@ func (db *DB) changePhaseTx(ctx context.Context, tx *sql.Tx, id int64, from, to 
 // if it is no longer in from: a decision made on a stale read never
 // overwrites a newer one (a delete request, say).
 func (db *DB) ChangePhase(ctx context.Context, id int64, from, to onramp.Phase) error {
-	return db.withTx(ctx, func(tx *sql.Tx) error { return db.changePhaseTx(ctx, tx, id, from, to) })
+	return db.projectTx(ctx, id, func(tx *sql.Tx) error { return db.changePhaseTx(ctx, tx, id, from, to) })
 }
 
 // StartStep marks a step running (keeping the first start time of a resumed step).
 func (db *DB) StartStep(ctx context.Context, id int64, step string) error {
-	return db.updateStep(ctx, id, step, `status = ?, started_at = COALESCE(started_at, ?), finished_at = NULL, error = '', hint = ''`,
+	return db.projectTx(ctx, id, func(tx *sql.Tx) error { return db.startStepTx(ctx, tx, id, step) })
+}
+
+func (db *DB) startStepTx(ctx context.Context, tx *sql.Tx, id int64, step string) error {
+	return db.updateStepTx(ctx, tx, id, step, `status = ?, started_at = COALESCE(started_at, ?), finished_at = NULL, error = '', hint = ''`,
 		onramp.StepRunning, db.now())
 }
 
-// FinishStep marks a step succeeded.
-func (db *DB) FinishStep(ctx context.Context, id int64, step string) error {
-	return db.updateStep(ctx, id, step, `status = ?, finished_at = ?`, onramp.StepSucceeded, db.now())
+// FinishStep ends a step in one transaction: marked succeeded, progress
+// raised, its log line appended and the next step started. Progress 100
+// also moves an initializing project to provisioned, so that no reader
+// sees one without the other.
+func (db *DB) FinishStep(ctx context.Context, id int64, d onramp.StepDone) error {
+	return db.projectTx(ctx, id, func(tx *sql.Tx) error {
+		if d.Log != "" {
+			if err := db.logTx(ctx, tx, id, d.Step, "info", d.Log); err != nil {
+				return err
+			}
+		}
+		if err := db.updateStepTx(ctx, tx, id, d.Step, `status = ?, finished_at = ?`, onramp.StepSucceeded, db.now()); err != nil {
+			return err
+		}
+		if err := db.raiseProgressTx(ctx, tx, id, d.Progress, d.Step); err != nil {
+			return err
+		}
+		if d.Progress == 100 {
+			if err := db.changePhaseTx(ctx, tx, id, onramp.PhaseInitializing, onramp.PhaseProvisioned); err != nil {
+				return err
+			}
+		}
+		if d.Next != "" {
+			return db.startStepTx(ctx, tx, id, d.Next)
+		}
+		return nil
+	})
 }
 
 // FailStep marks a step failed with the reason and what to do.
 func (db *DB) FailStep(ctx context.Context, id int64, step, reason, hint string) error {
-	return db.updateStep(ctx, id, step, `status = ?, finished_at = ?, error = ?, hint = ?`, onramp.StepFailed, db.now(), reason, hint)
-}
-
-func (db *DB) updateStep(ctx context.Context, id int64, step, set string, args ...any) error {
-	return db.withTx(ctx, func(tx *sql.Tx) error {
-		args = append(args, id, step)
-		if _, err := tx.ExecContext(ctx, db.q(`UPDATE steps SET `+set+` WHERE project_id = ? AND name = ?`), args...); err != nil {
-			return fmt.Errorf("update step %s: %w", step, err)
-		}
-		var s onramp.Step
-		var started, finished sql.NullInt64
-		err := tx.QueryRowContext(ctx, db.q(`SELECT name, weight, status, started_at, finished_at, error, hint FROM steps WHERE project_id = ? AND name = ?`), id, step).
-			Scan(&s.Name, &s.Weight, &s.Status, &started, &finished, &s.Error, &s.Hint)
-		if err != nil {
-			return fmt.Errorf("read step %s: %w", step, err)
-		}
-		s.StartedAt, s.FinishedAt = optTime(started), optTime(finished)
-		return db.appendEvent(ctx, tx, id, onramp.EventStep, s)
+	return db.projectTx(ctx, id, func(tx *sql.Tx) error {
+		return db.updateStepTx(ctx, tx, id, step, `status = ?, finished_at = ?, error = ?, hint = ?`, onramp.StepFailed, db.now(), reason, hint)
 	})
 }
 
-// SetProgress raises a project's progress; it never lowers it.
-func (db *DB) SetProgress(ctx context.Context, id int64, progress int, step string) error {
-	return db.withTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE projects SET progress = ?, updated_at = ? WHERE id = ? AND progress < ?`), progress, db.now(), id, progress)
-		if err != nil {
-			return fmt.Errorf("set progress: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		return db.appendEvent(ctx, tx, id, onramp.EventProgress, progressData{progress, step})
-	})
+func (db *DB) updateStepTx(ctx context.Context, tx *sql.Tx, id int64, step, set string, args ...any) error {
+	args = append(args, id, step)
+	if _, err := tx.ExecContext(ctx, db.q(`UPDATE steps SET `+set+` WHERE project_id = ? AND name = ?`), args...); err != nil {
+		return fmt.Errorf("update step %s: %w", step, err)
+	}
+	var s onramp.Step
+	var started, finished sql.NullInt64
+	err := tx.QueryRowContext(ctx, db.q(`SELECT name, weight, status, started_at, finished_at, error, hint FROM steps WHERE project_id = ? AND name = ?`), id, step).
+		Scan(&s.Name, &s.Weight, &s.Status, &started, &finished, &s.Error, &s.Hint)
+	if err != nil {
+		return fmt.Errorf("read step %s: %w", step, err)
+	}
+	s.StartedAt, s.FinishedAt = optTime(started), optTime(finished)
+	return db.appendEvent(ctx, tx, id, onramp.EventStep, s)
 }
 
-// Complete writes 100% and the provisioned phase together, so that no
-// reader sees one without the other.
-func (db *DB) Complete(ctx context.Context, id int64, step string) error {
-	return db.withTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE projects SET progress = 100, updated_at = ? WHERE id = ? AND progress < 100`), db.now(), id)
-		if err != nil {
-			return fmt.Errorf("complete: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n > 0 {
-			if err := db.appendEvent(ctx, tx, id, onramp.EventProgress, progressData{100, step}); err != nil {
-				return err
-			}
-		}
-		return db.changePhaseTx(ctx, tx, id, onramp.PhaseInitializing, onramp.PhaseProvisioned)
-	})
+// raiseProgressTx raises a project's progress; it never lowers it.
+func (db *DB) raiseProgressTx(ctx context.Context, tx *sql.Tx, id int64, progress int, step string) error {
+	if progress <= 0 {
+		return nil
+	}
+	res, err := tx.ExecContext(ctx, db.q(`UPDATE projects SET progress = ?, updated_at = ? WHERE id = ? AND progress < ?`), progress, db.now(), id, progress)
+	if err != nil {
+		return fmt.Errorf("set progress: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	return db.appendEvent(ctx, tx, id, onramp.EventProgress, progressData{progress, step})
 }
 
 type progressData struct {
@@ -107,15 +119,17 @@ type progressData struct {
 
 // Log appends a line to a project's log.
 func (db *DB) Log(ctx context.Context, id int64, step, level, message string) error {
-	return db.withTx(ctx, func(tx *sql.Tx) error {
-		l := onramp.LogLine{Time: db.Now().UTC(), Step: step, Level: level, Message: message}
-		err := tx.QueryRowContext(ctx, db.q(`INSERT INTO log_lines (project_id, at, step, level, message) VALUES (?, ?, ?, ?, ?) RETURNING id`),
-			id, l.Time.UnixMicro(), step, level, message).Scan(&l.ID)
-		if err != nil {
-			return fmt.Errorf("append log: %w", err)
-		}
-		return db.appendEvent(ctx, tx, id, onramp.EventLog, l)
-	})
+	return db.projectTx(ctx, id, func(tx *sql.Tx) error { return db.logTx(ctx, tx, id, step, level, message) })
+}
+
+func (db *DB) logTx(ctx context.Context, tx *sql.Tx, id int64, step, level, message string) error {
+	l := onramp.LogLine{Time: db.Now().UTC(), Step: step, Level: level, Message: message}
+	err := tx.QueryRowContext(ctx, db.q(`INSERT INTO log_lines (project_id, at, step, level, message) VALUES (?, ?, ?, ?, ?) RETURNING id`),
+		id, l.Time.UnixMicro(), step, level, message).Scan(&l.ID)
+	if err != nil {
+		return fmt.Errorf("append log: %w", err)
+	}
+	return db.appendEvent(ctx, tx, id, onramp.EventLog, l)
 }
 
 // SetRepository records where a project's repository is and its revision.
@@ -134,5 +148,6 @@ func (db *DB) RemoveProject(ctx context.Context, id int64) error {
 	if err != nil {
 		return fmt.Errorf("remove project #%d: %w", id, err)
 	}
+	db.wake()
 	return nil
 }

@@ -140,6 +140,20 @@ func (db *DB) ProjectByID(ctx context.Context, id int64) (*onramp.Project, error
 	return ps[0], nil
 }
 
+// Phase returns a project's phase alone: the cheap read that running jobs
+// repeat to notice a deletion.
+func (db *DB) Phase(ctx context.Context, id int64) (onramp.Phase, error) {
+	var ph onramp.Phase
+	err := db.db.QueryRowContext(ctx, db.q(`SELECT phase FROM projects WHERE id = ?`), id).Scan(&ph)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", onramp.Errorf(onramp.ENOTFOUND, "project #%d not found", id)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read phase of project #%d: %w", id, err)
+	}
+	return ph, nil
+}
+
 // ProjectByName returns a project whoever owns it, for the status watcher.
 func (db *DB) ProjectByName(ctx context.Context, name string) (*onramp.Project, error) {
 	ps, err := db.queryProjects(ctx, `WHERE p.name = ?`, name)

@@ -47,10 +47,18 @@ type QueueOptions struct {
 
 // NewQueue returns a River client on this database and sets it as db.Jobs.
 func (db *DB) NewQueue(opts QueueOptions) (*Queue, error) {
+	// PostgreSQL wakes the workers of every replica with LISTEN/NOTIFY on
+	// insert; River on SQLite has no such signal for a job inserted in the
+	// caller's transaction, so its workers look for new jobs every 10 ms
+	// (a few microseconds of one indexed query when there are none).
+	poll := 50 * time.Millisecond
+	if db.engine == SQLite {
+		poll = 10 * time.Millisecond
+	}
 	cfg := &river.Config{
 		Logger:            opts.Logger,
 		FetchCooldown:     5 * time.Millisecond,
-		FetchPollInterval: 50 * time.Millisecond,
+		FetchPollInterval: poll,
 		MaxAttempts:       10,
 		JobTimeout:        cmp.Or(opts.JobTimeout, 5*time.Minute),
 		RetryPolicy:       opts.RetryPolicy,

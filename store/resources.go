@@ -18,58 +18,80 @@ func (db *DB) UpsertResource(ctx context.Context, projectID int64, r onramp.Reso
 	return db.upsertResource(ctx, projectID, r, false)
 }
 
-// RecordApplied records an object the pipeline has just applied. Its live
-// status belongs to the status watcher, whose newer observation must not be
-// overwritten by a slower write of the apply's answer: an object already
-// recorded is left as it is, unless it was missing.
-func (db *DB) RecordApplied(ctx context.Context, projectID int64, r onramp.Resource) error {
-	_, err := db.upsertResource(ctx, projectID, r, true)
-	return err
-}
-
-func (db *DB) upsertResource(ctx context.Context, projectID int64, r onramp.Resource, onlyNew bool) (bool, error) {
-	changed := false
-	err := db.withTx(ctx, func(tx *sql.Tx) error {
-		var old onramp.Resource
-		// On PostgreSQL the row lock makes two watchers (two replicas) that
-		// see the same change record one transition, not two. SQLite's
-		// immediate transactions already serialize writers.
-		lock := ""
-		if db.engine == Postgres {
-			lock = " FOR UPDATE"
-		}
-		err := tx.QueryRowContext(ctx, db.q(`SELECT status, reason, message, hint, revision FROM resources
-			WHERE project_id = ? AND kind = ? AND namespace = ? AND name = ?`+lock), projectID, r.Kind, r.Namespace, r.Name).
-			Scan(&old.Status, &old.Reason, &old.Message, &old.Hint, &old.Revision)
-		exists := err == nil
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		if exists && onlyNew && old.Status != onramp.StatusMissing {
-			return nil
-		}
-		if exists && old.Status == r.Status && old.Reason == r.Reason && old.Message == r.Message && old.Hint == r.Hint && old.Revision == r.Revision {
-			return nil
-		}
-		changed = true
-		_, err = tx.ExecContext(ctx, db.q(`INSERT INTO resources (project_id, `+resourceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (project_id, kind, namespace, name) DO UPDATE SET environment = excluded.environment, status = excluded.status,
-			reason = excluded.reason, message = excluded.message, hint = excluded.hint, revision = excluded.revision,
-			observed_generation = excluded.observed_generation, observed_at = excluded.observed_at`),
-			projectID, r.Kind, r.Namespace, r.Name, r.Environment, r.Status, r.Reason, r.Message, r.Hint, r.Revision, r.ObservedGeneration, r.ObservedAt.UnixMicro())
-		if err != nil {
-			return fmt.Errorf("upsert %s %s/%s: %w", r.Kind, r.Namespace, r.Name, err)
-		}
-		if !exists || old.Status != r.Status {
-			_, err = tx.ExecContext(ctx, db.q(`INSERT INTO transitions (project_id, kind, namespace, name, from_status, to_status, reason, message, revision, at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), projectID, r.Kind, r.Namespace, r.Name, old.Status, r.Status, r.Reason, r.Message, r.Revision, r.ObservedAt.UnixMicro())
-			if err != nil {
-				return fmt.Errorf("record transition: %w", err)
+// RecordApplied records, in one transaction, the objects the pipeline has
+// just applied to an environment with the progress they are worth and the
+// step's log line. An object's live status belongs to the status watcher,
+// whose newer observation must not be overwritten by a slower write of the
+// apply's answer: an object already recorded is left as it is, unless it
+// was missing.
+func (db *DB) RecordApplied(ctx context.Context, projectID int64, a onramp.Applied) error {
+	return db.projectTx(ctx, projectID, func(tx *sql.Tx) error {
+		for _, r := range a.Resources {
+			if _, err := db.upsertResourceTx(ctx, tx, projectID, r, true); err != nil {
+				return err
 			}
 		}
-		return db.appendEvent(ctx, tx, projectID, onramp.EventResource, r)
+		if a.Status != "" {
+			if err := db.setEnvironmentStatusTx(ctx, tx, projectID, a.Environment, a.Status); err != nil {
+				return err
+			}
+		}
+		if err := db.raiseProgressTx(ctx, tx, projectID, a.Progress, a.Step); err != nil {
+			return err
+		}
+		if a.Log != "" {
+			return db.logTx(ctx, tx, projectID, a.Step, "info", a.Log)
+		}
+		return nil
+	})
+}
+
+func (db *DB) upsertResource(ctx context.Context, projectID int64, r onramp.Resource, onlyNew bool) (changed bool, err error) {
+	err = db.projectTx(ctx, projectID, func(tx *sql.Tx) error {
+		changed, err = db.upsertResourceTx(ctx, tx, projectID, r, onlyNew)
+		return err
 	})
 	return changed, err
+}
+
+func (db *DB) upsertResourceTx(ctx context.Context, tx *sql.Tx, projectID int64, r onramp.Resource, onlyNew bool) (bool, error) {
+	var old onramp.Resource
+	// On PostgreSQL the row lock makes two watchers (two replicas) that
+	// see the same change record one transition, not two. SQLite's
+	// immediate transactions already serialize writers.
+	lock := ""
+	if db.engine == Postgres {
+		lock = " FOR UPDATE"
+	}
+	err := tx.QueryRowContext(ctx, db.q(`SELECT status, reason, message, hint, revision FROM resources
+		WHERE project_id = ? AND kind = ? AND namespace = ? AND name = ?`+lock), projectID, r.Kind, r.Namespace, r.Name).
+		Scan(&old.Status, &old.Reason, &old.Message, &old.Hint, &old.Revision)
+	exists := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, err
+	}
+	if exists && onlyNew && old.Status != onramp.StatusMissing {
+		return false, nil
+	}
+	if exists && old.Status == r.Status && old.Reason == r.Reason && old.Message == r.Message && old.Hint == r.Hint && old.Revision == r.Revision {
+		return false, nil
+	}
+	_, err = tx.ExecContext(ctx, db.q(`INSERT INTO resources (project_id, `+resourceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (project_id, kind, namespace, name) DO UPDATE SET environment = excluded.environment, status = excluded.status,
+		reason = excluded.reason, message = excluded.message, hint = excluded.hint, revision = excluded.revision,
+		observed_generation = excluded.observed_generation, observed_at = excluded.observed_at`),
+		projectID, r.Kind, r.Namespace, r.Name, r.Environment, r.Status, r.Reason, r.Message, r.Hint, r.Revision, r.ObservedGeneration, r.ObservedAt.UnixMicro())
+	if err != nil {
+		return false, fmt.Errorf("upsert %s %s/%s: %w", r.Kind, r.Namespace, r.Name, err)
+	}
+	if !exists || old.Status != r.Status {
+		_, err = tx.ExecContext(ctx, db.q(`INSERT INTO transitions (project_id, kind, namespace, name, from_status, to_status, reason, message, revision, at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), projectID, r.Kind, r.Namespace, r.Name, old.Status, r.Status, r.Reason, r.Message, r.Revision, r.ObservedAt.UnixMicro())
+		if err != nil {
+			return false, fmt.Errorf("record transition: %w", err)
+		}
+	}
+	return true, db.appendEvent(ctx, tx, projectID, onramp.EventResource, r)
 }
 
 // Resources returns the recorded cluster objects of a project.
@@ -92,7 +114,11 @@ func (db *DB) Resources(ctx context.Context, projectID int64) ([]onramp.Resource
 
 // SetEnvironmentStatus records an environment's status.
 func (db *DB) SetEnvironmentStatus(ctx context.Context, projectID int64, env string, status onramp.ResourceStatus) error {
-	_, err := db.db.ExecContext(ctx, db.q(`UPDATE environments SET status = ? WHERE project_id = ? AND name = ?`), status, projectID, env)
+	return db.setEnvironmentStatusTx(ctx, db.db, projectID, env, status)
+}
+
+func (db *DB) setEnvironmentStatusTx(ctx context.Context, tx execer, projectID int64, env string, status onramp.ResourceStatus) error {
+	_, err := tx.ExecContext(ctx, db.q(`UPDATE environments SET status = ? WHERE project_id = ? AND name = ?`), status, projectID, env)
 	if err != nil {
 		return fmt.Errorf("set environment %s status: %w", env, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/secrets"
 	"github.com/onramp/onramp/store"
 	"github.com/onramp/onramp/store/storetest"
 )
@@ -80,11 +82,19 @@ func TestProjectCRUD(t *testing.T) {
 		if err := db.StartStep(ctx, p.ID, "render_template"); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.FinishStep(ctx, p.ID, "render_template"); err != nil {
+		if err := db.FinishStep(ctx, p.ID, onramp.StepDone{Step: "render_template", Progress: 5, Log: "rendered", Next: "create_repository"}); err != nil {
 			t.Fatal(err)
 		}
-		for _, v := range []int{5, 3, 15} {
-			if err := db.SetProgress(ctx, p.ID, v, "x"); err != nil {
+		// One transaction: step done, its log line, progress, next step started.
+		got, _ = db.ProjectByID(ctx, p.ID)
+		if got.Steps[0].Status != onramp.StepSucceeded || got.Steps[1].Status != onramp.StepRunning || got.Progress != 5 {
+			t.Errorf("after FinishStep: steps %+v, progress %d; want render_template succeeded, create_repository running, 5%%", got.Steps[:2], got.Progress)
+		}
+		if evs, _ := db.Events(ctx, p.ID, 0, 0); len(evs) < 4 || evs[len(evs)-4].Type != onramp.EventLog || evs[len(evs)-1].Type != onramp.EventStep {
+			t.Errorf("events after FinishStep = %+v; want log, step, progress, step", evs)
+		}
+		for _, v := range []int{3, 15} {
+			if err := db.FinishStep(ctx, p.ID, onramp.StepDone{Step: "create_repository", Progress: v}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -203,7 +213,7 @@ func TestResourcesAndHistory(t *testing.T) {
 		// watcher's newer observation, but does replace "missing".
 		ns := onramp.Resource{Kind: onramp.KindNamespace, Name: "hist-development", Environment: "development", Status: onramp.StatusReady, ObservedAt: at}
 		db.UpsertResource(ctx, p.ID, ns)
-		db.RecordApplied(ctx, p.ID, onramp.Resource{Kind: onramp.KindKustomization, Name: "hist", Namespace: "hist-development", Environment: "development", Status: onramp.StatusPending, ObservedAt: at})
+		db.RecordApplied(ctx, p.ID, onramp.Applied{Resources: []onramp.Resource{{Kind: onramp.KindKustomization, Name: "hist", Namespace: "hist-development", Environment: "development", Status: onramp.StatusPending, ObservedAt: at}}})
 		// Resources sort by environment, kind and name.
 		if rs, _ := db.Resources(ctx, p.ID); rs[0].Kind != onramp.KindKustomization || rs[0].Status != onramp.StatusReady {
 			t.Errorf("RecordApplied overwrote the watcher's status: %+v", rs)
@@ -211,7 +221,7 @@ func TestResourcesAndHistory(t *testing.T) {
 		ns.Status = onramp.StatusMissing
 		db.UpsertResource(ctx, p.ID, ns)
 		ns.Status = onramp.StatusReady
-		db.RecordApplied(ctx, p.ID, ns)
+		db.RecordApplied(ctx, p.ID, onramp.Applied{Resources: []onramp.Resource{ns}})
 		if rs, _ := db.Resources(ctx, p.ID); rs[1].Kind != onramp.KindNamespace || rs[1].Status != onramp.StatusReady {
 			t.Errorf("RecordApplied did not replace missing: %+v", rs)
 		}
@@ -425,7 +435,7 @@ func TestRetriesAreNotDropped(t *testing.T) {
 		if err := db.CreateProject(ctx, "alice", p); err != nil {
 			t.Fatal(err)
 		}
-		db.Complete(ctx, p.ID, "finalize")
+		db.FinishStep(ctx, p.ID, onramp.StepDone{Step: "finalize", Progress: 100})
 		db.ChangePhase(ctx, p.ID, onramp.PhaseProvisioned, onramp.PhaseDegraded)
 		for range 2 {
 			if _, err := db.RequestRetry(ctx, "alice", "twice"); err != nil {
@@ -435,6 +445,77 @@ func TestRetriesAreNotDropped(t *testing.T) {
 		jobs, err := db.Jobs.(*store.Queue).JobList(ctx, river.NewJobListParams().Kinds(onramp.InitializeJob{}.Kind()))
 		if err != nil || len(jobs.Jobs) != 3 {
 			t.Errorf("initialize jobs = %d (%v); want the creation's and one per retry", len(jobs.Jobs), err)
+		}
+	})
+}
+
+// The pipeline records an environment's objects in one transaction while
+// the status watcher records them one by one and changes the phase: every
+// write must succeed (on PostgreSQL, no deadlock between row locks and the
+// project's event lock).
+func TestConcurrentRecordsDoNotDeadlock(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		p := newProject("busy")
+		if err := db.CreateProject(ctx, "alice", p); err != nil {
+			t.Fatal(err)
+		}
+		var objs []onramp.Resource
+		for _, kind := range []string{onramp.KindNamespace, onramp.KindServiceAccount, onramp.KindRoleBinding, onramp.KindSecret, onramp.KindGitRepository, onramp.KindKustomization} {
+			objs = append(objs, onramp.Resource{Kind: kind, Namespace: "busy-development", Name: "busy", Environment: "development", Status: onramp.StatusReconciling, ObservedAt: time.Now()})
+		}
+		const rounds = 100
+		errs := make(chan error, 8*rounds)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for i := range rounds {
+				// Missing rows are rewritten, so each round locks them all.
+				errs <- db.RecordApplied(ctx, p.ID, onramp.Applied{Environment: "development", Resources: objs,
+					Status: onramp.StatusReconciling, Progress: 30 + i%50, Step: "setup_gitops", Log: "applied"})
+			}
+		})
+		wg.Go(func() {
+			phases := []onramp.Phase{onramp.PhaseInitializing, onramp.PhaseDegraded}
+			for i := range rounds {
+				for j := len(objs) - 1; j >= 0; j-- { // the other order
+					r := objs[j]
+					r.Status = onramp.StatusMissing
+					if _, err := db.UpsertResource(ctx, p.ID, r); err != nil {
+						errs <- err
+					}
+				}
+				errs <- db.ChangePhase(ctx, p.ID, phases[i%2], phases[(i+1)%2])
+			}
+		})
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("concurrent record: %v", err)
+			}
+		}
+	})
+}
+
+// A process whose secret key differs from the one the database's
+// credentials are sealed with is refused before it seals anything.
+func TestCheckKey(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		for range 2 { // the first records the key, the second finds it
+			if err := db.CheckKey(ctx); err != nil {
+				t.Fatalf("CheckKey with the database's key: %v", err)
+			}
+		}
+		other := make([]byte, 32)
+		other[0] = 1
+		box, err := secrets.New(other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Cipher = box
+		if err := db.CheckKey(ctx); onramp.ErrorCode(err) != onramp.EINVALID || !strings.Contains(onramp.ErrorMessage(err), "ONRAMP_SECRET_KEY") {
+			t.Errorf("CheckKey with another key = %v; want invalid, naming ONRAMP_SECRET_KEY", err)
 		}
 	})
 }

@@ -92,7 +92,7 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 	if roles.HTTP {
 		srv := &api.Server{
 			Projects: a.DB, Templates: tmpl, Auth: a.DB, Logger: logger,
-			Ready:    a.ready,
+			Ready: a.ready, Changed: a.DB.Changed, Poll: a.Config.EventPoll,
 			Registry: prometheus.NewRegistry(),
 			Git: &gitserver.Server{Root: gitRoot, Auth: a.DB, Logger: logger, OnPush: func(ctx context.Context, project string) {
 				if err := a.DB.RequestRepair(context.WithoutCancel(ctx), project); err != nil {
@@ -124,7 +124,7 @@ func (a *App) openDB(ctx context.Context) error {
 		return err
 	}
 	a.DB.Cipher = box
-	return nil
+	return a.DB.CheckKey(ctx)
 }
 
 func (a *App) openCluster() error {

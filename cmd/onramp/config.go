@@ -23,6 +23,7 @@ type Config struct {
 	TemplatesDir string
 	Workers      int
 	JobTimeout   time.Duration
+	EventPoll    time.Duration
 	LogLevel     string
 	// CrashAt makes a worker kill itself at a named point of a job, to
 	// test recovery (ONRAMP_CRASH_AT; tests only).
@@ -46,6 +47,7 @@ func (c *Config) bind(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.TemplatesDir, "templates-dir", getenv("ONRAMP_TEMPLATES_DIR"), "directory of extra templates (ONRAMP_TEMPLATES_DIR)")
 	fs.IntVar(&c.Workers, "workers", 10, "jobs run at once by this process")
 	fs.DurationVar(&c.JobTimeout, "job-timeout", 5*time.Minute, "longest attempt of a job; a job whose worker died is retried after it")
+	fs.DurationVar(&c.EventPoll, "event-poll", 100*time.Millisecond, "how often an event stream reads events other replicas wrote (this process's own wake it at once)")
 	fs.StringVar(&c.LogLevel, "log-level", env("ONRAMP_LOG_LEVEL", "info"), "debug, info, warn or error (ONRAMP_LOG_LEVEL)")
 	// The key is read from the environment only, never from a flag that
 	// would show in `ps`.

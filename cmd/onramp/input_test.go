@@ -11,7 +11,8 @@ import (
 // Every bad input gets a 4xx with a code and, where one field is at fault,
 // that field: never a 500.
 func TestBadInputs(t *testing.T) {
-	s := startMain(t, "serve", storetest.URL(t, "sqlite"), nil)
+	// No workers: "taken" stays initializing.
+	s := startMain(t, "serve", storetest.URL(t, "sqlite"), nil, "--workers", "0")
 	tok := s.token(t, "alice")
 	if code := call(t, "POST", s.url+"/api/v1/projects", tok, createBody("taken"), nil); code != 202 {
 		t.Fatalf("create = %d", code)

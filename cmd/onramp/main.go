@@ -113,6 +113,14 @@ func (m *Main) serve(ctx context.Context, args []string, roles Roles) error {
 	if err := m.flags(name, &cfg).Parse(args); err != nil {
 		return err
 	}
+	switch {
+	case cfg.Workers < 0:
+		return fmt.Errorf("--workers %d: give how many jobs this process runs at once, or 0 to run none (API only)", cfg.Workers)
+	case cfg.Workers == 0 && !roles.HTTP:
+		return fmt.Errorf("--workers 0 leaves `onramp worker` nothing to do: give 1 or more")
+	case cfg.Workers == 0:
+		roles.Workers = false // an API-only replica: the queue only inserts
+	}
 	level, err := cfg.logLevel()
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/localcluster/clustertest"
 	"github.com/onramp/onramp/store"
 	"github.com/onramp/onramp/store/storetest"
 )
@@ -21,8 +23,19 @@ func TestReplicasShareTheEventStream(t *testing.T) {
 		t.Skip("set ONRAMP_TEST_POSTGRES_URL: replicas share PostgreSQL")
 	}
 	url := storetest.URL(t, store.Postgres)
-	a := startCluster(t, "", "--database-url", url)
-	b := startCluster(t, "", "--database-url", url)
+	// Replicas share the secret key that seals the credentials; with their
+	// own data dirs, each would otherwise generate its own.
+	env := map[string]string{"KUBECONFIG": clustertest.Cluster(t).KubeconfigPath(), "ONRAMP_SECRET_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))}
+	a := startMain(t, "serve", url, env)
+	b := startMain(t, "serve", url, env)
+	// A third with a key of its own is refused before it seals anything.
+	var out bytes.Buffer
+	m := NewMain()
+	m.Stdout, m.Stderr = &out, &out
+	m.Getenv = func(string) string { return "" }
+	if code := m.Run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--database-url", url}); code != 1 || !strings.Contains(out.String(), "same ONRAMP_SECRET_KEY") {
+		t.Errorf("a replica with another secret key = %d %q; want refused, naming ONRAMP_SECRET_KEY", code, out.String())
+	}
 	tok := a.token(t, "alice")
 	name := uniqueName("replica")
 	if code := call(t, "POST", a.url+"/api/v1/projects", tok, threeEnvs(name, "web-service"), nil); code != 202 {
@@ -77,6 +90,12 @@ func TestAdminCommands(t *testing.T) {
 	}
 	if code, out := run("serve", "--database-url", "mysql://x"); code != 1 || !strings.Contains(out, "sqlite:///path") {
 		t.Errorf("serve with a bad database URL = %d %q", code, out)
+	}
+	if code, out := run("serve", "--workers", "-1", "--data-dir", dir); code != 1 || !strings.Contains(out, "0 to run none") {
+		t.Errorf("serve --workers -1 = %d %q", code, out)
+	}
+	if code, out := run("worker", "--workers", "0", "--data-dir", dir); code != 1 || !strings.Contains(out, "give 1 or more") {
+		t.Errorf("worker --workers 0 = %d %q", code, out)
 	}
 }
 

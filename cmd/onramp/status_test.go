@@ -349,3 +349,36 @@ func subsequence(seq []string, want ...string) bool {
 	}
 	return len(want) == 0
 }
+
+// A stream wakes when this process writes an event, not at its next poll:
+// with the poll set to an hour, the events of an initialization (which
+// fails at setup_gitops for want of a cluster) still arrive.
+func TestEventStreamWakesOnWrite(t *testing.T) {
+	s := startMain(t, "serve", storetest.URL(t, storetest.Engines()[0]), nil, "--event-poll", "1h")
+	tok := s.token(t, "alice")
+	name := uniqueName("wake")
+	if code := call(t, "POST", s.url+"/api/v1/projects", tok, threeEnvs(name, "web-service"), nil); code != 202 {
+		t.Fatalf("create = %d", code)
+	}
+	ch, code := openStream(t, s, tok, name, -1)
+	if code != 200 {
+		t.Fatalf("stream = %d", code)
+	}
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case e, ok := <-ch:
+			if !ok {
+				t.Fatal("stream ended before the failure")
+			}
+			if e.typ == onramp.EventSnapshot && strings.Contains(e.data, `"phase":"failed"`) {
+				t.Fatal("the project failed before the stream opened; nothing left to wake it")
+			}
+			if e.typ == onramp.EventPhase && strings.Contains(e.data, `"failed"`) {
+				return
+			}
+		case <-timeout:
+			t.Fatal("no phase event within 30 s although the poll is an hour: the stream was not woken by the write")
+		}
+	}
+}
