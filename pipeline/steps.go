@@ -60,9 +60,10 @@ func (r *initRun) pushCommit(ctx context.Context, _, _ int) (string, error) {
 }
 
 // setupGitOps applies each environment's objects in dependency order and
-// records them, with the progress they are worth, as soon as the apiserver
-// has them: one transaction per environment, also for the objects applied
-// before an apply failed.
+// records them, with the progress they are worth, once the apiserver has
+// them: one transaction per environment, also for the objects applied
+// before an apply failed. The records are written in order by a goroutine,
+// so that one environment's is written while the next is applied.
 func (r *initRun) setupGitOps(ctx context.Context, base, weight int) (string, error) {
 	if r.Cluster == nil {
 		return "", errNoCluster()
@@ -73,32 +74,46 @@ func (r *initRun) setupGitOps(ctx context.Context, base, weight int) (string, er
 	}
 	r.password = password
 	r.specs = r.envSpecs()
-	total, sent, recorded := len(r.specs)*6, 0, 0
+	records, recorded := make(chan onramp.Applied, len(r.specs)), make(chan error, 1)
+	go func() {
+		var err error
+		for a := range records {
+			if err == nil {
+				err = r.Store.RecordApplied(ctx, r.p.ID, a)
+			}
+		}
+		recorded <- err
+	}()
+	total, sent, applied := len(r.specs)*6, 0, 0
+	var applyErr error
 	for _, spec := range r.specs {
 		actx, cancel := context.WithTimeout(ctx, r.AttemptTimeout)
-		applied, err := r.Cluster.ApplyEnvironment(actx, spec, func(onramp.Resource) {
+		rs, err := r.Cluster.ApplyEnvironment(actx, spec, func(onramp.Resource) {
 			sent++
 			r.checkpoint(fmt.Sprintf("setup_gitops:%d", sent))
 		})
 		cancel()
-		recorded += len(applied)
-		a := onramp.Applied{Environment: spec.Environment, Resources: applied, Step: "setup_gitops"}
+		applied += len(rs)
+		a := onramp.Applied{Environment: spec.Environment, Resources: rs, Step: "setup_gitops"}
 		if !r.repair {
-			a.Progress = base + weight*min(recorded, total)/total
+			a.Progress = base + weight*min(applied, total)/total
 		}
 		if err == nil {
 			a.Status = onramp.StatusReconciling
 			a.Log = fmt.Sprintf("environment %s: namespace %s, service account, role binding, secret, git repository and kustomization applied", spec.Environment, spec.Namespace)
 		}
-		if rerr := r.Store.RecordApplied(ctx, r.p.ID, a); rerr != nil {
-			return "", rerr
-		}
+		records <- a
 		if err != nil {
-			return "", fail(fmt.Errorf("environment %s: %w", spec.Environment, err),
+			applyErr = fail(fmt.Errorf("environment %s: %w", spec.Environment, err),
 				"check that the cluster is reachable (GET /readyz) and that onramp may create objects there; onramp retries by itself")
+			break
 		}
 	}
-	return "", nil
+	close(records)
+	if err := <-recorded; err != nil {
+		return "", err
+	}
+	return "", applyErr
 }
 
 func (r *initRun) envSpecs() []kube.EnvironmentSpec {

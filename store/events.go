@@ -10,16 +10,14 @@ import (
 )
 
 // appendEvent records an event in the transaction that made the change it
-// describes. On PostgreSQL a per-project advisory lock makes a project's
-// events commit in ID order, so a reader resuming after ID n never skips an
-// event that commits later with a smaller ID.
+// describes. The transaction must hold the project's lock (projectTx or
+// lockProject): on PostgreSQL it makes a project's events commit in ID
+// order, so a reader resuming after ID n never skips an event that commits
+// later with a smaller ID.
 func (db *DB) appendEvent(ctx context.Context, tx *sql.Tx, projectID int64, typ string, data any) error {
 	body, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", typ, err)
-	}
-	if err := db.lockProject(ctx, tx, projectID); err != nil {
-		return err
 	}
 	_, err = tx.ExecContext(ctx, db.q(`INSERT INTO events (project_id, type, data, at) VALUES (?, ?, ?, ?)`), projectID, typ, string(body), db.now())
 	if err != nil {
@@ -28,10 +26,9 @@ func (db *DB) appendEvent(ctx context.Context, tx *sql.Tx, projectID int64, typ 
 	return nil
 }
 
-// lockProject takes, on PostgreSQL, the lock that orders a project's events:
-// held until the transaction ends, so that events become visible in the
-// order of their IDs. Taking it again in the same transaction is free of
-// waiting.
+// lockProject takes, on PostgreSQL, the lock that orders a project's events,
+// held until the transaction ends. (SQLite's immediate transactions already
+// serialize writers.)
 func (db *DB) lockProject(ctx context.Context, tx *sql.Tx, projectID int64) error {
 	if db.engine != Postgres {
 		return nil

@@ -58,6 +58,9 @@ func (db *DB) CreateProject(ctx context.Context, owner string, p *onramp.Project
 		if err := db.insertSteps(ctx, tx, p.ID, "init", onramp.InitSteps); err != nil {
 			return err
 		}
+		if err := db.lockProject(ctx, tx, p.ID); err != nil {
+			return err
+		}
 		if err := db.appendEvent(ctx, tx, p.ID, onramp.EventPhase, phaseData{onramp.PhaseInitializing}); err != nil {
 			return err
 		}

@@ -487,12 +487,52 @@ func TestConcurrentRecordsDoNotDeadlock(t *testing.T) {
 				errs <- db.ChangePhase(ctx, p.ID, phases[i%2], phases[(i+1)%2])
 			}
 		})
+		// A stream reading meanwhile, each time after the last ID it saw,
+		// must miss no event: events commit in ID order.
+		seen, done := map[int64]bool{}, make(chan struct{})
+		var reader sync.WaitGroup
+		var last int64 // the reader's
+		reader.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				evs, err := db.Events(ctx, p.ID, last, 1000)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for _, e := range evs {
+					seen[e.ID], last = true, e.ID
+				}
+			}
+		})
 		wg.Wait()
+		close(done)
+		reader.Wait()
 		close(errs)
 		for err := range errs {
 			if err != nil {
 				t.Fatalf("concurrent record: %v", err)
 			}
+		}
+		missed, total := 0, 0
+		for after := int64(0); ; {
+			evs, err := db.Events(ctx, p.ID, after, 1000)
+			if err != nil || len(evs) == 0 {
+				break
+			}
+			for _, e := range evs {
+				if e.ID < last && !seen[e.ID] {
+					missed++
+				}
+				after, total = e.ID, total+1
+			}
+		}
+		if missed > 0 || total < 2*rounds {
+			t.Errorf("a reader following the events missed %d of the %d before its last: they did not commit in ID order", missed, total)
 		}
 	})
 }
