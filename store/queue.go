@@ -43,22 +43,17 @@ type QueueOptions struct {
 	// JobTimeout bounds one attempt of a job (default 5 minutes). A job
 	// whose worker died is rescued once it has run this long.
 	JobTimeout time.Duration
+	// Poll is how often workers look for jobs nobody told them about
+	// (default 50 ms).
+	Poll time.Duration
 }
 
 // NewQueue returns a River client on this database and sets it as db.Jobs.
 func (db *DB) NewQueue(opts QueueOptions) (*Queue, error) {
-	// PostgreSQL wakes the workers of every replica with LISTEN/NOTIFY on
-	// insert; River on SQLite has no such signal for a job inserted in the
-	// caller's transaction, so its workers look for new jobs every 10 ms
-	// (a few microseconds of one indexed query when there are none).
-	poll := 50 * time.Millisecond
-	if db.engine == SQLite {
-		poll = 10 * time.Millisecond
-	}
 	cfg := &river.Config{
 		Logger:            opts.Logger,
 		FetchCooldown:     5 * time.Millisecond,
-		FetchPollInterval: poll,
+		FetchPollInterval: cmp.Or(opts.Poll, 50*time.Millisecond),
 		MaxAttempts:       10,
 		JobTimeout:        cmp.Or(opts.JobTimeout, 5*time.Minute),
 		RetryPolicy:       opts.RetryPolicy,

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -558,4 +559,39 @@ func TestCheckKey(t *testing.T) {
 			t.Errorf("CheckKey with another key = %v; want invalid, naming ONRAMP_SECRET_KEY", err)
 		}
 	})
+}
+
+// A job enqueued in a store transaction wakes the workers at once (River's
+// insert notification, also on SQLite): with their poll set to an hour,
+// the job still runs.
+func TestEnqueueWakesWorkers(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	ran := make(chan int64, 1)
+	workers := river.NewWorkers()
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[onramp.InitializeJob]) error {
+		ran <- job.Args.ProjectID
+		return nil
+	}))
+	q, err := db.NewQueue(store.QueueOptions{Workers: workers, Poll: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Stop(context.Background()) })
+	time.Sleep(100 * time.Millisecond) // past the workers' first look at start
+	p := newProject("wake")
+	if err := db.CreateProject(ctx, "alice", p); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-ran:
+		if id != p.ID {
+			t.Errorf("ran project %d; want %d", id, p.ID)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the initialization job did not run within 10 s although enqueued: the workers were not woken")
+	}
 }
