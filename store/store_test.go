@@ -561,9 +561,9 @@ func TestCheckKey(t *testing.T) {
 	})
 }
 
-// A job enqueued in a store transaction wakes the workers at once (River's
-// insert notification, also on SQLite): with their poll set to an hour,
-// the job still runs.
+// A job enqueued in a store transaction wakes the workers through River's
+// insert notification (on SQLite, a table its listener polls every 50 ms):
+// with their own poll set to an hour, the job still runs.
 func TestEnqueueWakesWorkers(t *testing.T) {
 	db := storetest.Open(t, store.SQLite)
 	ran := make(chan int64, 1)
