@@ -19,7 +19,7 @@ func (db *DB) EnsureCredential(ctx context.Context, projectID int64, name string
 	if err != nil {
 		return "", fmt.Errorf("seal credential %s: %w", name, err)
 	}
-	_, err = db.db.ExecContext(ctx, db.q(`INSERT INTO credentials (project_id, name, ciphertext) VALUES (?, ?, ?) ON CONFLICT (project_id, name) DO NOTHING`),
+	_, err = db.exec(ctx, `INSERT INTO credentials (project_id, name, ciphertext) VALUES (?, ?, ?) ON CONFLICT (project_id, name) DO NOTHING`,
 		projectID, name, sealed)
 	if err != nil {
 		return "", fmt.Errorf("store credential %s: %w", name, err)
@@ -50,7 +50,7 @@ func (db *DB) CheckKey(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("seal key check: %w", err)
 	}
-	if _, err := db.db.ExecContext(ctx, db.q(`INSERT INTO key_check (id, ciphertext) VALUES (1, ?) ON CONFLICT (id) DO NOTHING`), sealed); err != nil {
+	if _, err := db.exec(ctx, `INSERT INTO key_check (id, ciphertext) VALUES (1, ?) ON CONFLICT (id) DO NOTHING`, sealed); err != nil {
 		return fmt.Errorf("record key check: %w", err)
 	}
 	if err := db.db.QueryRowContext(ctx, `SELECT ciphertext FROM key_check WHERE id = 1`).Scan(&sealed); err != nil {

@@ -49,6 +49,12 @@ type DB struct {
 
 	changedMu sync.Mutex
 	changed   chan struct{} // closed at the next commit; nil until asked for
+
+	// writeMu queues onramp's own writers on SQLite, which allows one
+	// writer at a time: without it, a writer that finds the database
+	// locked sleeps in SQLite's busy handler (1, 2, 5, 10 … ms) instead of
+	// going next. (River's writes still meet ours in the busy handler.)
+	writeMu sync.Mutex
 }
 
 // Changed returns a channel that is closed when this process next commits
@@ -184,6 +190,7 @@ func redactURL(url string) string {
 
 // withTx runs fn in a transaction, committing when it returns nil.
 func (db *DB) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	defer db.lockWrites()()
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -213,7 +220,18 @@ func (db *DB) projectTx(ctx context.Context, id int64, fn func(tx *sql.Tx) error
 	})
 }
 
-// execer is a *sql.DB or a *sql.Tx.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+// lockWrites takes the turn of a writer on SQLite (see writeMu) and
+// returns its release. fn given to withTx must not write outside its tx.
+func (db *DB) lockWrites() (unlock func()) {
+	if db.engine != SQLite {
+		return func() {}
+	}
+	db.writeMu.Lock()
+	return db.writeMu.Unlock
+}
+
+// exec runs one write statement outside a transaction.
+func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	defer db.lockWrites()()
+	return db.db.ExecContext(ctx, db.q(query), args...)
 }

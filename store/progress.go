@@ -134,7 +134,7 @@ func (db *DB) logTx(ctx context.Context, tx *sql.Tx, id int64, step, level, mess
 
 // SetRepository records where a project's repository is and its revision.
 func (db *DB) SetRepository(ctx context.Context, id int64, repo onramp.Repository) error {
-	_, err := db.db.ExecContext(ctx, db.q(`UPDATE projects SET repo_url = ?, repo_branch = ?, repo_revision = ?, updated_at = ? WHERE id = ?`),
+	_, err := db.exec(ctx, `UPDATE projects SET repo_url = ?, repo_branch = ?, repo_revision = ?, updated_at = ? WHERE id = ?`,
 		repo.URL, repo.Branch, repo.Revision, db.now(), id)
 	if err != nil {
 		return fmt.Errorf("set repository: %w", err)
@@ -144,7 +144,7 @@ func (db *DB) SetRepository(ctx context.Context, id int64, repo onramp.Repositor
 
 // RemoveProject deletes a project's rows: the last step of its deletion.
 func (db *DB) RemoveProject(ctx context.Context, id int64) error {
-	_, err := db.db.ExecContext(ctx, db.q(`DELETE FROM projects WHERE id = ?`), id)
+	_, err := db.exec(ctx, `DELETE FROM projects WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("remove project #%d: %w", id, err)
 	}

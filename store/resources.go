@@ -114,10 +114,10 @@ func (db *DB) Resources(ctx context.Context, projectID int64) ([]onramp.Resource
 
 // SetEnvironmentStatus records an environment's status.
 func (db *DB) SetEnvironmentStatus(ctx context.Context, projectID int64, env string, status onramp.ResourceStatus) error {
-	return db.setEnvironmentStatusTx(ctx, db.db, projectID, env, status)
+	return db.projectTx(ctx, projectID, func(tx *sql.Tx) error { return db.setEnvironmentStatusTx(ctx, tx, projectID, env, status) })
 }
 
-func (db *DB) setEnvironmentStatusTx(ctx context.Context, tx execer, projectID int64, env string, status onramp.ResourceStatus) error {
+func (db *DB) setEnvironmentStatusTx(ctx context.Context, tx *sql.Tx, projectID int64, env string, status onramp.ResourceStatus) error {
 	_, err := tx.ExecContext(ctx, db.q(`UPDATE environments SET status = ? WHERE project_id = ? AND name = ?`), status, projectID, env)
 	if err != nil {
 		return fmt.Errorf("set environment %s status: %w", env, err)
