@@ -45,17 +45,7 @@ func TestReplicasShareTheEventStream(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("stream from b = %d", code)
 	}
-	deadline := time.After(2 * time.Minute)
-	for {
-		select {
-		case e := <-events:
-			if e.typ == onramp.EventPhase && strings.Contains(e.data, `"ready"`) {
-				return
-			}
-		case <-deadline:
-			t.Fatal("b's stream never delivered the ready phase written by the workers")
-		}
-	}
+	waitStreamPhase(t, events, onramp.PhaseReady, 2*time.Minute) // written by whichever replica's workers and watcher
 }
 
 // The admin commands, through the real Main.

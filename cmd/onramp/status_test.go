@@ -351,8 +351,7 @@ func subsequence(seq []string, want ...string) bool {
 }
 
 // A stream wakes when this process writes an event, not at its next poll:
-// with the poll set to an hour, the events of an initialization (which
-// fails at setup_gitops for want of a cluster) still arrive.
+// with the poll set to an hour, a retry's phase change still arrives at once.
 func TestEventStreamWakesOnWrite(t *testing.T) {
 	s := startMain(t, "serve", storetest.URL(t, storetest.Engines()[0]), nil, "--event-poll", "1h")
 	tok := s.token(t, "alice")
@@ -360,25 +359,34 @@ func TestEventStreamWakesOnWrite(t *testing.T) {
 	if code := call(t, "POST", s.url+"/api/v1/projects", tok, threeEnvs(name, "web-service"), nil); code != 202 {
 		t.Fatalf("create = %d", code)
 	}
+	// Without a cluster the initialization fails at setup_gitops.
+	waitPhase(t, s, tok, name, onramp.PhaseFailed, 30*time.Second)
 	ch, code := openStream(t, s, tok, name, -1)
 	if code != 200 {
 		t.Fatalf("stream = %d", code)
 	}
-	timeout := time.After(30 * time.Second)
+	if code := call(t, "POST", s.url+"/api/v1/projects/"+name+"/retry", tok, nil, nil); code != 202 {
+		t.Fatalf("retry = %d", code)
+	}
+	waitStreamPhase(t, ch, onramp.PhaseInitializing, 30*time.Second)
+}
+
+// waitStreamPhase reads events until a phase event says phase; it fails
+// the test if the stream ends or timeout passes first.
+func waitStreamPhase(t *testing.T, events <-chan sseEvent, phase onramp.Phase, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
 	for {
 		select {
-		case e, ok := <-ch:
+		case e, ok := <-events:
 			if !ok {
-				t.Fatal("stream ended before the failure")
+				t.Fatalf("the stream ended before phase %s", phase)
 			}
-			if e.typ == onramp.EventSnapshot && strings.Contains(e.data, `"phase":"failed"`) {
-				t.Fatal("the project failed before the stream opened; nothing left to wake it")
-			}
-			if e.typ == onramp.EventPhase && strings.Contains(e.data, `"failed"`) {
+			if e.typ == onramp.EventPhase && strings.Contains(e.data, `"`+string(phase)+`"`) {
 				return
 			}
-		case <-timeout:
-			t.Fatal("no phase event within 30 s although the poll is an hour: the stream was not woken by the write")
+		case <-deadline:
+			t.Fatalf("no phase %s on the stream within %s", phase, timeout)
 		}
 	}
 }
