@@ -47,8 +47,8 @@ type DB struct {
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 
-	changedMu sync.Mutex
-	changed   chan struct{} // closed at the next commit; nil until asked for
+	changed  signal // fired at every commit
+	enqueued signal // fired after the commit of a transaction that inserted a job
 
 	// writeMu queues onramp's own writers on SQLite, which allows one
 	// writer at a time: without it, a writer that finds the database
@@ -60,22 +60,32 @@ type DB struct {
 // Changed returns a channel that is closed when this process next commits
 // a write, so that event streams wake at once instead of at their next
 // poll. Writes of other processes sharing the database are not signalled.
-func (db *DB) Changed() <-chan struct{} {
-	db.changedMu.Lock()
-	defer db.changedMu.Unlock()
-	if db.changed == nil {
-		db.changed = make(chan struct{})
-	}
-	return db.changed
-}
+func (db *DB) Changed() <-chan struct{} { return db.changed.wait() }
 
 // wake closes the channel Changed returned.
-func (db *DB) wake() {
-	db.changedMu.Lock()
-	defer db.changedMu.Unlock()
-	if db.changed != nil {
-		close(db.changed)
-		db.changed = nil
+func (db *DB) wake() { db.changed.fire() }
+
+// signal hands out a channel that is closed at the next fire.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{} // nil until asked for
+}
+
+func (s *signal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+func (s *signal) fire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
 	}
 }
 
@@ -218,6 +228,16 @@ func (db *DB) projectTx(ctx context.Context, id int64, fn func(tx *sql.Tx) error
 		}
 		return fn(tx)
 	})
+}
+
+// jobTx is projectTx for a transaction that inserts a job: once it has
+// committed, River's SQLite listener is told to look for the job at once.
+func (db *DB) jobTx(ctx context.Context, id int64, fn func(tx *sql.Tx) error) error {
+	err := db.projectTx(ctx, id, fn)
+	if err == nil {
+		db.enqueued.fire()
+	}
+	return err
 }
 
 // lockWrites takes the turn of a writer on SQLite (see writeMu) and

@@ -73,6 +73,7 @@ func (db *DB) CreateProject(ctx context.Context, owner string, p *onramp.Project
 	if err != nil {
 		return fmt.Errorf("create project %s: %w", p.Name, err)
 	}
+	db.enqueued.fire()
 	created, err := db.ProjectByID(ctx, p.ID)
 	if err != nil {
 		return err

@@ -15,7 +15,7 @@ func (db *DB) RequestDelete(ctx context.Context, owner, name string) (*onramp.Pr
 	if err != nil {
 		return nil, err
 	}
-	err = db.projectTx(ctx, id, func(tx *sql.Tx) error {
+	err = db.jobTx(ctx, id, func(tx *sql.Tx) error {
 		if err := db.changePhaseTx(ctx, tx, id, "", onramp.PhaseDeleting); err != nil {
 			return err
 		}
@@ -44,7 +44,7 @@ func (db *DB) RequestRetry(ctx context.Context, owner, name string) (*onramp.Pro
 	case onramp.PhaseDeleting:
 		return nil, onramp.Errorf(onramp.ECONFLICT, "project %q is being deleted and cannot be retried", name)
 	}
-	err = db.projectTx(ctx, p.ID, func(tx *sql.Tx) error {
+	err = db.jobTx(ctx, p.ID, func(tx *sql.Tx) error {
 		if p.Phase == onramp.PhaseFailed {
 			if err := db.changePhaseTx(ctx, tx, p.ID, onramp.PhaseFailed, onramp.PhaseInitializing); err != nil {
 				return err
@@ -72,7 +72,7 @@ func (db *DB) RequestRepair(ctx context.Context, name string) error {
 	default:
 		return nil
 	}
-	return db.projectTx(ctx, p.ID, func(tx *sql.Tx) error {
+	return db.jobTx(ctx, p.ID, func(tx *sql.Tx) error {
 		_, err := db.Jobs.InsertTx(ctx, tx, onramp.InitializeJob{ProjectID: p.ID, Request: db.now()}, uniqueJob)
 		return err
 	})

@@ -562,36 +562,74 @@ func TestCheckKey(t *testing.T) {
 }
 
 // A job enqueued in a store transaction wakes the workers through River's
-// insert notification (on SQLite, a table its listener polls every 50 ms):
-// with their own poll set to an hour, the job still runs.
+// insert notification (on SQLite, this process's inserts wake River's
+// listener, which otherwise polls a table every 50 ms): with their own poll
+// set to an hour, every job still runs, and the queue still stops.
 func TestEnqueueWakesWorkers(t *testing.T) {
-	db := storetest.Open(t, store.SQLite)
-	ran := make(chan int64, 1)
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ran, stop := startWorkers(t, db)
+		for i := range 5 {
+			p := newProject(fmt.Sprintf("wake%d", i))
+			if err := db.CreateProject(context.Background(), "alice", p); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case id := <-ran:
+				if id != p.ID {
+					t.Errorf("ran project %d; want %d", id, p.ID)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("job %d: the initialization job did not run within 10 s although enqueued: the workers were not woken", i)
+			}
+		}
+		stop()
+	})
+}
+
+// startWorkers starts a queue on db whose initialization worker reports
+// each project it is given, with the workers' own poll set to an hour. The
+// returned stop fails the test if the queue does not stop within 10 s.
+func startWorkers(t testing.TB, db *store.DB) (ran <-chan int64, stop func()) {
+	t.Helper()
+	runs := make(chan int64, 1)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[onramp.InitializeJob]) error {
-		ran <- job.Args.ProjectID
+		runs <- job.Args.ProjectID
 		return nil
 	}))
 	q, err := db.NewQueue(store.QueueOptions{Workers: workers, Poll: time.Hour, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	if err := q.Start(ctx); err != nil {
+	if err := q.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { q.Stop(context.Background()) })
 	time.Sleep(100 * time.Millisecond) // past the workers' first look at start
-	p := newProject("wake")
-	if err := db.CreateProject(ctx, "alice", p); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case id := <-ran:
-		if id != p.ID {
-			t.Errorf("ran project %d; want %d", id, p.ID)
+	return runs, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := q.Stop(ctx); err != nil {
+			t.Errorf("stop the queue: %v", err)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the initialization job did not run within 10 s although enqueued: the workers were not woken")
+	}
+}
+
+// BenchmarkEnqueueToStart measures a project's create → its initialization
+// job running in a worker of the same process.
+func BenchmarkEnqueueToStart(b *testing.B) {
+	for _, engine := range storetest.Engines() {
+		b.Run(engine, func(b *testing.B) {
+			db := storetest.Open(b, engine)
+			ran, stop := startWorkers(b, db)
+			defer stop()
+			i := 0
+			for b.Loop() {
+				i++
+				if err := db.CreateProject(context.Background(), "alice", newProject(fmt.Sprintf("bench%d", i))); err != nil {
+					b.Fatal(err)
+				}
+				<-ran
+			}
+		})
 	}
 }
