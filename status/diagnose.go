@@ -14,14 +14,24 @@ import (
 // Facts are what onramp knows beyond Flux's message, used to make hints
 // concrete.
 type Facts struct {
-	// Overlays are the overlay directories in the pushed commit.
-	Overlays []string
-	// CredentialExists says whether onramp still holds the project's Git
-	// read credential.
-	CredentialExists bool
 	// Project is the project's name, for commands in hints.
 	Project string
+	// Overlays returns the overlay directories in the pushed commit.
+	Overlays func() []string
+	// CredentialExists says whether onramp still holds the project's Git
+	// read credential.
+	CredentialExists func() bool
 }
+
+// The facts beyond the name are read only by the hints that use them.
+func (f Facts) overlays() []string {
+	if f.Overlays == nil {
+		return nil
+	}
+	return f.Overlays()
+}
+
+func (f Facts) credentialExists() bool { return f.CredentialExists != nil && f.CredentialExists() }
 
 // rule turns one kind of Flux failure into a hint.
 type rule struct {
@@ -38,8 +48,8 @@ var rules = []rule{
 	{kind: onramp.KindKustomization, reason: "ArtifactFailed", message: regexp.MustCompile(`kustomization path not found: stat \S*?/kustomization-[^/]+/(\S+?):`),
 		hint: func(r onramp.Resource, m []string, f Facts) string {
 			existing := "none"
-			if len(f.Overlays) > 0 {
-				existing = strings.Join(f.Overlays, ", ")
+			if overlays := f.overlays(); len(overlays) > 0 {
+				existing = strings.Join(overlays, ", ")
 			}
 			return fmt.Sprintf("the path ./%s does not exist in revision %s; directories with a kustomization in the pushed commit: %s. Restore the directory in the repository, or run `onramp project retry %s` to re-apply onramp's path", m[1], r.Revision, existing, f.Project)
 		}},
@@ -54,7 +64,7 @@ var rules = []rule{
 	{kind: onramp.KindGitRepository, reason: "GitOperationFailed", message: regexp.MustCompile(`(?i)authentication required|unauthorized|authorization failed`),
 		hint: func(r onramp.Resource, _ []string, f Facts) string {
 			cred := "onramp still holds the project's read credential, so the Secret was probably changed outside onramp"
-			if !f.CredentialExists {
+			if !f.credentialExists() {
 				cred = "onramp no longer holds a read credential for this repository"
 			}
 			return fmt.Sprintf("Flux cannot authenticate with Secret %s/%s-git; %s. Run `onramp project retry %s` to re-apply the Secret", r.Namespace, f.Project, cred, f.Project)

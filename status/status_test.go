@@ -8,7 +8,8 @@ import (
 )
 
 func TestDiagnose(t *testing.T) {
-	facts := Facts{Project: "shop", CredentialExists: true, Overlays: []string{"./deploy/overlays/dev", "./deploy/overlays/prod"}}
+	facts := Facts{Project: "shop", CredentialExists: func() bool { return true },
+		Overlays: func() []string { return []string{"./deploy/overlays/dev", "./deploy/overlays/prod"} }}
 	tests := []struct {
 		name       string
 		in         onramp.Resource
@@ -145,5 +146,28 @@ func TestPhase(t *testing.T) {
 		if got := Phase(p, tt.resources); got != tt.want {
 			t.Errorf("%s: Phase(%s) = %s; want %s", tt.name, tt.phase, got, tt.want)
 		}
+	}
+}
+
+// The facts that cost a read of the repository or the database are read
+// only by the hints that name them, not for objects on their way to ready.
+func TestDiagnoseReadsFactsOnlyWhenUsed(t *testing.T) {
+	reads := 0
+	facts := Facts{Project: "shop",
+		Overlays:         func() []string { reads++; return nil },
+		CredentialExists: func() bool { reads++; return true }}
+	for _, r := range []onramp.Resource{
+		{Kind: "GitRepository", Status: onramp.StatusReconciling, Reason: "Progressing", Message: "building artifact"},
+		{Kind: "Kustomization", Status: onramp.StatusFailed, Reason: "ArtifactFailed", Message: "Source artifact not found, retrying in 30s"},
+		{Kind: "Kustomization", Status: onramp.StatusFailed, Reason: "BuildFailed", Message: "kustomize build failed"},
+	} {
+		Diagnose(r, facts)
+	}
+	if reads != 0 {
+		t.Errorf("facts read %d times for hints that do not use them", reads)
+	}
+	Diagnose(onramp.Resource{Kind: "GitRepository", Status: onramp.StatusFailed, Reason: "GitOperationFailed", Message: "authentication required"}, facts)
+	if reads != 1 {
+		t.Errorf("facts read %d times for an authentication failure; want 1 (the credential)", reads)
 	}
 }

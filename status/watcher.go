@@ -13,10 +13,10 @@ import (
 
 // Store is what the watcher needs of the database.
 type Store interface {
-	ProjectByName(ctx context.Context, name string) (*onramp.Project, error)
+	LookupProject(ctx context.Context, name string) (int64, onramp.Phase, error)
+	Phase(ctx context.Context, id int64) (onramp.Phase, error)
 	ProjectByID(ctx context.Context, id int64) (*onramp.Project, error)
 	UpsertResource(ctx context.Context, projectID int64, r onramp.Resource) (bool, error)
-	Resources(ctx context.Context, projectID int64) ([]onramp.Resource, error)
 	SetEnvironmentStatus(ctx context.Context, projectID int64, env string, status onramp.ResourceStatus) error
 	ChangePhase(ctx context.Context, projectID int64, from, to onramp.Phase) error
 	Credential(ctx context.Context, projectID int64, name string) (string, error)
@@ -82,7 +82,7 @@ func (w *Watcher) Resync(ctx context.Context) error {
 }
 
 func (w *Watcher) observe(ctx context.Context, project string, r onramp.Resource) {
-	p, err := w.Store.ProjectByName(ctx, project)
+	id, phase, err := w.Store.LookupProject(ctx, project)
 	if onramp.ErrorCode(err) == onramp.ENOTFOUND {
 		return // an object of a project onramp no longer knows
 	}
@@ -90,49 +90,59 @@ func (w *Watcher) observe(ctx context.Context, project string, r onramp.Resource
 		w.Logger.Warn("status watcher", "project", project, "error", err)
 		return
 	}
-	if p.Phase == onramp.PhaseDeleting {
+	if phase == onramp.PhaseDeleting {
 		return // going away on purpose
 	}
 	if r.Status != onramp.StatusReady {
-		r = Diagnose(r, w.facts(ctx, p))
+		r = Diagnose(r, w.facts(ctx, id, project))
 	}
-	changed, err := w.Store.UpsertResource(ctx, p.ID, r)
+	changed, err := w.Store.UpsertResource(ctx, id, r)
 	if err != nil {
 		w.Logger.Warn("record status", "project", project, "kind", r.Kind, "name", r.Name, "error", err)
 		return
 	}
 	if changed {
 		w.Logger.Debug("status", "project", project, "kind", r.Kind, "namespace", r.Namespace, "status", r.Status, "reason", r.Reason)
-		w.Judge(ctx, p.ID)
+		w.Judge(ctx, id)
 	}
 }
 
-func (w *Watcher) facts(ctx context.Context, p *onramp.Project) Facts {
-	f := Facts{Project: p.Name}
-	if paths, err := w.Trees.ListTree(ctx, p.Name); err == nil {
-		files := onramp.Files{}
-		for _, path := range paths {
-			files[path] = nil
-		}
-		f.Overlays = templates.ExistingOverlays(files)
+// facts are read only for the failures whose hints use them: most
+// observations are of objects on their way to ready, and the watcher
+// shares the cores with the pipeline.
+func (w *Watcher) facts(ctx context.Context, id int64, project string) Facts {
+	return Facts{
+		Project: project,
+		Overlays: func() []string {
+			paths, err := w.Trees.ListTree(ctx, project)
+			if err != nil {
+				return nil
+			}
+			files := onramp.Files{}
+			for _, path := range paths {
+				files[path] = nil
+			}
+			return templates.ExistingOverlays(files)
+		},
+		CredentialExists: func() bool {
+			_, err := w.Store.Credential(ctx, id, onramp.GitReadCredential)
+			return err == nil
+		},
 	}
-	_, err := w.Store.Credential(ctx, p.ID, onramp.GitReadCredential)
-	f.CredentialExists = err == nil
-	return f
 }
 
 // Judge recomputes a project's environment statuses and phase from its
-// recorded resources. The pipeline calls it when a project reaches 100%.
+// recorded resources. The pipeline calls it when a project reaches 100%;
+// before that, the pipeline owns the phase and the environments' statuses.
 func (w *Watcher) Judge(ctx context.Context, projectID int64) {
+	if phase, err := w.Store.Phase(ctx, projectID); err != nil || phase == onramp.PhaseInitializing {
+		return
+	}
 	p, err := w.Store.ProjectByID(ctx, projectID)
 	if err != nil {
 		return
 	}
-	resources, err := w.Store.Resources(ctx, projectID)
-	if err != nil {
-		w.Logger.Warn("judge phase", "project", p.Name, "error", err)
-		return
-	}
+	resources := p.GitOps.Resources
 	for _, e := range p.Environments {
 		if s := onramp.EnvironmentStatus(e.Name, resources); s != e.Status && p.Phase != onramp.PhaseInitializing {
 			w.Store.SetEnvironmentStatus(ctx, p.ID, e.Name, s)

@@ -158,7 +158,22 @@ func (db *DB) Phase(ctx context.Context, id int64) (onramp.Phase, error) {
 	return ph, nil
 }
 
-// ProjectByName returns a project whoever owns it, for the status watcher.
+// LookupProject returns the ID and phase of the project called name,
+// whoever owns it: the status watcher's cheap read for every observation.
+func (db *DB) LookupProject(ctx context.Context, name string) (int64, onramp.Phase, error) {
+	var id int64
+	var ph onramp.Phase
+	err := db.db.QueryRowContext(ctx, db.q(`SELECT id, phase FROM projects WHERE name = ?`), name).Scan(&id, &ph)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", notFound(name)
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("look up project %s: %w", name, err)
+	}
+	return id, ph, nil
+}
+
+// ProjectByName returns a project whoever owns it.
 func (db *DB) ProjectByName(ctx context.Context, name string) (*onramp.Project, error) {
 	ps, err := db.queryProjects(ctx, `WHERE p.name = ?`, name)
 	if err != nil {
