@@ -89,3 +89,15 @@ func deleteNamespaceLater(b *testing.B, c client.Client, name string) {
 		}
 	})
 }
+
+// BenchmarkVerify measures reading one environment's six objects back and
+// checking them, as the pipeline's verify step does for every environment.
+func BenchmarkVerify(b *testing.B) {
+	e := newClusterEnv(b)
+	e.apply(b)
+	for b.Loop() {
+		if _, err := e.kube.Verify(context.Background(), e.spec.Project, []EnvironmentSpec{e.spec}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

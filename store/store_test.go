@@ -633,3 +633,24 @@ func BenchmarkEnqueueToStart(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFinishStep measures one step's end: its log line, the step
+// done, progress raised and the next step started, in one transaction.
+func BenchmarkFinishStep(b *testing.B) {
+	for _, engine := range storetest.Engines() {
+		b.Run(engine, func(b *testing.B) {
+			db := storetest.Open(b, engine)
+			ctx := context.Background()
+			p := newProject("finish")
+			if err := db.CreateProject(ctx, "alice", p); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				d := onramp.StepDone{Step: "render_template", Progress: 10, Log: "rendered", Next: "create_repository"}
+				if err := db.FinishStep(ctx, p.ID, d); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
