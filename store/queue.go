@@ -78,10 +78,18 @@ func (l *wakeListener) WaitForNotification(ctx context.Context) (*riverdriver.No
 		n, err := l.Listener.WaitForNotification(waitCtx)
 		close(done)
 		cancel()
-		if err != nil && ctx.Err() == nil && closed(inserted) {
+		switch {
+		case err == nil:
+			return n, nil
+		case ctx.Err() != nil:
+			// River's notifier cancels the wait to change subscriptions or
+			// to ping, and takes any other error for a broken connection;
+			// a look at the table cut short says context.Canceled too.
+			return nil, ctx.Err()
+		case closed(inserted):
 			continue // woken by an insert: look again now
 		}
-		return n, err
+		return nil, err
 	}
 }
 
