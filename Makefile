@@ -21,6 +21,7 @@ localcluster:
 ## test: every test, against SQLite, PostgreSQL, a real control plane with Flux and a real browser
 test: localcluster
 	$(GO) vet ./...
+	$(GO) test -race -count=1 -run Concurrent ./templates/
 	ONRAMP_TEST_POSTGRES_URL="$${ONRAMP_TEST_POSTGRES_URL:-$(PG_URL)}" ONRAMP_REQUIRE_CLUSTER=1 \
 		$(GO) test -count=1 -timeout 60m ./...
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/onramp/onramp"
@@ -272,35 +273,60 @@ func TestExistingOverlays(t *testing.T) {
 	}
 }
 
-// TestPreflightConcurrent runs builds from several goroutines, as the
-// workers do, each with a strategic merge patch, which needs kustomize's
-// schema; run it with -race to check that concurrent preflights are safe.
+// TestPreflightConcurrent preflights several projects at once, each with
+// three environments built concurrently and a strategic merge patch (which
+// needs kustomize's schema), starting with the schema unloaded as in a new
+// process. Run with -race (make test does) it checks that concurrent builds
+// are safe; without -race it checks that each gets its own answer.
 func TestPreflightConcurrent(t *testing.T) {
 	r, err := New("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := overlayFiles(map[string]string{
-		"deploy/overlays/development/kustomization.yaml": "resources: [../../base, deploy.yaml]\npatches:\n  - path: patch.yaml\n",
-		"deploy/overlays/development/deploy.yaml":        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: a\n          image: a\n",
-		"deploy/overlays/development/patch.yaml":         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: a\n          image: b\n",
-	})
-	p := &onramp.Project{Name: "shop", Environments: []onramp.Environment{
-		{Name: "development", Type: onramp.Development, Namespace: "shop-development", Path: "./deploy/overlays/development"},
-	}}
-	// Forget kustomize's schema, so that the builds race to load it again
-	// as the first builds of a process do. No other test runs meanwhile.
-	buildMu.Lock()
-	openapi.ResetOpenAPI()
-	buildMu.Unlock()
-	const n = 4
-	errs := make(chan error, n)
-	for range n {
-		go func() { errs <- r.Preflight(p, files) }()
+	const deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: a\n          image: %s\n"
+	overlays := map[string]string{}
+	var envs []onramp.Environment
+	for _, env := range []string{"development", "staging", "production"} {
+		dir := "deploy/overlays/" + env + "/"
+		overlays[dir+"kustomization.yaml"] = "resources: [../../base, deploy.yaml]\npatches:\n  - path: patch.yaml\n"
+		overlays[dir+"deploy.yaml"] = fmt.Sprintf(deploy, "a")
+		overlays[dir+"patch.yaml"] = fmt.Sprintf(deploy, env)
+		envs = append(envs, onramp.Environment{Name: env, Namespace: "shop-" + env, Path: "./" + dir})
 	}
-	for range n {
-		if err := <-errs; err != nil {
-			t.Errorf("concurrent preflight = %v; want nil", err)
+	files := overlayFiles(overlays)
+	// One project in another namespace must fail, and only it.
+	wrong := slices.Clone(envs)
+	wrong[1].Namespace = "elsewhere"
+	for _, f := range []string{"deploy.yaml", "patch.yaml"} {
+		name := "deploy/overlays/staging/" + f
+		files[name] = []byte(strings.Replace(string(files[name]), "name: web", "name: web\n  namespace: shop-staging", 1))
+	}
+
+	openapi.ResetOpenAPI()
+	loadSchema = sync.OnceFunc(parseSchema)
+	const n = 4
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		p := &onramp.Project{Name: "shop", Environments: envs}
+		if i == n-1 {
+			p.Environments = wrong
+		}
+		wg.Go(func() { errs[i] = r.Preflight(p, files) })
+	}
+	wg.Wait()
+	for i, err := range errs[:n-1] {
+		if err != nil {
+			t.Errorf("preflight %d = %v; want nil", i, err)
+		}
+	}
+	if err := errs[n-1]; err == nil || !strings.Contains(err.Error(), `environment "staging"`) || strings.Contains(err.Error(), "production") {
+		t.Errorf("preflight of the project whose staging namespace differs = %v; want an error about staging only", err)
+	}
+	for _, env := range envs {
+		objs := buildOverlay(t, files, env.Path)
+		if got := fmt.Sprint(objs); !strings.Contains(got, "image:"+env.Name) {
+			t.Errorf("%s builds %s; want the patch's image %s", env.Name, got, env.Name)
 		}
 	}
 }
