@@ -40,6 +40,9 @@ type Resource struct {
 	Revision           string         `json:"revision,omitempty"`
 	ObservedGeneration int64          `json:"observed_generation,omitempty"`
 	ObservedAt         time.Time      `json:"observed_at"`
+	// ResourceVersion is the apiserver's version of the object when it was
+	// observed; it is neither stored nor shown.
+	ResourceVersion string `json:"-"`
 }
 
 // StatusTransition is one change of a resource's status, kept for good

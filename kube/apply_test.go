@@ -62,7 +62,7 @@ func TestApplyEnvironment(t *testing.T) {
 			t.Errorf("after two applies: %d %s labelled with the project (err %v); want exactly 1", len(objs), gvk.Kind, err)
 		}
 	}
-	if _, err := e.kube.Verify(ctx, e.spec.Project, []EnvironmentSpec{e.spec}); err != nil {
+	if _, err := e.kube.Verify(ctx, e.spec.Project, []EnvironmentSpec{e.spec}, nil); err != nil {
 		t.Errorf("Verify after apply: %v", err)
 	}
 }
@@ -95,11 +95,17 @@ func (e *clusterEnv) checkObjects(t testing.TB) (requestedAt string) {
 }
 
 // TestVerifyNamesWhatIsWrong deletes the GitRepository and edits the
-// Kustomization's path behind onramp's back: Verify must name both.
+// Kustomization's path behind onramp's back: Verify must name both, also
+// when it reads "not older than" what the apply answered.
 func TestVerifyNamesWhatIsWrong(t *testing.T) {
 	t.Parallel()
 	e := newClusterEnv(t)
-	e.apply(t)
+	applied := e.apply(t)
+	for _, r := range applied {
+		if r.ResourceVersion == "" {
+			t.Fatalf("ApplyEnvironment returned %s %s without its resourceVersion", r.Kind, r.Name)
+		}
+	}
 	ctx := context.Background()
 	repo, ks := GitRepository(e.spec), Kustomization(e.spec)
 	if err := e.plain.Delete(ctx, repo); err != nil {
@@ -115,28 +121,30 @@ func TestVerifyNamesWhatIsWrong(t *testing.T) {
 	if err := e.plain.Patch(ctx, ks, client.RawPatch("application/merge-patch+json", patch), client.FieldOwner("someone-else")); err != nil {
 		t.Fatalf("edit Kustomization by hand: %v", err)
 	}
-	res, err := e.kube.Verify(ctx, e.spec.Project, []EnvironmentSpec{e.spec})
-	if err == nil {
-		t.Fatal("Verify = nil error after the GitRepository was deleted; want an error naming it")
-	}
-	for _, s := range []string{
-		"GitRepository " + e.spec.Namespace + "/" + e.spec.Project + " is missing",
-		`Kustomization ` + e.spec.Namespace + "/" + e.spec.Project + ` differs: spec.path is "./elsewhere", want "./deploy/overlays/development"`,
-		"2 of 6",
-	} {
-		if !strings.Contains(err.Error(), s) {
-			t.Errorf("Verify error = %q; want it to contain %q", err, s)
+	for _, applied := range [][]onramp.Resource{nil, applied} {
+		res, err := e.kube.Verify(ctx, e.spec.Project, []EnvironmentSpec{e.spec}, applied)
+		if err == nil {
+			t.Fatalf("Verify (%d versions known) = nil error after the GitRepository was deleted; want an error naming it", len(applied))
 		}
-	}
-	if strings.Contains(err.Error(), testPassword) {
-		t.Errorf("Verify error shows the password")
-	}
-	if len(res) != 6 || res[4].Status != onramp.StatusMissing {
-		t.Errorf("Verify resources = %+v; want 6 with the GitRepository missing", res)
+		for _, s := range []string{
+			"GitRepository " + e.spec.Namespace + "/" + e.spec.Project + " is missing",
+			`Kustomization ` + e.spec.Namespace + "/" + e.spec.Project + ` differs: spec.path is "./elsewhere", want "./deploy/overlays/development"`,
+			"2 of 6",
+		} {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("Verify (%d versions known) error = %q; want it to contain %q", len(applied), err, s)
+			}
+		}
+		if strings.Contains(err.Error(), testPassword) {
+			t.Errorf("Verify error shows the password")
+		}
+		if len(res) != 6 || res[4].Status != onramp.StatusMissing {
+			t.Errorf("Verify resources = %+v; want 6 with the GitRepository missing", res)
+		}
 	}
 	// Applying again repairs both.
 	e.apply(t)
-	if _, err := e.kube.Verify(ctx, e.spec.Project, []EnvironmentSpec{e.spec}); err != nil {
+	if _, err := e.kube.Verify(ctx, e.spec.Project, []EnvironmentSpec{e.spec}, nil); err != nil {
 		t.Errorf("Verify after re-apply: %v", err)
 	}
 }

@@ -24,10 +24,11 @@ import (
 // caller to stamp, so that Status stays a pure function.
 func Status(obj client.Object, wantRevision string) onramp.Resource {
 	r := onramp.Resource{
-		Kind:        kindOf(obj),
-		Name:        obj.GetName(),
-		Namespace:   obj.GetNamespace(),
-		Environment: obj.GetLabels()[LabelEnvironment],
+		Kind:            kindOf(obj),
+		Name:            obj.GetName(),
+		Namespace:       obj.GetNamespace(),
+		Environment:     obj.GetLabels()[LabelEnvironment],
+		ResourceVersion: obj.GetResourceVersion(),
 	}
 	switch o := obj.(type) {
 	case *sourcev1.GitRepository:

@@ -53,6 +53,7 @@ type initRun struct {
 	repo      onramp.Repository
 	password  string
 	specs     []kube.EnvironmentSpec
+	applied   []onramp.Resource // as the apiserver answered the applies
 	resources []onramp.Resource
 }
 

@@ -41,7 +41,7 @@ type Store interface {
 // Cluster is what the jobs need of Kubernetes.
 type Cluster interface {
 	ApplyEnvironment(ctx context.Context, spec kube.EnvironmentSpec, progress func(onramp.Resource)) ([]onramp.Resource, error)
-	Verify(ctx context.Context, project string, envs []kube.EnvironmentSpec) ([]onramp.Resource, error)
+	Verify(ctx context.Context, project string, envs []kube.EnvironmentSpec, applied []onramp.Resource) ([]onramp.Resource, error)
 	DeleteProject(ctx context.Context, project string, progress func(step, msg string)) error
 	Remaining(ctx context.Context, project string) ([]string, error)
 }

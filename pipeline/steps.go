@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/kube"
@@ -94,6 +95,7 @@ func (r *initRun) setupGitOps(ctx context.Context, base, weight int) (string, er
 		})
 		cancel()
 		applied += len(rs)
+		r.applied = append(r.applied, rs...)
 		a := onramp.Applied{Environment: spec.Environment, Resources: rs, Step: "setup_gitops"}
 		if !r.repair {
 			a.Progress = base + weight*min(applied, total)/total
@@ -130,24 +132,31 @@ func (r *initRun) envSpecs() []kube.EnvironmentSpec {
 
 // verify reads every object back from the apiserver and checks that the
 // database records each one and the repository holds the pushed commit:
-// only then may progress reach 100%.
+// only then may progress reach 100%. The three reads are independent, so
+// the repository and the database are read while the apiserver answers.
 func (r *initRun) verify(ctx context.Context, _, _ int) (string, error) {
-	head, err := r.Git.Head(ctx, r.p.Name)
-	if err != nil {
-		return "", fail(err, "the repository could not be read back; onramp retries by itself")
-	}
-	if head != r.repo.Revision {
-		return "", fmt.Errorf("repository head is %s, not the pushed %s", head, r.repo.Revision)
-	}
+	var (
+		head      string
+		stored    []onramp.Resource
+		headErr   error
+		storedErr error
+		wg        sync.WaitGroup
+	)
+	wg.Go(func() { head, headErr = r.Git.Head(ctx, r.p.Name) })
+	wg.Go(func() { stored, storedErr = r.Store.Resources(ctx, r.p.ID) })
 	actx, cancel := context.WithTimeout(ctx, r.AttemptTimeout)
 	defer cancel()
-	live, err := r.Cluster.Verify(actx, r.p.Name, r.specs)
-	if err != nil {
+	live, err := r.Cluster.Verify(actx, r.p.Name, r.specs, r.applied)
+	wg.Wait()
+	switch {
+	case headErr != nil:
+		return "", fail(headErr, "the repository could not be read back; onramp retries by itself")
+	case head != r.repo.Revision:
+		return "", fmt.Errorf("repository head is %s, not the pushed %s", head, r.repo.Revision)
+	case err != nil:
 		return "", fail(err, "an object is missing or differs in the cluster; onramp re-applies it on the next attempt")
-	}
-	stored, err := r.Store.Resources(ctx, r.p.ID)
-	if err != nil {
-		return "", err
+	case storedErr != nil:
+		return "", storedErr
 	}
 	recorded := map[string]bool{}
 	for _, s := range stored {
