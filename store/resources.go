@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/onramp/onramp"
 )
@@ -14,8 +16,12 @@ import (
 // Recording the same state again changes nothing, so a resync after a
 // restart neither loses nor duplicates transitions. It reports whether
 // anything changed.
-func (db *DB) UpsertResource(ctx context.Context, projectID int64, r onramp.Resource) (bool, error) {
-	return db.upsertResource(ctx, projectID, r, false)
+func (db *DB) UpsertResource(ctx context.Context, projectID int64, r onramp.Resource) (changed bool, err error) {
+	err = db.projectTx(ctx, projectID, func(tx *sql.Tx) error {
+		changed, err = db.upsertResourceTx(ctx, tx, projectID, r)
+		return err
+	})
+	return changed, err
 }
 
 // RecordApplied records, in one transaction, the objects the pipeline has
@@ -26,10 +32,8 @@ func (db *DB) UpsertResource(ctx context.Context, projectID int64, r onramp.Reso
 // was missing.
 func (db *DB) RecordApplied(ctx context.Context, projectID int64, a onramp.Applied) error {
 	return db.projectTx(ctx, projectID, func(tx *sql.Tx) error {
-		for _, r := range a.Resources {
-			if _, err := db.upsertResourceTx(ctx, tx, projectID, r, true); err != nil {
-				return err
-			}
+		if err := db.recordNewTx(ctx, tx, projectID, a.Resources); err != nil {
+			return err
 		}
 		if a.Status != "" {
 			if err := db.setEnvironmentStatusTx(ctx, tx, projectID, a.Environment, a.Status); err != nil {
@@ -46,15 +50,7 @@ func (db *DB) RecordApplied(ctx context.Context, projectID int64, a onramp.Appli
 	})
 }
 
-func (db *DB) upsertResource(ctx context.Context, projectID int64, r onramp.Resource, onlyNew bool) (changed bool, err error) {
-	err = db.projectTx(ctx, projectID, func(tx *sql.Tx) error {
-		changed, err = db.upsertResourceTx(ctx, tx, projectID, r, onlyNew)
-		return err
-	})
-	return changed, err
-}
-
-func (db *DB) upsertResourceTx(ctx context.Context, tx *sql.Tx, projectID int64, r onramp.Resource, onlyNew bool) (bool, error) {
+func (db *DB) upsertResourceTx(ctx context.Context, tx *sql.Tx, projectID int64, r onramp.Resource) (bool, error) {
 	var old onramp.Resource
 	// On PostgreSQL the row lock makes two watchers (two replicas) that
 	// see the same change record one transition, not two. SQLite's
@@ -69,9 +65,6 @@ func (db *DB) upsertResourceTx(ctx context.Context, tx *sql.Tx, projectID int64,
 	exists := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return false, err
-	}
-	if exists && onlyNew && old.Status != onramp.StatusMissing {
-		return false, nil
 	}
 	if exists && old.Status == r.Status && old.Reason == r.Reason && old.Message == r.Message && old.Hint == r.Hint && old.Revision == r.Revision {
 		return false, nil
@@ -92,6 +85,77 @@ func (db *DB) upsertResourceTx(ctx context.Context, tx *sql.Tx, projectID int64,
 		}
 	}
 	return true, db.appendEvent(ctx, tx, projectID, onramp.EventResource, r)
+}
+
+// recordNewTx records the objects of rs not yet recorded, or recorded as
+// missing, in four statements whatever their number: on PostgreSQL each statement is a round
+// trip, and the project's lock is held meanwhile.
+func (db *DB) recordNewTx(ctx context.Context, tx *sql.Tx, projectID int64, rs []onramp.Resource) error {
+	lock := ""
+	if db.engine == Postgres {
+		lock = " FOR UPDATE"
+	}
+	rows, err := tx.QueryContext(ctx, db.q(`SELECT kind, namespace, name, status FROM resources WHERE project_id = ?`+lock), projectID)
+	if err != nil {
+		return fmt.Errorf("read recorded objects: %w", err)
+	}
+	recorded := map[[3]string]onramp.ResourceStatus{}
+	for rows.Next() {
+		var k [3]string
+		var s onramp.ResourceStatus
+		if err := rows.Scan(&k[0], &k[1], &k[2], &s); err != nil {
+			rows.Close()
+			return fmt.Errorf("read recorded objects: %w", err)
+		}
+		recorded[k] = s
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("read recorded objects: %w", err)
+	}
+	var upserts, transitions, events []any
+	n := 0
+	for _, r := range rs {
+		old, exists := recorded[[3]string{r.Kind, r.Namespace, r.Name}]
+		if exists && (old != onramp.StatusMissing || r.Status == onramp.StatusMissing) {
+			continue
+		}
+		body, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encode %s event: %w", onramp.EventResource, err)
+		}
+		at := r.ObservedAt.UnixMicro()
+		upserts = append(upserts, projectID, r.Kind, r.Namespace, r.Name, r.Environment, r.Status, r.Reason, r.Message, r.Hint, r.Revision, r.ObservedGeneration, at)
+		transitions = append(transitions, projectID, r.Kind, r.Namespace, r.Name, old, r.Status, r.Reason, r.Message, r.Revision, at)
+		events = append(events, projectID, onramp.EventResource, string(body), db.now())
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	_, err = tx.ExecContext(ctx, db.q(`INSERT INTO resources (project_id, `+resourceColumns+`) VALUES `+placeholders(n, 12)+`
+		ON CONFLICT (project_id, kind, namespace, name) DO UPDATE SET environment = excluded.environment, status = excluded.status,
+		reason = excluded.reason, message = excluded.message, hint = excluded.hint, revision = excluded.revision,
+		observed_generation = excluded.observed_generation, observed_at = excluded.observed_at`), upserts...)
+	if err != nil {
+		return fmt.Errorf("record %d objects: %w", n, err)
+	}
+	_, err = tx.ExecContext(ctx, db.q(`INSERT INTO transitions (project_id, kind, namespace, name, from_status, to_status, reason, message, revision, at)
+		VALUES `+placeholders(n, 10)), transitions...)
+	if err != nil {
+		return fmt.Errorf("record transitions: %w", err)
+	}
+	// One statement inserts its rows in the order given, so the events keep
+	// the order of rs.
+	if _, err = tx.ExecContext(ctx, db.q(`INSERT INTO events (project_id, type, data, at) VALUES `+placeholders(n, 4)), events...); err != nil {
+		return fmt.Errorf("append %s events: %w", onramp.EventResource, err)
+	}
+	return nil
+}
+
+// placeholders is "(?, ?), (?, ?)" for rows of cols values.
+func placeholders(rows, cols int) string {
+	row := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	return strings.Repeat(row+", ", rows-1) + row
 }
 
 // Resources returns the recorded cluster objects of a project.

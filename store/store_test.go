@@ -3,9 +3,12 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -450,6 +453,82 @@ func TestRetriesAreNotDropped(t *testing.T) {
 	})
 }
 
+// TestRecordAppliedBatch records one environment's applied objects at once:
+// of three, one the watcher already saw (left alone), one recorded missing
+// (replaced) and one new; the two written get a transition and an event
+// each, in the order given, after the progress and log line.
+func TestRecordAppliedBatch(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		p := newProject("batch")
+		if err := db.CreateProject(ctx, "alice", p); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now()
+		obj := func(kind, name string, s onramp.ResourceStatus) onramp.Resource {
+			return onramp.Resource{Kind: kind, Name: name, Namespace: "batch-development", Environment: "development", Status: s, ObservedAt: at}
+		}
+		seen := obj(onramp.KindGitRepository, "batch", onramp.StatusReady)
+		gone := obj(onramp.KindSecret, "batch-git", onramp.StatusMissing)
+		for _, r := range []onramp.Resource{seen, gone} {
+			if _, err := db.UpsertResource(ctx, p.ID, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before, err := db.Events(ctx, p.ID, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		applied := []onramp.Resource{
+			obj(onramp.KindSecret, "batch-git", onramp.StatusReady),
+			obj(onramp.KindGitRepository, "batch", onramp.StatusReconciling),
+			obj(onramp.KindKustomization, "batch", onramp.StatusReconciling),
+		}
+		err = db.RecordApplied(ctx, p.ID, onramp.Applied{Environment: "development", Resources: applied, Step: "setup_gitops"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]onramp.ResourceStatus{}
+		rs, err := db.Resources(ctx, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			got[r.Kind] = r.Status
+		}
+		want := map[string]onramp.ResourceStatus{onramp.KindSecret: onramp.StatusReady, onramp.KindGitRepository: onramp.StatusReady, onramp.KindKustomization: onramp.StatusReconciling}
+		if !maps.Equal(got, want) {
+			t.Errorf("recorded statuses = %v; want %v", got, want)
+		}
+		evs, err := db.Events(ctx, p.ID, before[len(before)-1].ID, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, e := range evs {
+			if e.Type == onramp.EventResource {
+				var r onramp.Resource
+				json.Unmarshal(e.Data, &r)
+				kinds = append(kinds, r.Kind+" "+string(r.Status))
+			}
+		}
+		if w := []string{"Secret ready", "Kustomization reconciling"}; !slices.Equal(kinds, w) {
+			t.Errorf("resource events = %q; want %q", kinds, w)
+		}
+		hist, err := db.ProjectHistory(ctx, "alice", "batch")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var trs []string
+		for _, tr := range hist {
+			trs = append(trs, fmt.Sprintf("%s %s→%s", tr.Kind, tr.From, tr.To))
+		}
+		if w := []string{"GitRepository →ready", "Secret →missing", "Secret missing→ready", "Kustomization →reconciling"}; !slices.Equal(trs, w) {
+			t.Errorf("transitions = %q; want %q", trs, w)
+		}
+	})
+}
+
 // The pipeline records an environment's objects in one transaction while
 // the status watcher records them one by one and changes the phase: every
 // write must succeed (on PostgreSQL, no deadlock between row locks and the
@@ -654,6 +733,35 @@ func BenchmarkFinishStep(b *testing.B) {
 			for b.Loop() {
 				d := onramp.StepDone{Step: "render_template", Progress: 10, Log: "rendered", Next: "create_repository"}
 				if err := db.FinishStep(ctx, p.ID, d); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRecordApplied measures the record of one environment's six
+// applied objects (what setup_gitops writes per environment): a new
+// project each time, so that every object is written.
+func BenchmarkRecordApplied(b *testing.B) {
+	for _, engine := range storetest.Engines() {
+		b.Run(engine, func(b *testing.B) {
+			db := storetest.Open(b, engine)
+			ctx := context.Background()
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				p := newProject(fmt.Sprintf("rec-%d", i))
+				if err := db.CreateProject(ctx, "alice", p); err != nil {
+					b.Fatal(err)
+				}
+				var objs []onramp.Resource
+				for _, kind := range []string{onramp.KindNamespace, onramp.KindServiceAccount, onramp.KindRoleBinding, onramp.KindSecret, onramp.KindGitRepository, onramp.KindKustomization} {
+					objs = append(objs, onramp.Resource{Kind: kind, Namespace: p.Name + "-development", Name: p.Name, Environment: "development", Status: onramp.StatusReconciling, ObservedAt: time.Now()})
+				}
+				b.StartTimer()
+				err := db.RecordApplied(ctx, p.ID, onramp.Applied{Environment: "development", Resources: objs,
+					Status: onramp.StatusReconciling, Progress: 40, Step: "setup_gitops", Log: "applied"})
+				if err != nil {
 					b.Fatal(err)
 				}
 			}
