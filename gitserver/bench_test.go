@@ -37,6 +37,21 @@ func BenchmarkCommit(b *testing.B) {
 	}
 	files := benchFiles()
 	b.Logf("%d files", len(files))
+	repos := 0
+	b.Run("first commit", func(b *testing.B) { // a new project's push_commit
+		for b.Loop() {
+			repos++
+			name := fmt.Sprintf("first-%d", repos)
+			b.StopTimer()
+			if _, err := e.provider.CreateRepository(ctx, name); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if _, err := e.provider.Commit(ctx, name, files, "bench"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("new commit", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
 			files["deploy/base/version.txt"] = fmt.Appendf(nil, "%d\n", i)
