@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -9,6 +10,7 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -48,7 +50,7 @@ func (c *Client) Watch(ctx context.Context, onChange, onDelete ResourceFunc) err
 		return fmt.Errorf("watch: %w", err)
 	}
 	h := &watchHandler{onChange: onChange, onDelete: onDelete}
-	for _, obj := range []client.Object{&sourcev1.GitRepository{}, &kustomizev1.Kustomization{}, &corev1.Namespace{}} {
+	for _, obj := range watchedKinds() {
 		inf, err := informers.GetInformer(ctx, obj)
 		if err != nil {
 			return fmt.Errorf("watch %s: %w", kindOf(obj), err)
@@ -57,8 +59,60 @@ func (c *Client) Watch(ctx context.Context, onChange, onDelete ResourceFunc) err
 			return fmt.Errorf("watch %s: %w", kindOf(obj), err)
 		}
 	}
+	w := &watching{cache: informers, handler: h}
+	c.watchMu.Lock()
+	c.watch = w
+	c.watchMu.Unlock()
+	defer func() {
+		c.watchMu.Lock()
+		if c.watch == w {
+			c.watch = nil
+		}
+		c.watchMu.Unlock()
+	}()
 	if err := informers.Start(ctx); err != nil {
 		return fmt.Errorf("watch: %w", err)
+	}
+	return nil
+}
+
+// watchedKinds are the kinds Watch follows.
+func watchedKinds() []client.Object {
+	return []client.Object{&sourcev1.GitRepository{}, &kustomizev1.Kustomization{}, &corev1.Namespace{}}
+}
+
+// watching is a running Watch.
+type watching struct {
+	cache   cache.Cache
+	handler *watchHandler
+}
+
+// ErrNotWatching is returned by Replay when no Watch runs.
+var ErrNotWatching = errors.New("no watch is running")
+
+// Replay calls the running Watch's onChange again (the latest started, if
+// several run), serialized with its other calls, for every object of
+// project its informers hold: the latest state each has received, which is
+// what the last call for that object reported. A caller that ignored some
+// calls catches up with it. It returns ErrNotWatching when no Watch runs.
+func (c *Client) Replay(ctx context.Context, project string) error {
+	c.watchMu.Lock()
+	w := c.watch
+	c.watchMu.Unlock()
+	if w == nil {
+		return ErrNotWatching
+	}
+	for _, list := range []client.ObjectList{&sourcev1.GitRepositoryList{}, &kustomizev1.KustomizationList{}, &corev1.NamespaceList{}} {
+		if err := w.cache.List(ctx, list, client.MatchingLabels{LabelProject: project}); err != nil {
+			return fmt.Errorf("replay %s: %w", project, err)
+		}
+		items, err := apimeta.ExtractList(list)
+		if err != nil {
+			return fmt.Errorf("replay %s: %w", project, err)
+		}
+		for _, obj := range items {
+			w.handler.changed(obj)
+		}
 	}
 	return nil
 }

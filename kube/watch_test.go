@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -109,5 +110,47 @@ func TestWatch(t *testing.T) {
 		if ev.r.Status != onramp.StatusMissing {
 			t.Errorf("delete event for %s has status %s; want missing", kind, ev.r.Status)
 		}
+	}
+}
+
+// TestReplay checks that Replay delivers again, at once, the latest state
+// of each watched object of a project.
+func TestReplay(t *testing.T) {
+	t.Parallel()
+	e := newClusterEnv(t)
+	ctx := context.Background()
+	if err := e.kube.Replay(ctx, e.spec.Project); !errors.Is(err, ErrNotWatching) {
+		t.Fatalf("Replay before Watch = %v; want ErrNotWatching", err)
+	}
+	events := startWatch(t, e.kube)
+	e.apply(t)
+	p := e.spec.Project
+	ready := next(t, events, p, "Kustomization ready", func(ev watchEvent) bool {
+		return ev.r.Kind == onramp.KindKustomization && ev.r.Status == onramp.StatusReady
+	})
+	// Drain what came meanwhile, then replay: exactly the project's three
+	// objects, already in the channel when Replay returns.
+	for len(events) > 0 {
+		<-events
+	}
+	if err := e.kube.Replay(ctx, p); err != nil {
+		t.Fatalf("Replay: %v", err)
+	}
+	got := map[string]onramp.Resource{}
+	for len(events) > 0 {
+		ev := <-events
+		if ev.project != p || ev.deleted {
+			continue // another test's objects, changing meanwhile
+		}
+		got[ev.r.Kind] = ev.r
+	}
+	if len(got) != 3 || got[onramp.KindNamespace].Status != onramp.StatusReady || got[onramp.KindGitRepository].Status != onramp.StatusReady {
+		t.Errorf("Replay delivered %+v; want the Namespace, GitRepository and Kustomization, all ready", got)
+	}
+	if k := got[onramp.KindKustomization]; k.Status != onramp.StatusReady || k.Revision != ready.r.Revision {
+		t.Errorf("replayed Kustomization = %+v; want ready at %s", k, ready.r.Revision)
+	}
+	if err := e.kube.Replay(ctx, "no-such-project"); err != nil {
+		t.Errorf("Replay of an unknown project = %v; want nil", err)
 	}
 }

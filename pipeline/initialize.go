@@ -119,9 +119,7 @@ func (r *initRun) run(ctx context.Context) error {
 		}
 		r.checkpoint(s.name)
 	}
-	if r.OnProvisioned != nil {
-		r.OnProvisioned(ctx, r.p.ID)
-	}
+	r.settled(ctx)
 	return nil
 }
 
@@ -166,7 +164,14 @@ func (r *initRun) failed(ctx context.Context, stepName string, err error) error 
 	if ferr := r.Store.ChangePhase(ctx, r.p.ID, onramp.PhaseInitializing, onramp.PhaseFailed); ferr != nil {
 		return errors.Join(err, ferr)
 	}
+	r.settled(ctx)
 	return river.JobCancel(err)
+}
+
+func (r *initRun) settled(ctx context.Context) {
+	if r.OnSettled != nil {
+		r.OnSettled(ctx, r.p.ID)
+	}
 }
 
 func (r *initRun) log(ctx context.Context, stepName, level, msg string) {

@@ -58,9 +58,11 @@ type Deps struct {
 	// AttemptTimeout bounds one attempt of a cluster step, so that an
 	// unreachable apiserver turns into a logged, retried attempt.
 	AttemptTimeout time.Duration
-	// OnProvisioned, if set, is called when a project reaches 100% or is
-	// repaired, so that its phase is judged again from its resources.
-	OnProvisioned func(ctx context.Context, projectID int64)
+	// OnSettled, if set, is called when a project's initialization ends, at
+	// 100% or failed, and when a repair ends: the status watcher, which
+	// leaves a project alone while it initializes, then catches up with it
+	// and judges its phase from its resources.
+	OnSettled func(ctx context.Context, projectID int64)
 	// CrashAt names a point where the worker process kills itself: a step
 	// name (after the step is recorded done) or "setup_gitops:N" (after N
 	// objects are applied, recorded or not). Only tests of crash recovery set it.

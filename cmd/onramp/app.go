@@ -159,7 +159,7 @@ func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Regis
 	if a.Kube != nil {
 		deps.Cluster = a.Kube
 		w := &status.Watcher{Store: a.DB, Kube: a.Kube, Trees: git, Logger: a.Logger.With("component", "watcher")}
-		deps.OnProvisioned = w.Judge
+		deps.OnSettled = w.Settled
 		a.background(ctx, "status watcher", w.Run)
 	}
 	workers := river.NewWorkers()

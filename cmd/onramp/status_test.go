@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,6 +19,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/gitserver"
+	"github.com/onramp/onramp/kube"
+	"github.com/onramp/onramp/localcluster/clustertest"
+	"github.com/onramp/onramp/status"
+	"github.com/onramp/onramp/store"
 	"github.com/onramp/onramp/store/storetest"
 )
 
@@ -388,5 +394,69 @@ func waitStreamPhase(t *testing.T, events <-chan sseEvent, phase onramp.Phase, t
 		case <-deadline:
 			t.Fatalf("no phase %s on the stream within %s", phase, timeout)
 		}
+	}
+}
+
+// TestWatcherCatchesUpWhenSettled: while a project initializes, the status
+// watcher leaves its objects to the pipeline; when the project settles,
+// Settled records the latest state of each from the informers' cache and
+// judges the project. The project lives in a database of its own, with no
+// workers, so that only the watcher writes.
+func TestWatcherCatchesUpWhenSettled(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db := storetest.Open(t, store.SQLite)
+	k, err := kube.New(clustertest.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := uniqueName("settle")
+	p := &onramp.Project{Name: name, Template: "web-service", Environments: []onramp.Environment{{
+		Name: "development", Type: onramp.Development, Namespace: onramp.Namespace(name, "development"),
+		Path: "./deploy/overlays/development", Interval: onramp.Duration(onramp.Development.Interval()),
+	}}}
+	if err := db.CreateProject(ctx, "alice", p); err != nil {
+		t.Fatal(err)
+	}
+	w := &status.Watcher{Store: db, Kube: k, Trees: &gitserver.Provider{Root: t.TempDir()}, Logger: slog.New(slog.DiscardHandler)}
+	go w.Run(ctx)
+	t.Cleanup(func() {
+		if err := k.DeleteProject(context.Background(), name, nil); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	// Objects whose source cannot be cloned: Flux changes their status
+	// (to failed) soon after they are applied.
+	spec := kube.EnvironmentSpec{Project: name, Environment: "development", Type: onramp.Development, Path: "./deploy/overlays/development",
+		GitURL: "http://127.0.0.1:1/" + name + ".git", Branch: "main", Username: onramp.GitReadUser, Password: "unused", Revision: "main@sha1:0"}
+	if _, err := k.ApplyEnvironment(ctx, spec, nil); err != nil {
+		t.Fatal(err)
+	}
+	kc := kubeClient(t)
+	var src sourcev1.GitRepository
+	waitUntil(t, time.Minute, "Flux's status on the GitRepository", func() bool {
+		kc.Get(ctx, client.ObjectKey{Namespace: p.Environments[0].Namespace, Name: name}, &src)
+		return len(src.Status.Conditions) > 0
+	})
+	time.Sleep(time.Second) // the watcher has seen it by now, and must have left it alone
+	if rs, err := db.Resources(ctx, p.ID); err != nil || len(rs) != 0 {
+		t.Fatalf("resources recorded while initializing = %+v (%v); want none: the pipeline owns the project", rs, err)
+	}
+	if err := db.ChangePhase(ctx, p.ID, onramp.PhaseInitializing, onramp.PhaseFailed); err != nil {
+		t.Fatal(err)
+	}
+	w.Settled(ctx, p.ID)
+	rs, err := db.Resources(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]onramp.Resource{}
+	for _, r := range rs {
+		got[r.Kind] = r
+	}
+	// Flux may have moved on since src was read; it never says ready here.
+	if s := got[onramp.KindGitRepository].Status; len(got) != 3 || got[onramp.KindNamespace].Status != onramp.StatusReady || s == "" || s == onramp.StatusReady {
+		t.Errorf("after Settled: %+v; want the Namespace ready, the GitRepository as Flux says (not ready) and the Kustomization", got)
 	}
 }
