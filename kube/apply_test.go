@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/onramp/onramp"
@@ -121,7 +122,11 @@ func TestVerifyNamesWhatIsWrong(t *testing.T) {
 	if err := e.plain.Patch(ctx, ks, client.RawPatch("application/merge-patch+json", patch), client.FieldOwner("someone-else")); err != nil {
 		t.Fatalf("edit Kustomization by hand: %v", err)
 	}
-	for _, applied := range [][]onramp.Resource{nil, applied} {
+	// Read with quorum GETs, "not older than" GETs, then from a watch.
+	for i, applied := range [][]onramp.Resource{nil, applied, applied} {
+		if i == 2 {
+			startWatch(t, e.kube)
+		}
 		res, err := e.kube.Verify(ctx, e.spec.Project, []EnvironmentSpec{e.spec}, applied)
 		if err == nil {
 			t.Fatalf("Verify (%d versions known) = nil error after the GitRepository was deleted; want an error naming it", len(applied))
@@ -146,6 +151,34 @@ func TestVerifyNamesWhatIsWrong(t *testing.T) {
 	e.apply(t)
 	if _, err := e.kube.Verify(ctx, e.spec.Project, []EnvironmentSpec{e.spec}, nil); err != nil {
 		t.Errorf("Verify after re-apply: %v", err)
+	}
+}
+
+// TestVerifyReadsFromTheWatch: with a Watch running, Verify reads the
+// applied objects back from the watch's cache, so it passes even when every
+// direct request of the client fails.
+func TestVerifyReadsFromTheWatch(t *testing.T) {
+	t.Parallel()
+	e := newClusterEnv(t)
+	applied := e.apply(t)
+	unreachable := rest.CopyConfig(e.kube.cfg)
+	unreachable.Host = "https://127.0.0.1:1"
+	direct, err := client.New(unreachable, client.Options{Scheme: e.kube.scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &Client{cfg: e.kube.cfg, scheme: e.kube.scheme, c: direct}
+	ctx := context.Background()
+	if _, err := k.Verify(ctx, e.spec.Project, []EnvironmentSpec{e.spec}, applied); err == nil {
+		t.Fatal("Verify without a watch and with an unreachable apiserver = nil error; want the failed reads")
+	}
+	startWatch(t, k)
+	res, err := k.Verify(ctx, e.spec.Project, []EnvironmentSpec{e.spec}, applied)
+	if err != nil {
+		t.Fatalf("Verify from the watch: %v", err)
+	}
+	if len(res) != 6 || res[0].Status != onramp.StatusReady {
+		t.Errorf("Verify from the watch = %+v; want the six objects, the Namespace ready", res)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/onramp/onramp"
@@ -30,9 +31,9 @@ import (
 //
 // applied, when not empty, holds what the apiserver answered when the
 // objects were applied: each of those is then read "not older than" that
-// answer, which the apiserver serves from its watch cache instead of a
-// quorum read of etcd (BenchmarkVerify). Any change since, a deletion
-// included, is still seen.
+// answer, from the running Watch's cache once it has caught up, else from
+// the apiserver's watch cache instead of a quorum read of etcd
+// (BenchmarkVerify). Any change since, a deletion included, is still seen.
 func (c *Client) Verify(ctx context.Context, project string, envs []EnvironmentSpec, applied []onramp.Resource) ([]onramp.Resource, error) {
 	type check struct {
 		want     client.Object
@@ -108,12 +109,7 @@ func isMismatch(err error) bool {
 // verifyObject reads want's live counterpart, not older than version when
 // that is set, and compares the two.
 func (c *Client) verifyObject(ctx context.Context, want client.Object, revision, version string) (onramp.Resource, error) {
-	got := want.DeepCopyObject().(client.Object)
-	var opts []client.GetOption
-	if version != "" {
-		opts = append(opts, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: version}})
-	}
-	err := c.c.Get(ctx, client.ObjectKeyFromObject(want), got, opts...)
+	got, err := c.readBack(ctx, want, version)
 	if apierrors.IsNotFound(err) {
 		r := Status(want, revision)
 		r.Status, r.Reason, r.Message, r.Hint = onramp.StatusMissing, "NotFound", "", ""
@@ -129,6 +125,44 @@ func (c *Client) verifyObject(ctx context.Context, want client.Object, revision,
 		return r, &MismatchError{Kind: kindOf(want), Name: objectName(want), Problems: p}
 	}
 	return r, nil
+}
+
+// watchCatchUp is how long readBack waits for the running Watch, once it has
+// synced, to receive an object before it asks the apiserver.
+const watchCatchUp = 200 * time.Millisecond
+
+// readBack reads the live counterpart of want, not older than version when
+// that is set. With version set and a Watch running, it is read from
+// the watch's cache as soon as the cache holds it at version or later: what
+// the apiserver sent on the watch stream, as current as a "not older than"
+// GET, at no request. When the cache does not get there within watchCatchUp
+// (the object was deleted, or the watch lags), and otherwise, it is a GET:
+// "not older than" version from the apiserver's watch cache, or a quorum
+// read of etcd without version.
+func (c *Client) readBack(ctx context.Context, want client.Object, version string) (client.Object, error) {
+	key := client.ObjectKeyFromObject(want)
+	// A watch that has just started first lists everything it follows.
+	if w := c.running(); w != nil && version != "" && w.cache.WaitForCacheSync(ctx) {
+		deadline := time.Now().Add(watchCatchUp)
+		for {
+			got := want.DeepCopyObject().(client.Object)
+			if err := w.cache.Get(ctx, key, got); err == nil {
+				if cmp, err := resourceversion.CompareResourceVersion(got.GetResourceVersion(), version); err == nil && cmp >= 0 {
+					return got, nil
+				}
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	var opts []client.GetOption
+	if version != "" {
+		opts = append(opts, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: version}})
+	}
+	got := want.DeepCopyObject().(client.Object)
+	return got, c.c.Get(ctx, key, got, opts...)
 }
 
 // differences lists how got differs from want, in the fields onramp owns.

@@ -10,7 +10,9 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -44,7 +46,7 @@ func (c *Client) Watch(ctx context.Context, onChange, onDelete ResourceFunc) err
 	informers, err := cache.New(c.cfg, cache.Options{
 		Scheme:               c.scheme,
 		DefaultLabelSelector: labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedBy}),
-		DefaultTransform:     cache.TransformStripManagedFields(),
+		DefaultTransform:     keepOwnApply,
 	})
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
@@ -56,6 +58,13 @@ func (c *Client) Watch(ctx context.Context, onChange, onDelete ResourceFunc) err
 			return fmt.Errorf("watch %s: %w", kindOf(obj), err)
 		}
 		if _, err := inf.AddEventHandler(h); err != nil {
+			return fmt.Errorf("watch %s: %w", kindOf(obj), err)
+		}
+	}
+	// The other kinds onramp applies are cached, without callbacks, for
+	// Verify to read back from.
+	for _, obj := range []client.Object{&corev1.ServiceAccount{}, &rbacv1.RoleBinding{}, &corev1.Secret{}} {
+		if _, err := informers.GetInformer(ctx, obj); err != nil {
 			return fmt.Errorf("watch %s: %w", kindOf(obj), err)
 		}
 	}
@@ -76,6 +85,25 @@ func (c *Client) Watch(ctx context.Context, onChange, onDelete ResourceFunc) err
 	return nil
 }
 
+// keepOwnApply drops the managed fields of a cached object but onramp's own
+// server-side apply entry, without its field set: Verify checks that onramp
+// applied the object, and the rest would only take memory.
+func keepOwnApply(in any) (any, error) {
+	obj, err := apimeta.Accessor(in)
+	if err != nil {
+		return in, nil // a tombstone: nothing to trim
+	}
+	var own []metav1.ManagedFieldsEntry
+	for _, f := range obj.GetManagedFields() {
+		if f.Manager == FieldManager && f.Operation == metav1.ManagedFieldsOperationApply {
+			f.FieldsV1 = nil
+			own = append(own, f)
+		}
+	}
+	obj.SetManagedFields(own)
+	return in, nil
+}
+
 // watchedKinds are the kinds Watch follows.
 func watchedKinds() []client.Object {
 	return []client.Object{&sourcev1.GitRepository{}, &kustomizev1.Kustomization{}, &corev1.Namespace{}}
@@ -90,15 +118,20 @@ type watching struct {
 // ErrNotWatching is returned by Replay when no Watch runs.
 var ErrNotWatching = errors.New("no watch is running")
 
+// running returns the running Watch, or nil.
+func (c *Client) running() *watching {
+	c.watchMu.Lock()
+	defer c.watchMu.Unlock()
+	return c.watch
+}
+
 // Replay calls the running Watch's onChange again (the latest started, if
 // several run), serialized with its other calls, for every object of
 // project its informers hold: the latest state each has received, which is
 // what the last call for that object reported. A caller that ignored some
 // calls catches up with it. It returns ErrNotWatching when no Watch runs.
 func (c *Client) Replay(ctx context.Context, project string) error {
-	c.watchMu.Lock()
-	w := c.watch
-	c.watchMu.Unlock()
+	w := c.running()
 	if w == nil {
 		return ErrNotWatching
 	}

@@ -18,7 +18,8 @@ type watchEvent struct {
 	r       onramp.Resource
 }
 
-// startWatch runs Watch until the test ends and returns its events.
+// startWatch runs Watch until the test ends and returns its events, once
+// the watch is running (its informers may still be listing).
 func startWatch(t testing.TB, k *Client) <-chan watchEvent {
 	t.Helper()
 	events := make(chan watchEvent, 10000)
@@ -34,6 +35,12 @@ func startWatch(t testing.TB, k *Client) <-chan watchEvent {
 		if err := <-done; err != nil {
 			t.Errorf("Watch returned %v after its context ended; want nil", err)
 		}
+	})
+	eventually(t, time.Minute, "the watch running", func() string {
+		if k.running() == nil {
+			return "not yet"
+		}
+		return ""
 	})
 	return events
 }
