@@ -55,6 +55,8 @@ func buildOverlay(t *testing.T, files onramp.Files, fluxPath string) []builtObje
 	if err != nil {
 		t.Fatal(err)
 	}
+	buildMu.Lock()
+	defer buildMu.Unlock()
 	m, err := newTree(files).build(dir)
 	if err != nil {
 		t.Fatalf("build %s: %v", fluxPath, err)

@@ -7,23 +7,17 @@ import (
 
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resmap"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/openapi"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
 )
 
-// loadSchema parses kustomize's built-in OpenAPI schema, once per process,
-// before the first build. kustomize keeps the schema in process-wide
-// variables and loads it lazily; two builds that both find it unloaded race
-// on it (kustomize issues 4824 and 5805). Once loaded it is only read, as
-// long as no kustomization sets openapi:, which checkRefs refuses; builds
-// may then run concurrently (TestPreflightConcurrent, under -race).
-var loadSchema = sync.OnceFunc(parseSchema)
-
-func parseSchema() {
-	openapi.SchemaForResourceType(kyaml.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"})
-	openapi.IsNamespaceScoped(kyaml.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"})
-}
+// buildMu serialises kustomize builds. kustomize keeps its OpenAPI schema in
+// process-wide variables that are not safe for concurrent use (kustomize
+// issues 4824 and 5805), which is why Flux serialises its builds too; being
+// process-wide, the lock cannot be a field of a Registry.
+var buildMu sync.Mutex
 
 // object is what preflight needs to know of one object a build produced.
 type object struct {
@@ -34,6 +28,8 @@ type object struct {
 // kustomize builds the overlay at dir in process, offline, over the
 // rendered files held in memory.
 func (t *tree) kustomize(dir string) ([]object, error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
 	m, err := t.build(dir)
 	if err != nil {
 		return nil, err
@@ -46,11 +42,16 @@ func (t *tree) kustomize(dir string) ([]object, error) {
 	return objs, nil
 }
 
-// build runs kustomize over the tree's files in memory.
+// build runs kustomize; the caller holds buildMu.
 func (t *tree) build(dir string) (resmap.ResMap, error) {
-	loadSchema()
-	if t.memErr != nil {
-		return nil, t.memErr
+	if t.mem == nil {
+		mem := filesys.MakeFsInMemory()
+		for p, b := range t.files {
+			if err := mem.WriteFile("/"+p, b); err != nil {
+				return nil, fmt.Errorf("load %s: %w", p, err)
+			}
+		}
+		t.mem = mem
 	}
 	return krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(t.mem, path.Join("/", dir))
 }
@@ -59,7 +60,8 @@ func (t *tree) build(dir string) (resmap.ResMap, error) {
 // kustomize's built-in Kubernetes schema, falling back to a list of
 // well-known kinds for API versions the schema does not have. Custom kinds
 // it cannot know are taken as namespaced; Flux's namespace-bound service
-// account could not apply a cluster-scoped one anyway.
+// account could not apply a cluster-scoped one anyway. The caller holds
+// buildMu.
 func clusterScoped(apiVersion, kind string) bool {
 	if namespaced, found := openapi.IsNamespaceScoped(kyaml.TypeMeta{APIVersion: apiVersion, Kind: kind}); found {
 		return !namespaced

@@ -5,7 +5,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/onramp/onramp"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -21,18 +20,10 @@ func (r *Registry) Preflight(p *onramp.Project, files onramp.Files) error {
 		return onramp.Errorf(onramp.EINVALID, "project %q has no environments to check", p.Name)
 	}
 	t := newTree(files)
-	// The environments are checked at once: each build is CPU-bound, so
-	// on more than one core preflight takes about the longest build.
-	problems := make([]string, len(p.Environments))
-	var wg sync.WaitGroup
-	for i, env := range p.Environments {
-		wg.Go(func() { problems[i] = t.check(p.Name, env) })
-	}
-	wg.Wait()
 	var msgs []string
-	for i, env := range p.Environments {
-		if problems[i] != "" {
-			msgs = append(msgs, fmt.Sprintf("environment %q: %s", env.Name, problems[i]))
+	for _, env := range p.Environments {
+		if msg := t.check(p.Name, env); msg != "" {
+			msgs = append(msgs, fmt.Sprintf("environment %q: %s", env.Name, msg))
 		}
 	}
 	if len(msgs) > 0 {
@@ -63,25 +54,19 @@ func kustomizationNames() []string {
 
 func isKustomization(name string) bool { return slices.Contains(kustomizationNames(), name) }
 
-// tree is a rendered template prepared for checking several environments,
-// concurrently: once made, it is only read.
+// tree is a rendered template prepared for checking several environments.
 type tree struct {
 	files    onramp.Files
 	dirs     map[string]bool // every directory that holds a file, "." included
 	overlays []string
-	mem      filesys.FileSystem // the files, for kustomize
-	memErr   error              // why mem could not be made
+	mem      filesys.FileSystem // the files in memory, built on first use
 }
 
 func newTree(files onramp.Files) *tree {
-	t := &tree{files: files, dirs: map[string]bool{".": true}, overlays: ExistingOverlays(files),
-		mem: filesys.MakeFsInMemory()}
-	for p, b := range files {
+	t := &tree{files: files, dirs: map[string]bool{".": true}, overlays: ExistingOverlays(files)}
+	for p := range files {
 		for d := path.Dir(p); d != "." && !t.dirs[d]; d = path.Dir(d) {
 			t.dirs[d] = true
-		}
-		if err := t.mem.WriteFile("/"+p, b); err != nil && t.memErr == nil {
-			t.memErr = fmt.Errorf("load %s: %w", p, err)
 		}
 	}
 	return t

@@ -273,11 +273,12 @@ func TestExistingOverlays(t *testing.T) {
 	}
 }
 
-// TestPreflightConcurrent preflights several projects at once, each with
-// three environments built concurrently and a strategic merge patch (which
-// needs kustomize's schema), starting with the schema unloaded as in a new
-// process. Run with -race (make test does) it checks that concurrent builds
-// are safe; without -race it checks that each gets its own answer.
+// TestPreflightConcurrent preflights several three-environment projects at
+// once, as the workers do, each with a strategic merge patch (which needs
+// kustomize's schema), starting with the schema unloaded as in a new
+// process. Run with -race (make test does) it checks that concurrent
+// preflights are safe; without -race it checks that each gets its own
+// answer.
 func TestPreflightConcurrent(t *testing.T) {
 	r, err := New("")
 	if err != nil {
@@ -302,8 +303,11 @@ func TestPreflightConcurrent(t *testing.T) {
 		files[name] = []byte(strings.Replace(string(files[name]), "name: web", "name: web\n  namespace: shop-staging", 1))
 	}
 
+	// Forget kustomize's schema, so that the builds race to load it again
+	// as the first builds of a process do. No other test runs meanwhile.
+	buildMu.Lock()
 	openapi.ResetOpenAPI()
-	loadSchema = sync.OnceFunc(parseSchema)
+	buildMu.Unlock()
 	const n = 4
 	errs := make([]error, n)
 	var wg sync.WaitGroup
