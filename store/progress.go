@@ -83,15 +83,13 @@ func (db *DB) FailStep(ctx context.Context, id int64, step, reason, hint string)
 
 func (db *DB) updateStepTx(ctx context.Context, tx *sql.Tx, id int64, step, set string, args ...any) error {
 	args = append(args, id, step)
-	if _, err := tx.ExecContext(ctx, db.q(`UPDATE steps SET `+set+` WHERE project_id = ? AND name = ?`), args...); err != nil {
-		return fmt.Errorf("update step %s: %w", step, err)
-	}
 	var s onramp.Step
 	var started, finished sql.NullInt64
-	err := tx.QueryRowContext(ctx, db.q(`SELECT name, weight, status, started_at, finished_at, error, hint FROM steps WHERE project_id = ? AND name = ?`), id, step).
+	err := tx.QueryRowContext(ctx, db.q(`UPDATE steps SET `+set+` WHERE project_id = ? AND name = ?
+		RETURNING name, weight, status, started_at, finished_at, error, hint`), args...).
 		Scan(&s.Name, &s.Weight, &s.Status, &started, &finished, &s.Error, &s.Hint)
 	if err != nil {
-		return fmt.Errorf("read step %s: %w", step, err)
+		return fmt.Errorf("update step %s: %w", step, err)
 	}
 	s.StartedAt, s.FinishedAt = optTime(started), optTime(finished)
 	return db.appendEvent(ctx, tx, id, onramp.EventStep, s)
