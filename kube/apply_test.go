@@ -173,6 +173,9 @@ func TestVerifyReadsFromTheWatch(t *testing.T) {
 		t.Fatal("Verify without a watch and with an unreachable apiserver = nil error; want the failed reads")
 	}
 	startWatch(t, k)
+	if !k.running().cache.WaitForCacheSync(ctx) {
+		t.Fatal("the watch never synced")
+	}
 	res, err := k.Verify(ctx, e.spec.Project, []EnvironmentSpec{e.spec}, applied)
 	if err != nil {
 		t.Fatalf("Verify from the watch: %v", err)

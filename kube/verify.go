@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/resourceversion"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/onramp/onramp"
@@ -141,8 +142,7 @@ const watchCatchUp = 200 * time.Millisecond
 // read of etcd without version.
 func (c *Client) readBack(ctx context.Context, want client.Object, version string) (client.Object, error) {
 	key := client.ObjectKeyFromObject(want)
-	// A watch that has just started first lists everything it follows.
-	if w := c.running(); w != nil && version != "" && w.cache.WaitForCacheSync(ctx) {
+	if w := c.running(); w != nil && version != "" && synced(ctx, w.cache) {
 		deadline := time.Now().Add(watchCatchUp)
 		for {
 			got := want.DeepCopyObject().(client.Object)
@@ -163,6 +163,16 @@ func (c *Client) readBack(ctx context.Context, want client.Object, version strin
 	}
 	got := want.DeepCopyObject().(client.Object)
 	return got, c.c.Get(ctx, key, got, opts...)
+}
+
+// synced reports whether every informer of the watch has listed what it
+// follows, waiting up to watchCatchUp for a watch that has just started: one
+// that cannot list a kind (onramp may not list Secrets, say) never syncs,
+// and its reads then go to the apiserver.
+func synced(ctx context.Context, c cache.Cache) bool {
+	ctx, cancel := context.WithTimeout(ctx, watchCatchUp)
+	defer cancel()
+	return c.WaitForCacheSync(ctx)
 }
 
 // differences lists how got differs from want, in the fields onramp owns.
