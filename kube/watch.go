@@ -52,7 +52,7 @@ func (c *Client) Watch(ctx context.Context, onChange, onDelete ResourceFunc) err
 		return fmt.Errorf("watch: %w", err)
 	}
 	h := &watchHandler{onChange: onChange, onDelete: onDelete}
-	for _, obj := range watchedKinds() {
+	for _, obj := range []client.Object{&sourcev1.GitRepository{}, &kustomizev1.Kustomization{}, &corev1.Namespace{}} {
 		inf, err := informers.GetInformer(ctx, obj)
 		if err != nil {
 			return fmt.Errorf("watch %s: %w", kindOf(obj), err)
@@ -102,11 +102,6 @@ func keepOwnApply(in any) (any, error) {
 	}
 	obj.SetManagedFields(own)
 	return in, nil
-}
-
-// watchedKinds are the kinds Watch follows.
-func watchedKinds() []client.Object {
-	return []client.Object{&sourcev1.GitRepository{}, &kustomizev1.Kustomization{}, &corev1.Namespace{}}
 }
 
 // watching is a running Watch.

@@ -88,8 +88,8 @@ func (db *DB) upsertResourceTx(ctx context.Context, tx *sql.Tx, projectID int64,
 }
 
 // recordNewTx records the objects of rs not yet recorded, or recorded as
-// missing, in four statements whatever their number: on PostgreSQL each statement is a round
-// trip, and the project's lock is held meanwhile.
+// missing, in four statements whatever their number: on PostgreSQL each
+// statement is a round trip, and the project's lock is held meanwhile.
 func (db *DB) recordNewTx(ctx context.Context, tx *sql.Tx, projectID int64, rs []onramp.Resource) error {
 	lock := ""
 	if db.engine == Postgres {
