@@ -33,6 +33,8 @@ type StepDone struct {
 	Progress int    // 0: unchanged; 100 also marks an initializing project provisioned
 	Log      string // "" for none
 	Next     string // "" for none
+	// Repository, if set, is recorded as the project's repository.
+	Repository *Repository
 }
 
 // Applied is what one apply of an environment's objects leaves to record,

@@ -51,6 +51,7 @@ type initRun struct {
 
 	files     onramp.Files
 	repo      onramp.Repository
+	repoMoved bool // repo changed in this step: record it with the step's end
 	password  string
 	specs     []kube.EnvironmentSpec
 	applied   []onramp.Resource // as the apiserver answered the applies
@@ -105,8 +106,12 @@ func (r *initRun) run(ctx context.Context) error {
 			return r.failed(ctx, s.name, err)
 		}
 		done += onramp.InitSteps[i].Weight
+		var repo *onramp.Repository
+		if r.repoMoved {
+			repo, r.repoMoved = &r.repo, false
+		}
 		if mark {
-			d := onramp.StepDone{Step: s.name, Progress: done, Log: msg}
+			d := onramp.StepDone{Step: s.name, Progress: done, Log: msg, Repository: repo}
 			if i+1 < len(steps) && r.marks(steps[i+1].name) {
 				d.Next = steps[i+1].name
 			}
@@ -114,8 +119,15 @@ func (r *initRun) run(ctx context.Context) error {
 				return err
 			}
 			started = d.Next
-		} else if msg != "" {
-			r.log(ctx, s.name, "info", msg)
+		} else {
+			if repo != nil {
+				if err := r.Store.SetRepository(ctx, r.p.ID, *repo); err != nil {
+					return err
+				}
+			}
+			if msg != "" {
+				r.log(ctx, s.name, "info", msg)
+			}
 		}
 		r.checkpoint(s.name)
 	}

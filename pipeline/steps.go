@@ -30,10 +30,7 @@ func (r *initRun) createRepository(ctx context.Context, _, _ int) (string, error
 		return "", fail(err, "check that the Git server is reachable and writable; onramp retries by itself")
 	}
 	repo.Revision = r.p.Repository.Revision
-	if err := r.Store.SetRepository(ctx, r.p.ID, repo); err != nil {
-		return "", err
-	}
-	r.repo = repo
+	r.repo, r.repoMoved = repo, true
 	return "repository " + repo.URL, nil
 }
 
@@ -50,10 +47,7 @@ func (r *initRun) pushCommit(ctx context.Context, _, _ int) (string, error) {
 	if err != nil {
 		return "", fail(err, "check that the Git server is reachable and writable; onramp retries by itself")
 	}
-	r.repo.Revision = rev
-	if err := r.Store.SetRepository(ctx, r.p.ID, r.repo); err != nil {
-		return "", err
-	}
+	r.repo.Revision, r.repoMoved = rev, true
 	if r.repair {
 		return "", nil
 	}

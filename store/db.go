@@ -198,14 +198,26 @@ func redactURL(url string) string {
 	return url[:scheme+3] + "…" + url[at:]
 }
 
+// txn is a transaction and the events it has made, which are written in
+// one statement when it commits (appendEvent).
+type txn struct {
+	*sql.Tx
+	events []any // project_id, type, data, at for each event
+}
+
 // withTx runs fn in a transaction, committing when it returns nil.
-func (db *DB) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (db *DB) withTx(ctx context.Context, fn func(tx *txn) error) error {
 	defer db.lockWrites()()
-	tx, err := db.db.BeginTx(ctx, nil)
+	sqlTx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	tx := &txn{Tx: sqlTx}
 	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := db.writeEvents(ctx, tx); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -221,8 +233,8 @@ func (db *DB) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // gives every transaction that touches a project one lock order, so that a
 // transaction writing several rows cannot deadlock with the status watcher
 // writing one of them.
-func (db *DB) projectTx(ctx context.Context, id int64, fn func(tx *sql.Tx) error) error {
-	return db.withTx(ctx, func(tx *sql.Tx) error {
+func (db *DB) projectTx(ctx context.Context, id int64, fn func(tx *txn) error) error {
+	return db.withTx(ctx, func(tx *txn) error {
 		if err := db.lockProject(ctx, tx, id); err != nil {
 			return err
 		}
@@ -232,7 +244,7 @@ func (db *DB) projectTx(ctx context.Context, id int64, fn func(tx *sql.Tx) error
 
 // jobTx is projectTx for a transaction that inserts a job: once it has
 // committed, River's SQLite listener is told to look for the job at once.
-func (db *DB) jobTx(ctx context.Context, id int64, fn func(tx *sql.Tx) error) error {
+func (db *DB) jobTx(ctx context.Context, id int64, fn func(tx *txn) error) error {
 	err := db.projectTx(ctx, id, fn)
 	if err == nil {
 		db.enqueued.fire()

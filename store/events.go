@@ -13,15 +13,27 @@ import (
 // describes. The transaction must hold the project's lock (projectTx or
 // lockProject): on PostgreSQL it makes a project's events commit in ID
 // order, so a reader resuming after ID n never skips an event that commits
-// later with a smaller ID.
-func (db *DB) appendEvent(ctx context.Context, tx *sql.Tx, projectID int64, typ string, data any) error {
+// later with a smaller ID. The events are written when the transaction
+// commits, in one statement: on PostgreSQL each statement is a round trip,
+// made while the project's lock is held.
+func (db *DB) appendEvent(tx *txn, projectID int64, typ string, data any) error {
 	body, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", typ, err)
 	}
-	_, err = tx.ExecContext(ctx, db.q(`INSERT INTO events (project_id, type, data, at) VALUES (?, ?, ?, ?)`), projectID, typ, string(body), db.now())
+	tx.events = append(tx.events, projectID, typ, string(body), db.now())
+	return nil
+}
+
+// writeEvents inserts a transaction's events. One statement inserts its
+// rows in the order given, so their IDs keep the order they were made in.
+func (db *DB) writeEvents(ctx context.Context, tx *txn) error {
+	if len(tx.events) == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO events (project_id, type, data, at) VALUES `+placeholders(len(tx.events)/4, 4)), tx.events...)
 	if err != nil {
-		return fmt.Errorf("append %s event: %w", typ, err)
+		return fmt.Errorf("append %d events: %w", len(tx.events)/4, err)
 	}
 	return nil
 }
@@ -29,7 +41,7 @@ func (db *DB) appendEvent(ctx context.Context, tx *sql.Tx, projectID int64, typ 
 // lockProject takes, on PostgreSQL, the lock that orders a project's events,
 // held until the transaction ends. (SQLite's immediate transactions already
 // serialize writers.)
-func (db *DB) lockProject(ctx context.Context, tx *sql.Tx, projectID int64) error {
+func (db *DB) lockProject(ctx context.Context, tx *txn, projectID int64) error {
 	if db.engine != Postgres {
 		return nil
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -25,11 +24,11 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return fmt.Errorf("river migrator: %w", err)
 	}
 	if db.engine == SQLite {
-		return db.withTx(ctx, func(tx *sql.Tx) error {
+		return db.withTx(ctx, func(tx *txn) error {
 			if err := db.migrateOnramp(ctx, tx); err != nil {
 				return err
 			}
-			_, err := migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil)
+			_, err := migrator.MigrateTx(ctx, tx.Tx, rivermigrate.DirectionUp, nil)
 			return wrap("river migrations", err)
 		})
 	}
@@ -42,7 +41,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return fmt.Errorf("lock migrations: %w", err)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7242001)`)
-	if err := db.withTx(ctx, func(tx *sql.Tx) error { return db.migrateOnramp(ctx, tx) }); err != nil {
+	if err := db.withTx(ctx, func(tx *txn) error { return db.migrateOnramp(ctx, tx) }); err != nil {
 		return err
 	}
 	_, err = migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
@@ -56,7 +55,7 @@ func wrap(what string, err error) error {
 	return nil
 }
 
-func (db *DB) migrateOnramp(ctx context.Context, tx *sql.Tx) error {
+func (db *DB) migrateOnramp(ctx context.Context, tx *txn) error {
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS onramp_migrations (name TEXT PRIMARY KEY)`); err != nil {
 		return fmt.Errorf("create migrations table: %w", err)
 	}

@@ -13,7 +13,7 @@ import (
 
 // changePhaseTx moves a project to phase to, if it is in from ("" for any
 // phase), and records a phase event when the phase changed.
-func (db *DB) changePhaseTx(ctx context.Context, tx *sql.Tx, id int64, from, to onramp.Phase) error {
+func (db *DB) changePhaseTx(ctx context.Context, tx *txn, id int64, from, to onramp.Phase) error {
 	query, args := `UPDATE projects SET phase = ?, updated_at = ? WHERE id = ? AND phase <> ?`, []any{to, db.now(), id, to}
 	if from != "" {
 		query, args = query+` AND phase = ?`, append(args, from)
@@ -25,32 +25,33 @@ func (db *DB) changePhaseTx(ctx context.Context, tx *sql.Tx, id int64, from, to 
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil
 	}
-	return db.appendEvent(ctx, tx, id, onramp.EventPhase, phaseData{to})
+	return db.appendEvent(tx, id, onramp.EventPhase, phaseData{to})
 }
 
 // ChangePhase moves a project from one phase to another, and does nothing
 // if it is no longer in from: a decision made on a stale read never
 // overwrites a newer one (a delete request, say).
 func (db *DB) ChangePhase(ctx context.Context, id int64, from, to onramp.Phase) error {
-	return db.projectTx(ctx, id, func(tx *sql.Tx) error { return db.changePhaseTx(ctx, tx, id, from, to) })
+	return db.projectTx(ctx, id, func(tx *txn) error { return db.changePhaseTx(ctx, tx, id, from, to) })
 }
 
 // StartStep marks a step running (keeping the first start time of a resumed step).
 func (db *DB) StartStep(ctx context.Context, id int64, step string) error {
-	return db.projectTx(ctx, id, func(tx *sql.Tx) error { return db.startStepTx(ctx, tx, id, step) })
+	return db.projectTx(ctx, id, func(tx *txn) error { return db.startStepTx(ctx, tx, id, step) })
 }
 
-func (db *DB) startStepTx(ctx context.Context, tx *sql.Tx, id int64, step string) error {
+func (db *DB) startStepTx(ctx context.Context, tx *txn, id int64, step string) error {
 	return db.updateStepTx(ctx, tx, id, step, `status = ?, started_at = COALESCE(started_at, ?), finished_at = NULL, error = '', hint = ''`,
 		onramp.StepRunning, db.now())
 }
 
 // FinishStep ends a step in one transaction: marked succeeded, progress
-// raised, its log line appended and the next step started. Progress 100
+// raised, its log line appended, the repository it made or moved recorded
+// and the next step started. Progress 100
 // also moves an initializing project to provisioned, so that no reader
 // sees one without the other.
 func (db *DB) FinishStep(ctx context.Context, id int64, d onramp.StepDone) error {
-	return db.projectTx(ctx, id, func(tx *sql.Tx) error {
+	return db.projectTx(ctx, id, func(tx *txn) error {
 		if d.Log != "" {
 			if err := db.logTx(ctx, tx, id, d.Step, "info", d.Log); err != nil {
 				return err
@@ -58,6 +59,11 @@ func (db *DB) FinishStep(ctx context.Context, id int64, d onramp.StepDone) error
 		}
 		if err := db.updateStepTx(ctx, tx, id, d.Step, `status = ?, finished_at = ?`, onramp.StepSucceeded, db.now()); err != nil {
 			return err
+		}
+		if d.Repository != nil {
+			if err := db.setRepositoryTx(ctx, tx, id, *d.Repository); err != nil {
+				return err
+			}
 		}
 		if err := db.raiseProgressTx(ctx, tx, id, d.Progress, d.Step); err != nil {
 			return err
@@ -76,12 +82,12 @@ func (db *DB) FinishStep(ctx context.Context, id int64, d onramp.StepDone) error
 
 // FailStep marks a step failed with the reason and what to do.
 func (db *DB) FailStep(ctx context.Context, id int64, step, reason, hint string) error {
-	return db.projectTx(ctx, id, func(tx *sql.Tx) error {
+	return db.projectTx(ctx, id, func(tx *txn) error {
 		return db.updateStepTx(ctx, tx, id, step, `status = ?, finished_at = ?, error = ?, hint = ?`, onramp.StepFailed, db.now(), reason, hint)
 	})
 }
 
-func (db *DB) updateStepTx(ctx context.Context, tx *sql.Tx, id int64, step, set string, args ...any) error {
+func (db *DB) updateStepTx(ctx context.Context, tx *txn, id int64, step, set string, args ...any) error {
 	args = append(args, id, step)
 	var s onramp.Step
 	var started, finished sql.NullInt64
@@ -92,11 +98,11 @@ func (db *DB) updateStepTx(ctx context.Context, tx *sql.Tx, id int64, step, set 
 		return fmt.Errorf("update step %s: %w", step, err)
 	}
 	s.StartedAt, s.FinishedAt = optTime(started), optTime(finished)
-	return db.appendEvent(ctx, tx, id, onramp.EventStep, s)
+	return db.appendEvent(tx, id, onramp.EventStep, s)
 }
 
 // raiseProgressTx raises a project's progress; it never lowers it.
-func (db *DB) raiseProgressTx(ctx context.Context, tx *sql.Tx, id int64, progress int, step string) error {
+func (db *DB) raiseProgressTx(ctx context.Context, tx *txn, id int64, progress int, step string) error {
 	if progress <= 0 {
 		return nil
 	}
@@ -107,7 +113,7 @@ func (db *DB) raiseProgressTx(ctx context.Context, tx *sql.Tx, id int64, progres
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil
 	}
-	return db.appendEvent(ctx, tx, id, onramp.EventProgress, progressData{progress, step})
+	return db.appendEvent(tx, id, onramp.EventProgress, progressData{progress, step})
 }
 
 type progressData struct {
@@ -117,22 +123,26 @@ type progressData struct {
 
 // Log appends a line to a project's log.
 func (db *DB) Log(ctx context.Context, id int64, step, level, message string) error {
-	return db.projectTx(ctx, id, func(tx *sql.Tx) error { return db.logTx(ctx, tx, id, step, level, message) })
+	return db.projectTx(ctx, id, func(tx *txn) error { return db.logTx(ctx, tx, id, step, level, message) })
 }
 
-func (db *DB) logTx(ctx context.Context, tx *sql.Tx, id int64, step, level, message string) error {
+func (db *DB) logTx(ctx context.Context, tx *txn, id int64, step, level, message string) error {
 	l := onramp.LogLine{Time: db.Now().UTC(), Step: step, Level: level, Message: message}
 	err := tx.QueryRowContext(ctx, db.q(`INSERT INTO log_lines (project_id, at, step, level, message) VALUES (?, ?, ?, ?, ?) RETURNING id`),
 		id, l.Time.UnixMicro(), step, level, message).Scan(&l.ID)
 	if err != nil {
 		return fmt.Errorf("append log: %w", err)
 	}
-	return db.appendEvent(ctx, tx, id, onramp.EventLog, l)
+	return db.appendEvent(tx, id, onramp.EventLog, l)
 }
 
 // SetRepository records where a project's repository is and its revision.
 func (db *DB) SetRepository(ctx context.Context, id int64, repo onramp.Repository) error {
-	_, err := db.exec(ctx, `UPDATE projects SET repo_url = ?, repo_branch = ?, repo_revision = ?, updated_at = ? WHERE id = ?`,
+	return db.withTx(ctx, func(tx *txn) error { return db.setRepositoryTx(ctx, tx, id, repo) })
+}
+
+func (db *DB) setRepositoryTx(ctx context.Context, tx *txn, id int64, repo onramp.Repository) error {
+	_, err := tx.ExecContext(ctx, db.q(`UPDATE projects SET repo_url = ?, repo_branch = ?, repo_revision = ?, updated_at = ? WHERE id = ?`),
 		repo.URL, repo.Branch, repo.Revision, db.now(), id)
 	if err != nil {
 		return fmt.Errorf("set repository: %w", err)

@@ -37,7 +37,7 @@ func (db *DB) CreateProject(ctx context.Context, owner string, p *onramp.Project
 		return err
 	}
 	now := db.now()
-	err = db.withTx(ctx, func(tx *sql.Tx) error {
+	err = db.withTx(ctx, func(tx *txn) error {
 		ownerID, err := db.ensureUser(ctx, tx, owner)
 		if err != nil {
 			return err
@@ -48,9 +48,13 @@ func (db *DB) CreateProject(ctx context.Context, owner string, p *onramp.Project
 		if err != nil {
 			return err
 		}
+		var envs []any
 		for i, e := range p.Environments {
-			_, err := tx.ExecContext(ctx, db.q(`INSERT INTO environments (project_id, position, name, type, namespace, path, interval_s, status)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), p.ID, i, e.Name, e.Type, e.Namespace, e.Path, int64(time.Duration(e.Interval)/time.Second), onramp.StatusPending)
+			envs = append(envs, p.ID, i, e.Name, e.Type, e.Namespace, e.Path, int64(time.Duration(e.Interval)/time.Second), onramp.StatusPending)
+		}
+		if len(envs) > 0 {
+			_, err = tx.ExecContext(ctx, db.q(`INSERT INTO environments (project_id, position, name, type, namespace, path, interval_s, status)
+				VALUES `+placeholders(len(p.Environments), 8)), envs...)
 			if err != nil {
 				return err
 			}
@@ -61,10 +65,10 @@ func (db *DB) CreateProject(ctx context.Context, owner string, p *onramp.Project
 		if err := db.lockProject(ctx, tx, p.ID); err != nil {
 			return err
 		}
-		if err := db.appendEvent(ctx, tx, p.ID, onramp.EventPhase, phaseData{onramp.PhaseInitializing}); err != nil {
+		if err := db.appendEvent(tx, p.ID, onramp.EventPhase, phaseData{onramp.PhaseInitializing}); err != nil {
 			return err
 		}
-		_, err = db.Jobs.InsertTx(ctx, tx, onramp.InitializeJob{ProjectID: p.ID}, uniqueJob)
+		_, err = db.Jobs.InsertTx(ctx, tx.Tx, onramp.InitializeJob{ProjectID: p.ID}, uniqueJob)
 		return err
 	})
 	if isUniqueViolation(err) {
@@ -92,18 +96,19 @@ func (db *DB) conflict(ctx context.Context, p *onramp.Project) error {
 	return &onramp.Error{Code: onramp.ECONFLICT, Field: "environments", Message: fmt.Sprintf("one of the namespaces of %q is already used by another project; choose another project or environment name", p.Name)}
 }
 
-func (db *DB) insertSteps(ctx context.Context, tx *sql.Tx, projectID int64, job string, steps []onramp.StepDef) error {
+func (db *DB) insertSteps(ctx context.Context, tx *txn, projectID int64, job string, steps []onramp.StepDef) error {
 	base := 0
 	if job == "delete" {
 		base = 100
 	}
+	var rows []any
 	for i, s := range steps {
-		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO steps (project_id, position, job, name, weight, status) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (project_id, name) DO UPDATE SET status = excluded.status, started_at = NULL, finished_at = NULL, error = '', hint = ''`),
-			projectID, base+i, job, s.Name, s.Weight, onramp.StepPending)
-		if err != nil {
-			return fmt.Errorf("insert step %s: %w", s.Name, err)
-		}
+		rows = append(rows, projectID, base+i, job, s.Name, s.Weight, onramp.StepPending)
+	}
+	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO steps (project_id, position, job, name, weight, status) VALUES `+placeholders(len(steps), 6)+`
+		ON CONFLICT (project_id, name) DO UPDATE SET status = excluded.status, started_at = NULL, finished_at = NULL, error = '', hint = ''`), rows...)
+	if err != nil {
+		return fmt.Errorf("insert %s steps: %w", job, err)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/onramp/onramp"
@@ -15,14 +14,14 @@ func (db *DB) RequestDelete(ctx context.Context, owner, name string) (*onramp.Pr
 	if err != nil {
 		return nil, err
 	}
-	err = db.jobTx(ctx, id, func(tx *sql.Tx) error {
+	err = db.jobTx(ctx, id, func(tx *txn) error {
 		if err := db.changePhaseTx(ctx, tx, id, "", onramp.PhaseDeleting); err != nil {
 			return err
 		}
 		if err := db.insertSteps(ctx, tx, id, "delete", onramp.DeleteSteps); err != nil {
 			return err
 		}
-		_, err := db.Jobs.InsertTx(ctx, tx, onramp.DeleteJob{ProjectID: id}, uniqueJob)
+		_, err := db.Jobs.InsertTx(ctx, tx.Tx, onramp.DeleteJob{ProjectID: id}, uniqueJob)
 		return err
 	})
 	if err != nil {
@@ -44,13 +43,13 @@ func (db *DB) RequestRetry(ctx context.Context, owner, name string) (*onramp.Pro
 	case onramp.PhaseDeleting:
 		return nil, onramp.Errorf(onramp.ECONFLICT, "project %q is being deleted and cannot be retried", name)
 	}
-	err = db.jobTx(ctx, p.ID, func(tx *sql.Tx) error {
+	err = db.jobTx(ctx, p.ID, func(tx *txn) error {
 		if p.Phase == onramp.PhaseFailed {
 			if err := db.changePhaseTx(ctx, tx, p.ID, onramp.PhaseFailed, onramp.PhaseInitializing); err != nil {
 				return err
 			}
 		}
-		_, err := db.Jobs.InsertTx(ctx, tx, onramp.InitializeJob{ProjectID: p.ID, Request: db.now()}, uniqueJob)
+		_, err := db.Jobs.InsertTx(ctx, tx.Tx, onramp.InitializeJob{ProjectID: p.ID, Request: db.now()}, uniqueJob)
 		return err
 	})
 	if err != nil {
@@ -72,8 +71,8 @@ func (db *DB) RequestRepair(ctx context.Context, name string) error {
 	default:
 		return nil
 	}
-	return db.jobTx(ctx, p.ID, func(tx *sql.Tx) error {
-		_, err := db.Jobs.InsertTx(ctx, tx, onramp.InitializeJob{ProjectID: p.ID, Request: db.now()}, uniqueJob)
+	return db.jobTx(ctx, p.ID, func(tx *txn) error {
+		_, err := db.Jobs.InsertTx(ctx, tx.Tx, onramp.InitializeJob{ProjectID: p.ID, Request: db.now()}, uniqueJob)
 		return err
 	})
 }

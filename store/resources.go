@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,7 +16,7 @@ import (
 // restart neither loses nor duplicates transitions. It reports whether
 // anything changed.
 func (db *DB) UpsertResource(ctx context.Context, projectID int64, r onramp.Resource) (changed bool, err error) {
-	err = db.projectTx(ctx, projectID, func(tx *sql.Tx) error {
+	err = db.projectTx(ctx, projectID, func(tx *txn) error {
 		changed, err = db.upsertResourceTx(ctx, tx, projectID, r)
 		return err
 	})
@@ -31,7 +30,7 @@ func (db *DB) UpsertResource(ctx context.Context, projectID int64, r onramp.Reso
 // apply's answer: an object already recorded is left as it is, unless it
 // was missing.
 func (db *DB) RecordApplied(ctx context.Context, projectID int64, a onramp.Applied) error {
-	return db.projectTx(ctx, projectID, func(tx *sql.Tx) error {
+	return db.projectTx(ctx, projectID, func(tx *txn) error {
 		if err := db.recordNewTx(ctx, tx, projectID, a.Resources); err != nil {
 			return err
 		}
@@ -50,7 +49,7 @@ func (db *DB) RecordApplied(ctx context.Context, projectID int64, a onramp.Appli
 	})
 }
 
-func (db *DB) upsertResourceTx(ctx context.Context, tx *sql.Tx, projectID int64, r onramp.Resource) (bool, error) {
+func (db *DB) upsertResourceTx(ctx context.Context, tx *txn, projectID int64, r onramp.Resource) (bool, error) {
 	var old onramp.Resource
 	// On PostgreSQL the row lock makes two watchers (two replicas) that
 	// see the same change record one transition, not two. SQLite's
@@ -84,13 +83,13 @@ func (db *DB) upsertResourceTx(ctx context.Context, tx *sql.Tx, projectID int64,
 			return false, fmt.Errorf("record transition: %w", err)
 		}
 	}
-	return true, db.appendEvent(ctx, tx, projectID, onramp.EventResource, r)
+	return true, db.appendEvent(tx, projectID, onramp.EventResource, r)
 }
 
 // recordNewTx records the objects of rs not yet recorded, or recorded as
-// missing, in four statements whatever their number: on PostgreSQL each
+// missing, in three statements and their events whatever their number: on PostgreSQL each
 // statement is a round trip, and the project's lock is held meanwhile.
-func (db *DB) recordNewTx(ctx context.Context, tx *sql.Tx, projectID int64, rs []onramp.Resource) error {
+func (db *DB) recordNewTx(ctx context.Context, tx *txn, projectID int64, rs []onramp.Resource) error {
 	lock := ""
 	if db.engine == Postgres {
 		lock = " FOR UPDATE"
@@ -112,21 +111,19 @@ func (db *DB) recordNewTx(ctx context.Context, tx *sql.Tx, projectID int64, rs [
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return fmt.Errorf("read recorded objects: %w", err)
 	}
-	var upserts, transitions, events []any
+	var upserts, transitions []any
 	n := 0
 	for _, r := range rs {
 		old, exists := recorded[[3]string{r.Kind, r.Namespace, r.Name}]
 		if exists && (old != onramp.StatusMissing || r.Status == onramp.StatusMissing) {
 			continue
 		}
-		body, err := json.Marshal(r)
-		if err != nil {
-			return fmt.Errorf("encode %s event: %w", onramp.EventResource, err)
+		if err := db.appendEvent(tx, projectID, onramp.EventResource, r); err != nil {
+			return err
 		}
 		at := r.ObservedAt.UnixMicro()
 		upserts = append(upserts, projectID, r.Kind, r.Namespace, r.Name, r.Environment, r.Status, r.Reason, r.Message, r.Hint, r.Revision, r.ObservedGeneration, at)
 		transitions = append(transitions, projectID, r.Kind, r.Namespace, r.Name, old, r.Status, r.Reason, r.Message, r.Revision, at)
-		events = append(events, projectID, onramp.EventResource, string(body), db.now())
 		n++
 	}
 	if n == 0 {
@@ -143,11 +140,6 @@ func (db *DB) recordNewTx(ctx context.Context, tx *sql.Tx, projectID int64, rs [
 		VALUES `+placeholders(n, 10)), transitions...)
 	if err != nil {
 		return fmt.Errorf("record transitions: %w", err)
-	}
-	// One statement inserts its rows in the order given, so the events keep
-	// the order of rs.
-	if _, err = tx.ExecContext(ctx, db.q(`INSERT INTO events (project_id, type, data, at) VALUES `+placeholders(n, 4)), events...); err != nil {
-		return fmt.Errorf("append %s events: %w", onramp.EventResource, err)
 	}
 	return nil
 }
@@ -178,10 +170,10 @@ func (db *DB) Resources(ctx context.Context, projectID int64) ([]onramp.Resource
 
 // SetEnvironmentStatus records an environment's status.
 func (db *DB) SetEnvironmentStatus(ctx context.Context, projectID int64, env string, status onramp.ResourceStatus) error {
-	return db.projectTx(ctx, projectID, func(tx *sql.Tx) error { return db.setEnvironmentStatusTx(ctx, tx, projectID, env, status) })
+	return db.projectTx(ctx, projectID, func(tx *txn) error { return db.setEnvironmentStatusTx(ctx, tx, projectID, env, status) })
 }
 
-func (db *DB) setEnvironmentStatusTx(ctx context.Context, tx *sql.Tx, projectID int64, env string, status onramp.ResourceStatus) error {
+func (db *DB) setEnvironmentStatusTx(ctx context.Context, tx *txn, projectID int64, env string, status onramp.ResourceStatus) error {
 	_, err := tx.ExecContext(ctx, db.q(`UPDATE environments SET status = ? WHERE project_id = ? AND name = ?`), status, projectID, env)
 	if err != nil {
 		return fmt.Errorf("set environment %s status: %w", env, err)

@@ -94,16 +94,22 @@ func TestProjectCRUD(t *testing.T) {
 		if got.Steps[0].Status != onramp.StepSucceeded || got.Steps[1].Status != onramp.StepRunning || got.Progress != 5 {
 			t.Errorf("after FinishStep: steps %+v, progress %d; want render_template succeeded, create_repository running, 5%%", got.Steps[:2], got.Progress)
 		}
-		if evs, _ := db.Events(ctx, p.ID, 0, 0); len(evs) < 4 || evs[len(evs)-4].Type != onramp.EventLog || evs[len(evs)-1].Type != onramp.EventStep {
-			t.Errorf("events after FinishStep = %+v; want log, step, progress, step", evs)
-		}
-		for _, v := range []int{3, 15} {
-			if err := db.FinishStep(ctx, p.ID, onramp.StepDone{Step: "create_repository", Progress: v}); err != nil {
-				t.Fatal(err)
+		evs, _ := db.Events(ctx, p.ID, 0, 0)
+		var types []string
+		for i, e := range evs {
+			types = append(types, e.Type)
+			if i > 0 && e.ID <= evs[i-1].ID {
+				t.Errorf("event IDs %d then %d; want increasing", evs[i-1].ID, e.ID)
 			}
 		}
-		if err := db.SetRepository(ctx, p.ID, onramp.Repository{URL: "http://g/shop.git", Branch: "main", Revision: "main@sha1:abc"}); err != nil {
-			t.Fatal(err)
+		if want := "phase step log step progress step"; strings.Join(types, " ") != want {
+			t.Errorf("events = %v; want %s", types, want)
+		}
+		for _, v := range []int{3, 15} {
+			repo := &onramp.Repository{URL: "http://g/shop.git", Branch: "main", Revision: fmt.Sprintf("main@sha1:%d", v)}
+			if err := db.FinishStep(ctx, p.ID, onramp.StepDone{Step: "create_repository", Progress: v, Repository: repo}); err != nil {
+				t.Fatal(err)
+			}
 		}
 		got, _ = db.ProjectByID(ctx, p.ID)
 		if got.Progress != 15 {
@@ -112,8 +118,14 @@ func TestProjectCRUD(t *testing.T) {
 		if s := got.Steps[0]; s.Status != onramp.StepSucceeded || s.StartedAt == nil || s.FinishedAt == nil {
 			t.Errorf("step = %+v; want succeeded with times", s)
 		}
-		if got.Repository.Revision != "main@sha1:abc" {
-			t.Errorf("repository = %+v", got.Repository)
+		if got.Repository.URL != "http://g/shop.git" || got.Repository.Revision != "main@sha1:15" {
+			t.Errorf("repository after FinishStep = %+v; want the last step end's", got.Repository)
+		}
+		if err := db.SetRepository(ctx, p.ID, onramp.Repository{URL: "http://g/shop.git", Branch: "main", Revision: "main@sha1:abc"}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ = db.ProjectByID(ctx, p.ID); got.Repository.Revision != "main@sha1:abc" {
+			t.Errorf("repository after SetRepository = %+v", got.Repository)
 		}
 		if err := db.FailStep(ctx, p.ID, "create_repository", "git down", "start git"); err != nil {
 			t.Fatal(err)

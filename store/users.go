@@ -27,7 +27,7 @@ func (db *DB) CreateToken(ctx context.Context, user string) (string, error) {
 	}
 	id, secret := randomString(9), randomString(24)
 	sum := sha256.Sum256([]byte(secret))
-	err := db.withTx(ctx, func(tx *sql.Tx) error {
+	err := db.withTx(ctx, func(tx *txn) error {
 		userID, err := db.ensureUser(ctx, tx, user)
 		if err != nil {
 			return err
@@ -42,12 +42,19 @@ func (db *DB) CreateToken(ctx context.Context, user string) (string, error) {
 	return tokenPrefix + id + "_" + secret, nil
 }
 
-func (db *DB) ensureUser(ctx context.Context, tx *sql.Tx, name string) (int64, error) {
-	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO users (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`), name, db.now())
+// ensureUser returns the user's ID, recording the user first if new: one
+// statement for a known user.
+func (db *DB) ensureUser(ctx context.Context, tx *txn, name string) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, db.q(`SELECT id FROM users WHERE name = ?`), name).Scan(&id)
+	if !errors.Is(err, sql.ErrNoRows) {
+		return id, err
+	}
+	// Another transaction may record the same user meanwhile.
+	_, err = tx.ExecContext(ctx, db.q(`INSERT INTO users (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`), name, db.now())
 	if err != nil {
 		return 0, err
 	}
-	var id int64
 	err = tx.QueryRowContext(ctx, db.q(`SELECT id FROM users WHERE name = ?`), name).Scan(&id)
 	return id, err
 }
