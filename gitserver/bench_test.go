@@ -29,6 +29,16 @@ func benchFiles() onramp.Files {
 	return files
 }
 
+// BenchmarkCreateRepository measures a new project's create_repository.
+func BenchmarkCreateRepository(b *testing.B) {
+	e := newEnv(b)
+	for i := 0; b.Loop(); i++ {
+		if _, err := e.provider.CreateRepository(context.Background(), fmt.Sprintf("r%d", i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkCommit(b *testing.B) {
 	e := newEnv(b)
 	ctx := context.Background()

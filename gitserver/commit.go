@@ -8,8 +8,11 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/onramp/onramp"
 )
@@ -44,9 +47,14 @@ func (p *Provider) Commit(ctx context.Context, project string, files onramp.File
 }
 
 // commitTree writes dir and, unless the head already has that tree, a
-// commit on top of the head, then moves the branch to it.
-func (p *Provider) commitTree(sto storer.Storer, dir *dirNode, message string) (plumbing.Hash, error) {
-	tree, err := writeTree(sto, dir)
+// commit on top of the head, then moves the branch to it. The objects are
+// made in memory first: a branch's first commit (a new project's push)
+// writes them as one pack, two files instead of a file and a rename for
+// each object; a later commit writes the few new ones as loose objects, so
+// that a repository gains at most one pack from onramp.
+func (p *Provider) commitTree(sto *filesystem.Storage, dir *dirNode, message string) (plumbing.Hash, error) {
+	mem := memory.NewStorage()
+	tree, err := writeTree(mem, dir)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
@@ -63,7 +71,15 @@ func (p *Provider) commitTree(sto storer.Storer, dir *dirNode, message string) (
 		old = plumbing.NewHashReference(p.branchRef(), head.Hash)
 		parents = []plumbing.Hash{head.Hash}
 	}
-	h, err := writeCommit(sto, tree, parents, message)
+	h, err := writeCommit(mem, tree, parents, message)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if old == nil {
+		err = writePack(sto, mem)
+	} else {
+		err = writeLoose(sto, mem)
+	}
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
@@ -73,6 +89,36 @@ func (p *Provider) commitTree(sto storer.Storer, dir *dirNode, message string) (
 		return plumbing.ZeroHash, fmt.Errorf("update %s: %w", p.branchRef(), err)
 	}
 	return h, nil
+}
+
+// writePack stores every object of mem in sto as one pack.
+func writePack(sto *filesystem.Storage, mem *memory.Storage) error {
+	hashes := make([]plumbing.Hash, 0, len(mem.Objects))
+	for h := range mem.Objects {
+		hashes = append(hashes, h)
+	}
+	w, err := sto.PackfileWriter()
+	if err != nil {
+		return fmt.Errorf("write pack: %w", err)
+	}
+	if _, err := packfile.NewEncoder(w, mem, false).Encode(hashes, 0); err != nil {
+		w.Close()
+		return fmt.Errorf("write pack of %d objects: %w", len(hashes), err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("write pack of %d objects: %w", len(hashes), err)
+	}
+	return nil
+}
+
+// writeLoose stores the objects of mem that sto does not have yet.
+func writeLoose(sto *filesystem.Storage, mem *memory.Storage) error {
+	for _, obj := range mem.Objects {
+		if _, err := storeObject(sto, obj); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeCommit stores a commit by onramp of tree with parents.

@@ -10,12 +10,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
-	format "github.com/go-git/go-git/v5/plumbing/format/config"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/onramp/onramp"
 )
@@ -95,25 +91,28 @@ func (p *Provider) initRepo(project string) error {
 }
 
 // initBare writes an empty bare repository into dir whose HEAD points at
-// branch.
+// branch: what git needs to recognize one (HEAD, objects/, refs/) and a
+// config marking it bare. The other directories are made when first
+// written to: on some file systems each one made costs as much as a small
+// file.
 func initBare(dir string, branch plumbing.ReferenceName) error {
-	sto := filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault())
-	defer sto.Close()
-	if err := sto.Init(); err != nil {
-		return err
-	}
-	cfg, err := sto.Config()
-	if err != nil {
-		return err
+	for _, d := range []string{"objects", "refs"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
 	}
 	// The version lets the git CLI trust core.bare when it is pointed at the
 	// repository with --git-dir, as an operator might.
-	cfg.Core.RepositoryFormatVersion = format.Version_0
-	cfg.Core.IsBare = true
-	if err := sto.SetConfig(cfg); err != nil {
-		return err
+	files := map[string]string{
+		"HEAD":   "ref: " + branch.String() + "\n",
+		"config": "[core]\n\trepositoryformatversion = 0\n\tbare = true\n",
 	}
-	return sto.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, branch))
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // tempPattern names the temporary directories of an operation on project.

@@ -91,6 +91,10 @@ func TestCommitIdempotent(t *testing.T) {
 	if !revisionPattern.MatchString(first) {
 		t.Fatalf("Commit(p) = %q; want main@sha1:<40 hex>", first)
 	}
+	// A first commit is one pack; later ones add loose objects, not packs.
+	if got := countObjects(t, e, "p"); got != "count: 0, packs: 1" {
+		t.Errorf("after the first commit: %s; want count: 0, packs: 1 (one pack, no loose objects)", got)
+	}
 	again, err := e.provider.Commit(ctx, "p", sampleFiles(), "render again")
 	if err != nil || again != first {
 		t.Errorf("Commit(same files) = %q, %v; want %q", again, err, first)
@@ -109,7 +113,26 @@ func TestCommitIdempotent(t *testing.T) {
 	if got := e.bareGit(t, "p", "log", "-1", "--format=%an <%ae>|%s", "main"); got != "onramp <onramp@localhost>|change" {
 		t.Errorf("author and subject = %q; want %q", got, "onramp <onramp@localhost>|change")
 	}
+	if got := countObjects(t, e, "p"); !strings.HasSuffix(got, "packs: 1") || strings.HasPrefix(got, "count: 0,") {
+		t.Errorf("after the second commit: %s; want loose objects and still one pack", got)
+	}
 	e.bareGit(t, "p", "fsck", "--strict")
+}
+
+// countObjects is git count-objects' loose objects and packs in project's
+// repository, as "count: N, packs: M".
+func countObjects(t *testing.T, e *env, project string) string {
+	t.Helper()
+	var count, packs string
+	for line := range strings.SplitSeq(e.bareGit(t, project, "count-objects", "-v"), "\n") {
+		if v, ok := strings.CutPrefix(line, "count: "); ok {
+			count = v
+		}
+		if v, ok := strings.CutPrefix(line, "packs: "); ok {
+			packs = v
+		}
+	}
+	return "count: " + count + ", packs: " + packs
 }
 
 func TestCommitConcurrent(t *testing.T) {
