@@ -2,15 +2,12 @@ package pipeline
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/onramp/onramp"
 )
@@ -42,7 +39,7 @@ func (w *DeleteWorker) Work(ctx context.Context, job *river.Job[onramp.DeleteJob
 	if err != nil {
 		return err
 	}
-	if busy, err := initializing(ctx, p.ID); err != nil {
+	if busy, err := w.Store.Initializing(ctx, p.ID); err != nil {
 		return err
 	} else if busy {
 		// The running initialization sees the deleting phase at its next
@@ -51,23 +48,6 @@ func (w *DeleteWorker) Work(ctx context.Context, job *river.Job[onramp.DeleteJob
 	}
 	d := &deleteRun{Deps: w.Deps, p: p, attempt: job.Attempt, maxAttempts: job.MaxAttempts, pos: -1}
 	return d.run(ctx)
-}
-
-// initializing reports whether an initialization job of the project runs.
-func initializing(ctx context.Context, projectID int64) (bool, error) {
-	client := river.ClientFromContext[*sql.Tx](ctx)
-	res, err := client.JobList(ctx, river.NewJobListParams().
-		Kinds(onramp.InitializeJob{}.Kind()).States(rivertype.JobStateRunning).First(1000))
-	if err != nil {
-		return false, fmt.Errorf("list running initializations: %w", err)
-	}
-	for _, j := range res.Jobs {
-		var args onramp.InitializeJob
-		if err := json.Unmarshal(j.EncodedArgs, &args); err == nil && args.ProjectID == projectID {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 type deleteRun struct {

@@ -32,6 +32,7 @@ type Store interface {
 	ChangePhase(ctx context.Context, id int64, from, to onramp.Phase) error
 	Log(ctx context.Context, id int64, step, level, message string) error
 	SetRepository(ctx context.Context, id int64, repo onramp.Repository) error
+	Initializing(ctx context.Context, id int64) (bool, error)
 	RecordApplied(ctx context.Context, id int64, a onramp.Applied) error
 	Resources(ctx context.Context, id int64) ([]onramp.Resource, error)
 	EnsureCredential(ctx context.Context, id int64, name string, generate func() string) (string, error)

@@ -41,7 +41,7 @@ type DB struct {
 
 	// Jobs inserts jobs inside the store's transactions. Set by main once
 	// the queue client exists (see NewQueue).
-	Jobs Inserter
+	Jobs JobClient
 	// Cipher seals credentials; required before credentials are stored.
 	Cipher Cipher
 	// Now returns the current time; tests may replace it.

@@ -20,11 +20,11 @@ var _ onramp.ProjectService = (*DB)(nil)
 
 // uniqueJob keeps one live job of a kind per project: a retry or delete
 // asked twice, or redelivered, never runs twice at once.
-var uniqueJob = &river.InsertOpts{UniqueOpts: river.UniqueOpts{
-	ByArgs: true,
-	ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
-		rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled},
-}}
+var uniqueJob = &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: liveJob}}
+
+// liveJob are the states of a job that has not ended.
+var liveJob = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+	rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled}
 
 // CreateProject records p with its environments and steps, and enqueues its
 // initialization in the same transaction.

@@ -14,10 +14,12 @@ import (
 	"github.com/riverqueue/river/rivertype"
 )
 
-// Inserter inserts a job inside a store transaction. *river.Client[*sql.Tx]
-// implements it.
-type Inserter interface {
+// JobClient inserts and lists jobs inside a store transaction.
+// *river.Client[*sql.Tx] implements it.
+type JobClient interface {
 	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
+	JobListTx(ctx context.Context, tx *sql.Tx, params *river.JobListParams) (*river.JobListResult, error)
 }
 
 // Queue is River on this database. Both engines go through database/sql so

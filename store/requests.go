@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/onramp/onramp"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // RequestDelete marks the owner's project deleting and enqueues its deletion.
@@ -37,25 +40,69 @@ func (db *DB) RequestRetry(ctx context.Context, owner, name string) (*onramp.Pro
 	if err != nil {
 		return nil, err
 	}
-	switch p.Phase {
-	case onramp.PhaseInitializing:
-		return nil, onramp.Errorf(onramp.ECONFLICT, "project %q is still initializing; wait for it to finish or fail", name)
-	case onramp.PhaseDeleting:
+	if p.Phase == onramp.PhaseDeleting {
 		return nil, onramp.Errorf(onramp.ECONFLICT, "project %q is being deleted and cannot be retried", name)
 	}
 	err = db.jobTx(ctx, p.ID, func(tx *txn) error {
-		if p.Phase == onramp.PhaseFailed {
+		switch p.Phase {
+		case onramp.PhaseFailed:
 			if err := db.changePhaseTx(ctx, tx, p.ID, onramp.PhaseFailed, onramp.PhaseInitializing); err != nil {
+				return err
+			}
+		case onramp.PhaseInitializing:
+			// An initialization whose job ended without recording an end
+			// (its worker's process lost on the last attempt, say) would
+			// stay initializing for good: resume it.
+			live, err := db.initializationIn(ctx, tx, p.ID, liveJob...)
+			if err != nil {
+				return err
+			}
+			if live {
+				return onramp.Errorf(onramp.ECONFLICT, "project %q is still initializing; wait for it to finish or fail", name)
+			}
+			if err := db.logTx(ctx, tx, p.ID, "", "warn", "the initialization job ended without recording an end; resuming it from its last finished step"); err != nil {
 				return err
 			}
 		}
 		_, err := db.Jobs.InsertTx(ctx, tx.Tx, onramp.InitializeJob{ProjectID: p.ID, Request: db.now()}, uniqueJob)
 		return err
 	})
+	if onramp.ErrorCode(err) == onramp.ECONFLICT {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("request retry of %s: %w", name, err)
 	}
 	return db.ProjectByID(ctx, p.ID)
+}
+
+// Initializing reports whether an initialization job of the project is
+// running.
+func (db *DB) Initializing(ctx context.Context, projectID int64) (bool, error) {
+	return db.initializationIn(ctx, nil, projectID, rivertype.JobStateRunning)
+}
+
+// initializationIn reports whether an initialization job of the project is
+// in one of states, read in tx if not nil.
+func (db *DB) initializationIn(ctx context.Context, tx *txn, projectID int64, states ...rivertype.JobState) (bool, error) {
+	params := river.NewJobListParams().Kinds(onramp.InitializeJob{}.Kind()).States(states...).First(10_000)
+	var res *river.JobListResult
+	var err error
+	if tx != nil {
+		res, err = db.Jobs.JobListTx(ctx, tx.Tx, params)
+	} else {
+		res, err = db.Jobs.JobList(ctx, params)
+	}
+	if err != nil {
+		return false, fmt.Errorf("list initialization jobs: %w", err)
+	}
+	for _, j := range res.Jobs {
+		var args onramp.InitializeJob
+		if err := json.Unmarshal(j.EncodedArgs, &args); err == nil && args.ProjectID == projectID {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // RequestRepair re-applies a set-up project's objects at its repository's

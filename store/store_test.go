@@ -370,12 +370,12 @@ func TestConcurrentCreate(t *testing.T) {
 // failingInserter inserts the job for real, then fails, so the transaction
 // that wrote the project and the job rolls back.
 type failingInserter struct {
-	store.Inserter
+	store.JobClient
 	jobID int64
 }
 
 func (f *failingInserter) InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
-	res, err := f.Inserter.InsertTx(ctx, tx, args, opts)
+	res, err := f.JobClient.InsertTx(ctx, tx, args, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -397,7 +397,7 @@ func TestTransactionalEnqueue(t *testing.T) {
 			t.Fatalf("jobs after create = %v, %v; want 1", jobs, err)
 		}
 		// Rolled back: neither exists.
-		f := &failingInserter{Inserter: queue}
+		f := &failingInserter{JobClient: queue}
 		db.Jobs = f
 		if err := db.CreateProject(ctx, "alice", newProject("rolled")); err == nil {
 			t.Fatal("CreateProject succeeded; want the injected failure")
@@ -461,6 +461,46 @@ func TestRetriesAreNotDropped(t *testing.T) {
 		jobs, err := db.Jobs.(*store.Queue).JobList(ctx, river.NewJobListParams().Kinds(onramp.InitializeJob{}.Kind()))
 		if err != nil || len(jobs.Jobs) != 3 {
 			t.Errorf("initialize jobs = %d (%v); want the creation's and one per retry", len(jobs.Jobs), err)
+		}
+	})
+}
+
+// An initializing project can be retried only once its initialization job
+// has ended without recording an end (here cancelled; in production, its
+// worker's process lost on the last attempt): it then resumes, with a log
+// line saying why.
+func TestRetryResumesALostInitialization(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		queue := db.Jobs.(*store.Queue)
+		p := newProject("lost")
+		if err := db.CreateProject(ctx, "alice", p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.RequestRetry(ctx, "alice", "lost"); onramp.ErrorCode(err) != onramp.ECONFLICT {
+			t.Fatalf("retry while the initialization job waits: err = %v; want conflict", err)
+		}
+		live := river.NewJobListParams().Kinds(onramp.InitializeJob{}.Kind()).States(rivertype.JobStateAvailable)
+		jobs, err := queue.JobList(ctx, live)
+		if err != nil || len(jobs.Jobs) != 1 {
+			t.Fatalf("waiting initialize jobs = %v, %v; want 1", jobs, err)
+		}
+		if _, err := queue.JobCancel(ctx, jobs.Jobs[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.RequestRetry(ctx, "alice", "lost")
+		if err != nil || got.Phase != onramp.PhaseInitializing {
+			t.Fatalf("retry after the job ended = %+v, %v; want initializing again", got, err)
+		}
+		if jobs, err = queue.JobList(ctx, live); err != nil || len(jobs.Jobs) != 1 {
+			t.Errorf("waiting initialize jobs after the retry = %v, %v; want 1", jobs, err)
+		}
+		logs, _ := db.ProjectLogs(ctx, "alice", "lost", 0)
+		if len(logs) != 1 || logs[0].Level != "warn" || !strings.Contains(logs[0].Message, "resuming") {
+			t.Errorf("log = %+v; want one warning that the initialization resumes", logs)
+		}
+		if _, err := db.RequestRetry(ctx, "alice", "lost"); onramp.ErrorCode(err) != onramp.ECONFLICT {
+			t.Errorf("second retry while the new job waits: err = %v; want conflict", err)
 		}
 	})
 }
