@@ -1,0 +1,102 @@
+package kube
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/onramp/onramp"
+)
+
+// onrampServiceAccount is the user deploy/rbac.yaml binds.
+const onrampServiceAccount = "system:serviceaccount:onramp-system:onramp"
+
+// TestRBAC runs everything onramp's client does for a project (watch,
+// apply, read-back, delete) as the ServiceAccount of deploy/rbac.yaml,
+// against the real apiserver's RBAC: the manifest grants each permission
+// onramp needs. Before the manifest is applied, the same user is refused.
+func TestRBAC(t *testing.T) {
+	t.Parallel()
+	e := newClusterEnv(t)
+	ctx := context.Background()
+	cfg := rest.CopyConfig(e.kube.cfg)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: onrampServiceAccount}
+	k, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyManifest(t, e.plain, "../deploy/rbac.yaml")
+
+	events := startWatch(t, k)
+	syncCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if !k.running().cache.WaitForCacheSync(syncCtx) {
+		t.Fatal("the watch did not sync in 30 s as the onramp ServiceAccount: it may not list or watch one of the kinds")
+	}
+	applied, err := k.ApplyEnvironment(ctx, e.spec, nil)
+	if err != nil {
+		t.Fatalf("ApplyEnvironment as the onramp ServiceAccount: %v", err)
+	}
+	if _, err := k.Verify(ctx, e.spec.Project, []EnvironmentSpec{e.spec}, applied); err != nil {
+		t.Fatalf("Verify as the onramp ServiceAccount: %v", err)
+	}
+	next(t, events, e.spec.Project, "the Kustomization ready", func(ev watchEvent) bool {
+		return ev.r.Kind == onramp.KindKustomization && ev.r.Status == onramp.StatusReady
+	})
+	if err := k.DeleteProject(ctx, e.spec.Project, nil); err != nil {
+		t.Fatalf("DeleteProject as the onramp ServiceAccount: %v", err)
+	}
+	if left, err := k.Remaining(ctx, e.spec.Project); err != nil || len(left) != 0 {
+		t.Errorf("Remaining after DeleteProject = %v, %v; want nothing", left, err)
+	}
+}
+
+// TestRBACIsNeeded: without deploy/rbac.yaml's binding the same user is
+// refused, so TestRBAC passes because of the manifest.
+func TestRBACIsNeeded(t *testing.T) {
+	t.Parallel()
+	e := newClusterEnv(t)
+	cfg := rest.CopyConfig(e.kube.cfg)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:onramp-system:unbound"}
+	k, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.ApplyEnvironment(context.Background(), e.spec, nil); err == nil {
+		t.Fatal("ApplyEnvironment as a ServiceAccount bound to nothing succeeded; want forbidden")
+	}
+}
+
+// applyManifest applies every object of a multi-document YAML file with
+// server-side apply.
+func applyManifest(t testing.TB, c client.Client, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for {
+		var obj unstructured.Unstructured
+		if err := dec.Decode(&obj.Object); errors.Is(err, io.EOF) {
+			return
+		} else if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if len(obj.Object) == 0 {
+			continue
+		}
+		if err := c.Patch(context.Background(), &obj, client.Apply, client.FieldOwner("onramp-test"), client.ForceOwnership); err != nil {
+			t.Fatalf("apply %s %s from %s: %v", obj.GetKind(), obj.GetName(), path, err)
+		}
+	}
+}
