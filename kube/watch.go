@@ -24,10 +24,11 @@ import (
 // ResourceFunc receives the status of one of a project's objects.
 type ResourceFunc func(project string, r onramp.Resource)
 
-// Watch follows every GitRepository, Kustomization and Namespace labelled
-// managed-by=onramp, with informers (one list, then a watch stream; no
-// polling), and calls onChange on every add and update and onDelete when an
-// object is gone, with its status computed by Status. Flux objects are judged
+// Watch follows every object labelled managed-by=onramp, with informers
+// (one list, then a watch stream; no polling), and calls onChange on every
+// add and update (of a ServiceAccount, RoleBinding or Secret, only on its
+// add: present is all its status says) and onDelete when an object is gone,
+// with its status computed by Status. Flux objects are judged
 // against the revision in their onramp.dev/revision annotation, so "ready"
 // means ready at the revision onramp pushed. The caller decides what is a
 // transition: the same status may be delivered more than once.
@@ -61,10 +62,15 @@ func (c *Client) Watch(ctx context.Context, onChange, onDelete ResourceFunc) err
 			return fmt.Errorf("watch %s: %w", kindOf(obj), err)
 		}
 	}
-	// The other kinds onramp applies are cached, without callbacks, for
-	// Verify to read back from.
+	// The other kinds onramp applies are cached for Verify to read back
+	// from; their status is their existence, so only their additions and
+	// deletions are delivered.
 	for _, obj := range []client.Object{&corev1.ServiceAccount{}, &rbacv1.RoleBinding{}, &corev1.Secret{}} {
-		if _, err := informers.GetInformer(ctx, obj); err != nil {
+		inf, err := informers.GetInformer(ctx, obj)
+		if err != nil {
+			return fmt.Errorf("watch %s: %w", kindOf(obj), err)
+		}
+		if _, err := inf.AddEventHandler(existenceHandler{h}); err != nil {
 			return fmt.Errorf("watch %s: %w", kindOf(obj), err)
 		}
 	}
@@ -173,6 +179,14 @@ func (h *watchHandler) OnDelete(obj any) {
 	r.ObservedAt = time.Now()
 	h.call(h.onDelete, o, r)
 }
+
+// existenceHandler delivers the additions and deletions of a kind whose
+// status is whether it exists (ServiceAccounts, RoleBindings, Secrets):
+// their updates change nothing onramp reports.
+type existenceHandler struct{ *watchHandler }
+
+// OnUpdate implements toolscache.ResourceEventHandler.
+func (existenceHandler) OnUpdate(_, _ any) {}
 
 // changed reports the status of an added or updated object.
 func (h *watchHandler) changed(obj any) {

@@ -103,16 +103,21 @@ func TestWatch(t *testing.T) {
 	// A watcher started now (a restarted onramp) gets the current state.
 	again := startWatch(t, e.kube)
 	initial := map[string]onramp.ResourceStatus{}
-	next(t, again, p, "initial list of Namespace, GitRepository and Kustomization, all ready", func(ev watchEvent) bool {
+	next(t, again, p, "initial list of all six objects, all ready", func(ev watchEvent) bool {
 		initial[ev.r.Kind] = ev.r.Status
-		return len(initial) == 3 && initial[onramp.KindNamespace] == onramp.StatusReady &&
-			initial[onramp.KindGitRepository] == onramp.StatusReady && initial[onramp.KindKustomization] == onramp.StatusReady
+		for _, s := range initial {
+			if s != onramp.StatusReady {
+				return false
+			}
+		}
+		return len(initial) == 6
 	})
 
 	if err := e.kube.DeleteProject(context.Background(), p, nil); err != nil {
 		t.Fatalf("DeleteProject: %v", err)
 	}
-	for _, kind := range []string{onramp.KindKustomization, onramp.KindGitRepository, onramp.KindNamespace} {
+	for _, kind := range []string{onramp.KindKustomization, onramp.KindGitRepository, onramp.KindSecret,
+		onramp.KindRoleBinding, onramp.KindServiceAccount, onramp.KindNamespace} {
 		ev := next(t, events, p, kind+" deleted", func(ev watchEvent) bool { return ev.deleted && ev.r.Kind == kind })
 		if ev.r.Status != onramp.StatusMissing {
 			t.Errorf("delete event for %s has status %s; want missing", kind, ev.r.Status)

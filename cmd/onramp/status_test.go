@@ -125,6 +125,23 @@ func TestDegradedPathThenRepair(t *testing.T) {
 		t.Fatalf("retry = %d", code)
 	}
 	waitPhase(t, s, tok, name, onramp.PhaseReady, time.Minute)
+
+	// The same for a kind without a status of its own: the Git credentials.
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: name + "-development", Name: name + "-git"}}
+	if err := kc.Delete(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	p = waitPhase(t, s, tok, name, onramp.PhaseDegraded, time.Minute)
+	if r := resourceOf(p, onramp.KindSecret); r.Status != onramp.StatusMissing || !strings.Contains(r.Hint, "deleted outside onramp") {
+		t.Errorf("after the Secret's manual delete: %+v; want missing with a hint", r)
+	}
+	if code := call(t, "POST", s.url+"/api/v1/projects/"+name+"/retry", tok, nil, nil); code != 202 {
+		t.Fatalf("retry = %d", code)
+	}
+	p = waitPhase(t, s, tok, name, onramp.PhaseReady, time.Minute)
+	if r := resourceOf(p, onramp.KindSecret); r.Status != onramp.StatusReady {
+		t.Errorf("Secret after retry: %+v; want ready", r)
+	}
 }
 
 func TestWrongCredentialsHint(t *testing.T) {
