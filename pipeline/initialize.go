@@ -84,14 +84,24 @@ func (r *initRun) run(ctx context.Context) error {
 	}
 	steps := r.steps()
 	done, started := 0, ""
+	// The phase as of the last step's end (FinishStep's answer) or a read:
+	// a deletion supersedes initialization at the next step.
+	phase := r.p.Phase
 	for i, s := range steps {
-		phase, err := r.Store.Phase(ctx, r.p.ID)
-		if onramp.ErrorCode(err) == onramp.ENOTFOUND || phase == onramp.PhaseDeleting {
-			return nil // deletion supersedes initialization
+		if phase == "" {
+			var err error
+			phase, err = r.Store.Phase(ctx, r.p.ID)
+			if onramp.ErrorCode(err) == onramp.ENOTFOUND {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
 		}
-		if err != nil {
-			return err
+		if phase == onramp.PhaseDeleting {
+			return nil
 		}
+		phase = ""
 		mark := r.marks(s.name)
 		if mark && started != s.name {
 			if err := r.Store.StartStep(ctx, r.p.ID, s.name); err != nil {
@@ -115,7 +125,7 @@ func (r *initRun) run(ctx context.Context) error {
 			if i+1 < len(steps) && r.marks(steps[i+1].name) {
 				d.Next = steps[i+1].name
 			}
-			if err := r.Store.FinishStep(ctx, r.p.ID, d); err != nil {
+			if phase, err = r.Store.FinishStep(ctx, r.p.ID, d); err != nil {
 				return err
 			}
 			started = d.Next

@@ -27,7 +27,7 @@ type Store interface {
 	ProjectByID(ctx context.Context, id int64) (*onramp.Project, error)
 	Phase(ctx context.Context, id int64) (onramp.Phase, error)
 	StartStep(ctx context.Context, id int64, step string) error
-	FinishStep(ctx context.Context, id int64, d onramp.StepDone) error
+	FinishStep(ctx context.Context, id int64, d onramp.StepDone) (onramp.Phase, error)
 	FailStep(ctx context.Context, id int64, step, reason, hint string) error
 	ChangePhase(ctx context.Context, id int64, from, to onramp.Phase) error
 	Log(ctx context.Context, id int64, step, level, message string) error

@@ -37,27 +37,31 @@ func (db *DB) ChangePhase(ctx context.Context, id int64, from, to onramp.Phase) 
 
 // StartStep marks a step running (keeping the first start time of a resumed step).
 func (db *DB) StartStep(ctx context.Context, id int64, step string) error {
-	return db.projectTx(ctx, id, func(tx *txn) error { return db.startStepTx(ctx, tx, id, step) })
+	return db.projectTx(ctx, id, func(tx *txn) error {
+		_, err := db.startStepTx(ctx, tx, id, step)
+		return err
+	})
 }
 
-func (db *DB) startStepTx(ctx context.Context, tx *txn, id int64, step string) error {
+func (db *DB) startStepTx(ctx context.Context, tx *txn, id int64, step string) (onramp.Phase, error) {
 	return db.updateStepTx(ctx, tx, id, step, `status = ?, started_at = COALESCE(started_at, ?), finished_at = NULL, error = '', hint = ''`,
 		onramp.StepRunning, db.now())
 }
 
 // FinishStep ends a step in one transaction: marked succeeded, progress
 // raised, its log line appended, the repository it made or moved recorded
-// and the next step started. Progress 100
-// also moves an initializing project to provisioned, so that no reader
-// sees one without the other.
-func (db *DB) FinishStep(ctx context.Context, id int64, d onramp.StepDone) error {
-	return db.projectTx(ctx, id, func(tx *txn) error {
+// and the next step started. Progress 100 also moves an initializing
+// project to provisioned, so that no reader sees one without the other.
+// It returns the project's phase as the transaction leaves it, so that a
+// job running more steps notices a deletion without another read.
+func (db *DB) FinishStep(ctx context.Context, id int64, d onramp.StepDone) (phase onramp.Phase, err error) {
+	err = db.projectTx(ctx, id, func(tx *txn) error {
 		if d.Log != "" {
 			if err := db.logTx(ctx, tx, id, d.Step, "info", d.Log); err != nil {
 				return err
 			}
 		}
-		if err := db.updateStepTx(ctx, tx, id, d.Step, `status = ?, finished_at = ?`, onramp.StepSucceeded, db.now()); err != nil {
+		if phase, err = db.updateStepTx(ctx, tx, id, d.Step, `status = ?, finished_at = ?`, onramp.StepSucceeded, db.now()); err != nil {
 			return err
 		}
 		if d.Repository != nil {
@@ -68,37 +72,44 @@ func (db *DB) FinishStep(ctx context.Context, id int64, d onramp.StepDone) error
 		if err := db.raiseProgressTx(ctx, tx, id, d.Progress, d.Step); err != nil {
 			return err
 		}
-		if d.Progress == 100 {
+		if d.Progress == 100 && phase == onramp.PhaseInitializing {
 			if err := db.changePhaseTx(ctx, tx, id, onramp.PhaseInitializing, onramp.PhaseProvisioned); err != nil {
 				return err
 			}
+			phase = onramp.PhaseProvisioned
 		}
 		if d.Next != "" {
-			return db.startStepTx(ctx, tx, id, d.Next)
+			_, err := db.startStepTx(ctx, tx, id, d.Next)
+			return err
 		}
 		return nil
 	})
+	return phase, err
 }
 
 // FailStep marks a step failed with the reason and what to do.
 func (db *DB) FailStep(ctx context.Context, id int64, step, reason, hint string) error {
 	return db.projectTx(ctx, id, func(tx *txn) error {
-		return db.updateStepTx(ctx, tx, id, step, `status = ?, finished_at = ?, error = ?, hint = ?`, onramp.StepFailed, db.now(), reason, hint)
+		_, err := db.updateStepTx(ctx, tx, id, step, `status = ?, finished_at = ?, error = ?, hint = ?`, onramp.StepFailed, db.now(), reason, hint)
+		return err
 	})
 }
 
-func (db *DB) updateStepTx(ctx context.Context, tx *txn, id int64, step, set string, args ...any) error {
-	args = append(args, id, step)
+// updateStepTx changes a step, appends its step event and returns the
+// project's phase, read in the same statement.
+func (db *DB) updateStepTx(ctx context.Context, tx *txn, id int64, step, set string, args ...any) (onramp.Phase, error) {
+	args = append(args, id, step, id)
 	var s onramp.Step
 	var started, finished sql.NullInt64
+	var phase onramp.Phase
 	err := tx.QueryRowContext(ctx, db.q(`UPDATE steps SET `+set+` WHERE project_id = ? AND name = ?
-		RETURNING name, weight, status, started_at, finished_at, error, hint`), args...).
-		Scan(&s.Name, &s.Weight, &s.Status, &started, &finished, &s.Error, &s.Hint)
+		RETURNING name, weight, status, started_at, finished_at, error, hint, (SELECT phase FROM projects WHERE id = ?)`), args...).
+		Scan(&s.Name, &s.Weight, &s.Status, &started, &finished, &s.Error, &s.Hint, &phase)
 	if err != nil {
-		return fmt.Errorf("update step %s: %w", step, err)
+		return "", fmt.Errorf("update step %s: %w", step, err)
 	}
 	s.StartedAt, s.FinishedAt = optTime(started), optTime(finished)
-	return db.appendEvent(tx, id, onramp.EventStep, s)
+	return phase, db.appendEvent(tx, id, onramp.EventStep, s)
 }
 
 // raiseProgressTx raises a project's progress; it never lowers it.

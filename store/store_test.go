@@ -86,7 +86,7 @@ func TestProjectCRUD(t *testing.T) {
 		if err := db.StartStep(ctx, p.ID, "render_template"); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.FinishStep(ctx, p.ID, onramp.StepDone{Step: "render_template", Progress: 5, Log: "rendered", Next: "create_repository"}); err != nil {
+		if _, err := db.FinishStep(ctx, p.ID, onramp.StepDone{Step: "render_template", Progress: 5, Log: "rendered", Next: "create_repository"}); err != nil {
 			t.Fatal(err)
 		}
 		// One transaction: step done, its log line, progress, next step started.
@@ -107,7 +107,7 @@ func TestProjectCRUD(t *testing.T) {
 		}
 		for _, v := range []int{3, 15} {
 			repo := &onramp.Repository{URL: "http://g/shop.git", Branch: "main", Revision: fmt.Sprintf("main@sha1:%d", v)}
-			if err := db.FinishStep(ctx, p.ID, onramp.StepDone{Step: "create_repository", Progress: v, Repository: repo}); err != nil {
+			if _, err := db.FinishStep(ctx, p.ID, onramp.StepDone{Step: "create_repository", Progress: v, Repository: repo}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -465,6 +465,35 @@ func TestRetriesAreNotDropped(t *testing.T) {
 	})
 }
 
+// FinishStep answers the project's phase as its transaction leaves it: a
+// running job learns of a deletion, and of 100% making it provisioned,
+// without another read.
+func TestFinishStepReturnsPhase(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		done, deleted := newProject("done"), newProject("deleted")
+		for _, p := range []*onramp.Project{done, deleted} {
+			if err := db.CreateProject(ctx, "alice", p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		step := onramp.StepDone{Step: "render_template", Progress: 5, Next: "create_repository"}
+		if phase, err := db.FinishStep(ctx, deleted.ID, step); err != nil || phase != onramp.PhaseInitializing {
+			t.Errorf("FinishStep = %s, %v; want initializing", phase, err)
+		}
+		if _, err := db.RequestDelete(ctx, "alice", "deleted"); err != nil {
+			t.Fatal(err)
+		}
+		step = onramp.StepDone{Step: "create_repository", Progress: 10, Next: "push_commit"}
+		if phase, err := db.FinishStep(ctx, deleted.ID, step); err != nil || phase != onramp.PhaseDeleting {
+			t.Errorf("FinishStep after a delete request = %s, %v; want deleting", phase, err)
+		}
+		if phase, err := db.FinishStep(ctx, done.ID, onramp.StepDone{Step: "finalize", Progress: 100}); err != nil || phase != onramp.PhaseProvisioned {
+			t.Errorf("FinishStep at 100%% = %s, %v; want provisioned", phase, err)
+		}
+	})
+}
+
 // An initializing project can be retried only once its initialization job
 // has ended without recording an end (here cancelled; in production, its
 // worker's process lost on the last attempt): it then resumes, with a log
@@ -784,7 +813,7 @@ func BenchmarkFinishStep(b *testing.B) {
 			}
 			for b.Loop() {
 				d := onramp.StepDone{Step: "render_template", Progress: 10, Log: "rendered", Next: "create_repository"}
-				if err := db.FinishStep(ctx, p.ID, d); err != nil {
+				if _, err := db.FinishStep(ctx, p.ID, d); err != nil {
 					b.Fatal(err)
 				}
 			}
