@@ -113,34 +113,24 @@ func TestDegradedPathThenRepair(t *testing.T) {
 		t.Errorf("Kustomization history = %v; want ready, then failed, then ready, in order", seq)
 	}
 
-	// Deleted by hand: missing, degraded; retry re-creates it.
-	if err := kc.Delete(context.Background(), ks); err != nil {
-		t.Fatal(err)
-	}
-	p = waitPhase(t, s, tok, name, onramp.PhaseDegraded, time.Minute)
-	if r := resourceOf(p, onramp.KindKustomization); r.Status != onramp.StatusMissing || !strings.Contains(r.Hint, "deleted outside onramp") {
-		t.Errorf("after manual delete: %+v; want missing with a hint", r)
-	}
-	if code := call(t, "POST", s.url+"/api/v1/projects/"+name+"/retry", tok, nil, nil); code != 202 {
-		t.Fatalf("retry = %d", code)
-	}
-	waitPhase(t, s, tok, name, onramp.PhaseReady, time.Minute)
-
-	// The same for a kind without a status of its own: the Git credentials.
+	// Deleted by hand, a kind with a status and one whose status is its
+	// existence (the Git credentials): missing, degraded; retry re-creates it.
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: name + "-development", Name: name + "-git"}}
-	if err := kc.Delete(context.Background(), secret); err != nil {
-		t.Fatal(err)
-	}
-	p = waitPhase(t, s, tok, name, onramp.PhaseDegraded, time.Minute)
-	if r := resourceOf(p, onramp.KindSecret); r.Status != onramp.StatusMissing || !strings.Contains(r.Hint, "deleted outside onramp") {
-		t.Errorf("after the Secret's manual delete: %+v; want missing with a hint", r)
-	}
-	if code := call(t, "POST", s.url+"/api/v1/projects/"+name+"/retry", tok, nil, nil); code != 202 {
-		t.Fatalf("retry = %d", code)
-	}
-	p = waitPhase(t, s, tok, name, onramp.PhaseReady, time.Minute)
-	if r := resourceOf(p, onramp.KindSecret); r.Status != onramp.StatusReady {
-		t.Errorf("Secret after retry: %+v; want ready", r)
+	for kind, obj := range map[string]client.Object{onramp.KindKustomization: ks, onramp.KindSecret: secret} {
+		if err := kc.Delete(context.Background(), obj); err != nil {
+			t.Fatal(err)
+		}
+		p = waitPhase(t, s, tok, name, onramp.PhaseDegraded, time.Minute)
+		if r := resourceOf(p, kind); r.Status != onramp.StatusMissing || !strings.Contains(r.Hint, "deleted outside onramp") {
+			t.Errorf("after the %s's manual delete: %+v; want missing with a hint", kind, r)
+		}
+		if code := call(t, "POST", s.url+"/api/v1/projects/"+name+"/retry", tok, nil, nil); code != 202 {
+			t.Fatalf("retry = %d", code)
+		}
+		p = waitPhase(t, s, tok, name, onramp.PhaseReady, time.Minute)
+		if r := resourceOf(p, kind); r.Status != onramp.StatusReady {
+			t.Errorf("%s after retry: %+v; want ready", kind, r)
+		}
 	}
 }
 
