@@ -35,36 +35,41 @@ func (db *DB) RequestDelete(ctx context.Context, owner, name string) (*onramp.Pr
 
 // RequestRetry resumes a failed initialization from its failed step, or
 // re-applies a set-up project's objects from the recorded desired state.
+// The phase is read under the project's lock, so that a job ending
+// meanwhile is not taken for a lost one.
 func (db *DB) RequestRetry(ctx context.Context, owner, name string) (*onramp.Project, error) {
-	p, err := db.FindProject(ctx, owner, name)
+	id, err := db.projectID(ctx, owner, name)
 	if err != nil {
 		return nil, err
 	}
-	if p.Phase == onramp.PhaseDeleting {
-		return nil, onramp.Errorf(onramp.ECONFLICT, "project %q is being deleted and cannot be retried", name)
-	}
-	err = db.jobTx(ctx, p.ID, func(tx *txn) error {
-		switch p.Phase {
+	err = db.jobTx(ctx, id, func(tx *txn) error {
+		var phase onramp.Phase
+		if err := tx.QueryRowContext(ctx, db.q(`SELECT phase FROM projects WHERE id = ?`), id).Scan(&phase); err != nil {
+			return err
+		}
+		switch phase {
+		case onramp.PhaseDeleting:
+			return onramp.Errorf(onramp.ECONFLICT, "project %q is being deleted and cannot be retried", name)
 		case onramp.PhaseFailed:
-			if err := db.changePhaseTx(ctx, tx, p.ID, onramp.PhaseFailed, onramp.PhaseInitializing); err != nil {
+			if err := db.changePhaseTx(ctx, tx, id, onramp.PhaseFailed, onramp.PhaseInitializing); err != nil {
 				return err
 			}
 		case onramp.PhaseInitializing:
 			// An initialization whose job ended without recording an end
 			// (its worker's process lost on the last attempt, say) would
 			// stay initializing for good: resume it.
-			live, err := db.initializationIn(ctx, tx, p.ID, liveJob...)
+			live, err := db.initializationIn(ctx, tx, id, liveJob...)
 			if err != nil {
 				return err
 			}
 			if live {
 				return onramp.Errorf(onramp.ECONFLICT, "project %q is still initializing; wait for it to finish or fail", name)
 			}
-			if err := db.logTx(ctx, tx, p.ID, "", "warn", "the initialization job ended without recording an end; resuming it from its last finished step"); err != nil {
+			if err := db.logTx(ctx, tx, id, "", "warn", "the initialization job ended without recording an end; resuming it from its last finished step"); err != nil {
 				return err
 			}
 		}
-		_, err := db.Jobs.InsertTx(ctx, tx.Tx, onramp.InitializeJob{ProjectID: p.ID, Request: db.now()}, uniqueJob)
+		_, err := db.Jobs.InsertTx(ctx, tx.Tx, onramp.InitializeJob{ProjectID: id, Request: db.now()}, uniqueJob)
 		return err
 	})
 	if onramp.ErrorCode(err) == onramp.ECONFLICT {
@@ -73,7 +78,7 @@ func (db *DB) RequestRetry(ctx context.Context, owner, name string) (*onramp.Pro
 	if err != nil {
 		return nil, fmt.Errorf("request retry of %s: %w", name, err)
 	}
-	return db.ProjectByID(ctx, p.ID)
+	return db.ProjectByID(ctx, id)
 }
 
 // Initializing reports whether an initialization job of the project is
