@@ -57,11 +57,16 @@ func (h *Handler) sessionUser(r *http.Request) (*onramp.User, error) {
 
 // sessionCookie returns the cookie that holds token; an empty token clears
 // it. The cookie is HttpOnly so that no script can read the token, and
-// SameSite=Strict so that no other site can send requests with it.
+// SameSite=Strict so that no other site can send requests with it. It is
+// Secure when the browser came over HTTPS: to onramp itself, or to a proxy
+// in front of it that says so in X-Forwarded-Proto. (A client forging that
+// header over plain HTTP only gets a cookie its browser will not send back.)
 func sessionCookie(r *http.Request, token string) *http.Cookie {
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
 	c := &http.Cookie{
 		Name: onramp.SessionCookie, Value: token, Path: "/",
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil || strings.EqualFold(strings.TrimSpace(proto), "https"),
 	}
 	if token == "" {
 		c.MaxAge = -1

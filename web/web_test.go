@@ -141,6 +141,8 @@ func TestWebSignInForm(t *testing.T) {
 	}{
 		{name: "good", target: "http://onramp.test/signin", token: f.alice, next: "/new", wantStatus: 303, wantLocation: "/new"},
 		{name: "good over TLS", target: "https://onramp.test/signin", token: f.alice, wantStatus: 303, wantLocation: "/", wantSecure: true},
+		{name: "good behind a TLS proxy", target: "http://onramp.test/signin", token: f.alice, header: []string{"X-Forwarded-Proto", "https"}, wantStatus: 303, wantLocation: "/", wantSecure: true},
+		{name: "good behind a plain proxy", target: "http://onramp.test/signin", token: f.alice, header: []string{"X-Forwarded-Proto", "http"}, wantStatus: 303, wantLocation: "/"},
 		{name: "next to another site", target: "/signin", token: f.alice, next: "//evil.example/x", wantStatus: 303, wantLocation: "/"},
 		{name: "next with a tab", target: "/signin", token: f.alice, next: "/\t/evil.example", wantStatus: 303, wantLocation: "/"},
 		{name: "bad token", target: "/signin", token: f.alice + "x", wantStatus: 401},
