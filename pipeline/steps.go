@@ -38,9 +38,11 @@ func (r *initRun) pushCommit(ctx context.Context, _, _ int) (string, error) {
 	commit := func() (string, error) {
 		return r.Git.Commit(ctx, r.p.Name, r.files, fmt.Sprintf("Render template %s for %s", r.p.Template, r.p.Name))
 	}
-	if r.repair {
-		// Commits pushed since set-up are kept: objects are re-applied at
-		// the head as it is now.
+	// In a repair, or an attempt after one that pushed, the rendered
+	// commit is in the repository already: commits pushed since are kept,
+	// and objects are applied at the head as it is now.
+	pushed := r.repair || r.stepStatus("push_commit") == onramp.StepSucceeded
+	if pushed {
 		commit = func() (string, error) { return r.Git.Head(ctx, r.p.Name) }
 	}
 	rev, err := commit()
@@ -48,7 +50,7 @@ func (r *initRun) pushCommit(ctx context.Context, _, _ int) (string, error) {
 		return "", fail(err, "check that the Git server is reachable and writable; onramp retries by itself")
 	}
 	r.repo.Revision, r.repoMoved = rev, true
-	if r.repair {
+	if pushed {
 		return "", nil
 	}
 	return "pushed " + rev, nil

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -52,6 +54,9 @@ func TestApiserverOutageDuringSetup(t *testing.T) {
 	if p.Progress >= 100 || p.Phase != onramp.PhaseInitializing {
 		t.Fatalf("with the apiserver stopped: %d%% %s; want initializing below 100%%", p.Progress, p.Phase)
 	}
+	// The owner pushes meanwhile: the next attempt keeps that commit
+	// instead of committing the rendered files on top again.
+	pushed := pushReadme(t, p.Repository.URL, tok)
 	if err := syscall.Kill(apiserver, syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +68,26 @@ func TestApiserverOutageDuringSetup(t *testing.T) {
 	if p.GitOps.Namespaces != 3 || p.GitOps.Kustomizations != 3 {
 		t.Errorf("after recovery: %+v", p.GitOps)
 	}
+	if p.Repository.Revision != pushed {
+		t.Errorf("recorded revision after recovery %s; want the owner's push %s, kept", p.Repository.Revision, pushed)
+	}
 	logs := logText(t, s, tok, name)
 	if !strings.Contains(logs, "attempt 1 of 10 failed") || !strings.Contains(logs, "retrying") {
 		t.Errorf("log does not show the failed attempts:\n%s", logs)
 	}
+}
+
+// pushReadme clones the repository at url as the owner, commits a change to
+// README.md, pushes it and returns the pushed revision.
+func pushReadme(t *testing.T, url, token string) string {
+	t.Helper()
+	dir := t.TempDir()
+	git := gitIn(t, dir)
+	git("clone", "-q", strings.Replace(url, "http://", "http://alice:"+token+"@", 1), ".")
+	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("Edited by the owner.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git("commit", "-qam", "Edit the README")
+	git("push", "-q", "origin", "main")
+	return "main@sha1:" + git("rev-parse", "HEAD")
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,19 +19,8 @@ func TestPushedCommits(t *testing.T) {
 	tok := s.token(t, "alice")
 	name := readyProject(t, s, tok)
 	p, _ := getProject(t, s, tok, name)
-	dir := filepath.Join(t.TempDir(), "work")
-	git := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command("git", append([]string{"-c", "user.name=Alice", "-c", "user.email=alice@example.com"}, args...)...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	os.MkdirAll(dir, 0o755)
+	dir := t.TempDir()
+	git := gitIn(t, dir)
 	git("clone", "-q", strings.Replace(p.Repository.URL, "http://", "http://alice:"+tok+"@", 1), ".")
 
 	git("mv", "deploy/overlays/development", "deploy/overlays/dev")
@@ -57,5 +45,21 @@ func TestPushedCommits(t *testing.T) {
 	})
 	if p.Repository.Revision != head {
 		t.Errorf("recorded revision %s; want the pushed head %s", p.Repository.Revision, head)
+	}
+}
+
+// gitIn returns a runner of the git CLI in dir, as Alice, that fails t on
+// an error and returns the trimmed output.
+func gitIn(t *testing.T, dir string) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.name=Alice", "-c", "user.email=alice@example.com"}, args...)...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out))
 	}
 }
