@@ -19,3 +19,10 @@ type DeleteJob struct {
 
 // Kind names the job for the queue.
 func (DeleteJob) Kind() string { return "delete_project" }
+
+// SweepJob fails the initializations whose job ended without recording an
+// end; the queue's leader enqueues it every minute.
+type SweepJob struct{}
+
+// Kind names the job for the queue.
+func (SweepJob) Kind() string { return "fail_lost_initializations" }

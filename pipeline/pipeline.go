@@ -33,6 +33,7 @@ type Store interface {
 	Log(ctx context.Context, id int64, step, level, message string) error
 	SetRepository(ctx context.Context, id int64, repo onramp.Repository) error
 	Initializing(ctx context.Context, id int64) (bool, error)
+	FailLostInitializations(ctx context.Context, quiet time.Duration) (int, error)
 	RecordApplied(ctx context.Context, id int64, a onramp.Applied) error
 	Resources(ctx context.Context, id int64) ([]onramp.Resource, error)
 	EnsureCredential(ctx context.Context, id int64, name string, generate func() string) (string, error)
@@ -87,6 +88,32 @@ func Register(workers *river.Workers, d *Deps) {
 	}
 	river.AddWorker(workers, &InitializeWorker{Deps: d})
 	river.AddWorker(workers, &DeleteWorker{Deps: d})
+	river.AddWorker(workers, &SweepWorker{Deps: d})
+}
+
+// PeriodicJobs are the jobs the queue's leader enqueues by itself: the
+// sweep of lost initializations, every minute and at start.
+func PeriodicJobs() []*river.PeriodicJob {
+	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+		func() (river.JobArgs, *river.InsertOpts) { return onramp.SweepJob{}, nil },
+		&river.PeriodicJobOpts{RunOnStart: true})}
+}
+
+// SweepWorker fails the initializations whose job ended without recording
+// an end (Store.FailLostInitializations), so that none says initializing
+// for good.
+type SweepWorker struct {
+	river.WorkerDefaults[onramp.SweepJob]
+	*Deps
+}
+
+// Work runs one sweep of projects unchanged for a minute.
+func (w *SweepWorker) Work(ctx context.Context, _ *river.Job[onramp.SweepJob]) error {
+	n, err := w.Store.FailLostInitializations(ctx, time.Minute)
+	if n > 0 {
+		w.Logger.Warn("failed initializations whose job ended without an end; `onramp project retry` resumes them", "projects", n)
+	}
+	return err
 }
 
 // RetryPolicy retries quickly at first and at most every 30 s, so that a

@@ -111,6 +111,8 @@ type QueueOptions struct {
 	// inserts (wakeListener) and within 50 ms for another process's (a
 	// table River's listener polls).
 	Poll time.Duration
+	// Periodic are the jobs the leader enqueues by itself.
+	Periodic []*river.PeriodicJob
 }
 
 // NewQueue returns a River client on this database and sets it as db.Jobs.
@@ -122,6 +124,7 @@ func (db *DB) NewQueue(opts QueueOptions) (*Queue, error) {
 		MaxAttempts:       10,
 		JobTimeout:        cmp.Or(opts.JobTimeout, 5*time.Minute),
 		RetryPolicy:       opts.RetryPolicy,
+		PeriodicJobs:      opts.Periodic,
 	}
 	cfg.RescueStuckJobsAfter = cfg.JobTimeout
 	if opts.Workers != nil {

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/onramp/onramp"
 	"github.com/riverqueue/river"
@@ -79,6 +81,72 @@ func (db *DB) RequestRetry(ctx context.Context, owner, name string) (*onramp.Pro
 		return nil, fmt.Errorf("request retry of %s: %w", name, err)
 	}
 	return db.ProjectByID(ctx, id)
+}
+
+// FailLostInitializations fails every initializing project, unchanged for
+// quiet or longer, that no initialization job waits, runs or retries for:
+// its job ended without recording an end (its worker's process lost during
+// the last attempt, so River discarded it). The step it stopped in is
+// failed with the reason and the retry that resumes it, so that the project
+// no longer says initializing for good. It returns how many it failed.
+func (db *DB) FailLostInitializations(ctx context.Context, quiet time.Duration) (int, error) {
+	rows, err := db.db.QueryContext(ctx, db.q(`SELECT id, name FROM projects WHERE phase = ? AND updated_at <= ?`),
+		onramp.PhaseInitializing, db.Now().Add(-quiet).UnixMicro())
+	if err != nil {
+		return 0, fmt.Errorf("list initializing projects: %w", err)
+	}
+	type project struct {
+		id   int64
+		name string
+	}
+	var candidates []project
+	for rows.Next() {
+		var p project
+		if err := rows.Scan(&p.id, &p.name); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		candidates = append(candidates, p)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, fmt.Errorf("list initializing projects: %w", err)
+	}
+	failed := 0
+	for _, p := range candidates {
+		lost := false
+		err := db.projectTx(ctx, p.id, func(tx *txn) error {
+			var phase onramp.Phase
+			if err := tx.QueryRowContext(ctx, db.q(`SELECT phase FROM projects WHERE id = ?`), p.id).Scan(&phase); err != nil || phase != onramp.PhaseInitializing {
+				return err
+			}
+			if live, err := db.initializationIn(ctx, tx, p.id, liveJob...); err != nil || live {
+				return err
+			}
+			var step string
+			err := tx.QueryRowContext(ctx, db.q(`SELECT name FROM steps WHERE project_id = ? AND job = 'init' AND status <> ? ORDER BY position LIMIT 1`),
+				p.id, onramp.StepSucceeded).Scan(&step)
+			if err != nil {
+				return fmt.Errorf("find the step %s stopped in: %w", p.name, err)
+			}
+			reason := "the initialization job ended without recording an end: its worker stopped during the last attempt"
+			if _, err := db.updateStepTx(ctx, tx, p.id, step, `status = ?, finished_at = ?, error = ?, hint = ?`,
+				onramp.StepFailed, db.now(), reason, "run `onramp project retry "+p.name+"` to resume from the last finished step"); err != nil {
+				return err
+			}
+			if err := db.logTx(ctx, tx, p.id, step, "error", reason); err != nil {
+				return err
+			}
+			lost = true
+			return db.changePhaseTx(ctx, tx, p.id, onramp.PhaseInitializing, onramp.PhaseFailed)
+		})
+		if err != nil {
+			return failed, fmt.Errorf("fail the lost initialization of %s: %w", p.name, err)
+		}
+		if lost {
+			failed++
+		}
+	}
+	return failed, nil
 }
 
 // Initializing reports whether an initialization job of the project is

@@ -534,6 +534,61 @@ func TestRetryResumesALostInitialization(t *testing.T) {
 	})
 }
 
+// An initializing project whose job has ended (here cancelled) is failed
+// by the sweep at the step it stopped in, with the retry that resumes it;
+// one whose job still waits is left alone.
+func TestFailLostInitializations(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		queue := db.Jobs.(*store.Queue)
+		lost, waiting := newProject("lost"), newProject("waiting")
+		for _, p := range []*onramp.Project{lost, waiting} {
+			if err := db.CreateProject(ctx, "alice", p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db.FinishStep(ctx, lost.ID, onramp.StepDone{Step: "render_template", Progress: 5, Next: "create_repository"}); err != nil {
+			t.Fatal(err)
+		}
+		jobs, err := queue.JobList(ctx, river.NewJobListParams().Kinds(onramp.InitializeJob{}.Kind()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range jobs.Jobs {
+			var args onramp.InitializeJob
+			if err := json.Unmarshal(j.EncodedArgs, &args); err != nil {
+				t.Fatal(err)
+			}
+			if args.ProjectID == lost.ID {
+				if _, err := queue.JobCancel(ctx, j.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if n, err := db.FailLostInitializations(ctx, time.Hour); err != nil || n != 0 {
+			t.Errorf("sweep of projects quiet for an hour = %d, %v; want 0", n, err)
+		}
+		if n, err := db.FailLostInitializations(ctx, 0); err != nil || n != 1 {
+			t.Fatalf("sweep = %d, %v; want 1", n, err)
+		}
+		got, _ := db.ProjectByID(ctx, lost.ID)
+		s := got.Steps[1]
+		if got.Phase != onramp.PhaseFailed || s.Name != "create_repository" || s.Status != onramp.StepFailed ||
+			!strings.Contains(s.Error, "ended without recording an end") || !strings.Contains(s.Hint, "onramp project retry lost") {
+			t.Errorf("lost project after the sweep: %s, step %+v; want failed at create_repository with the retry hint", got.Phase, s)
+		}
+		if got, _ := db.ProjectByID(ctx, waiting.ID); got.Phase != onramp.PhaseInitializing {
+			t.Errorf("project whose job waits: %s; want initializing", got.Phase)
+		}
+		if _, err := db.RequestRetry(ctx, "alice", "lost"); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := db.FailLostInitializations(ctx, 0); err != nil || n != 0 {
+			t.Errorf("sweep after the retry = %d, %v; want 0 (its job waits)", n, err)
+		}
+	})
+}
+
 // TestRecordAppliedBatch records one environment's applied objects at once:
 // of three, one the watcher already saw (left alone), one recorded missing
 // (replaced) and one new; the two written get a transition and an event

@@ -164,7 +164,7 @@ func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Regis
 	}
 	workers := river.NewWorkers()
 	pipeline.Register(workers, deps)
-	q, err := a.DB.NewQueue(store.QueueOptions{Workers: workers, MaxWorkers: a.Config.Workers, RetryPolicy: pipeline.RetryPolicy{}, Logger: quiet, JobTimeout: a.Config.JobTimeout})
+	q, err := a.DB.NewQueue(store.QueueOptions{Workers: workers, MaxWorkers: a.Config.Workers, RetryPolicy: pipeline.RetryPolicy{}, Logger: quiet, JobTimeout: a.Config.JobTimeout, Periodic: pipeline.PeriodicJobs()})
 	if err != nil {
 		return fmt.Errorf("job queue: %w", err)
 	}
