@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/onramp/onramp"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/onramp/onramp"
 )
 
 // RequestDelete marks the owner's project deleting and enqueues its deletion.
