@@ -192,7 +192,7 @@ func (r *initRun) failed(ctx context.Context, stepName string, err error) error 
 
 func (r *initRun) settled(ctx context.Context) {
 	if r.OnSettled != nil {
-		r.OnSettled(ctx, r.p.ID)
+		r.OnSettled(ctx, r.p.ID, r.p.Name)
 	}
 }
 

@@ -64,7 +64,7 @@ type Deps struct {
 	// 100% or failed, and when a repair ends: the status watcher, which
 	// leaves a project alone while it initializes, then catches up with it
 	// and judges its phase from its resources.
-	OnSettled func(ctx context.Context, projectID int64)
+	OnSettled func(ctx context.Context, projectID int64, name string)
 	// CrashAt names a point where the worker process kills itself: a step
 	// name (after the step is recorded done) or "setup_gitops:N" (after N
 	// objects are applied, recorded or not). Only tests of crash recovery set it.

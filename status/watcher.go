@@ -60,15 +60,11 @@ func (w *Watcher) Run(ctx context.Context) error {
 // from the pipeline (on two cores, ~8 ms of setup_gitops). The informers'
 // cache holds the latest state of everything skipped, so replaying it now
 // records what was missed; then the project is judged.
-func (w *Watcher) Settled(ctx context.Context, projectID int64) {
-	p, err := w.Store.ProjectByID(ctx, projectID)
-	if err != nil {
-		return
-	}
+func (w *Watcher) Settled(ctx context.Context, projectID int64, name string) {
 	// Without a running watch there is nothing to replay: when it starts,
 	// its initial list delivers every object.
-	if err := w.Kube.Replay(ctx, p.Name); err != nil && !errors.Is(err, kube.ErrNotWatching) {
-		w.Logger.Warn("catch up with the cluster", "project", p.Name, "error", err)
+	if err := w.Kube.Replay(ctx, name); err != nil && !errors.Is(err, kube.ErrNotWatching) {
+		w.Logger.Warn("catch up with the cluster", "project", name, "error", err)
 	}
 	w.Judge(ctx, projectID)
 }

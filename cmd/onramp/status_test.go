@@ -453,7 +453,7 @@ func TestWatcherCatchesUpWhenSettled(t *testing.T) {
 	if err := db.ChangePhase(ctx, p.ID, onramp.PhaseInitializing, onramp.PhaseFailed); err != nil {
 		t.Fatal(err)
 	}
-	w.Settled(ctx, p.ID)
+	w.Settled(ctx, p.ID, p.Name)
 	rs, err := db.Resources(ctx, p.ID)
 	if err != nil {
 		t.Fatal(err)
