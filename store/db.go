@@ -235,7 +235,26 @@ func (db *DB) withTx(ctx context.Context, fn func(tx *txn) error) error {
 // writing one of them.
 func (db *DB) projectTx(ctx context.Context, id int64, fn func(tx *txn) error) error {
 	return db.withTx(ctx, func(tx *txn) error {
-		if err := db.lockProject(ctx, tx, id); err != nil {
+		if err := db.lockProject(ctx, tx, id, false); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// recordTx is projectTx for the records a job or the status watcher keeps
+// of what it did or saw: steps, progress, log lines, applied objects and
+// their status. On PostgreSQL their commit does not wait for the WAL to
+// reach the disk (synchronous_commit off for the transaction; a flush
+// costs ~1 ms here, and a create commits ~10 records). They are visible at
+// once and survive an onramp crash; a crash of the database server itself
+// can lose the last fraction of a second of them (the WAL writer flushes
+// every 200 ms), which the job, run again, records again. Any synchronous
+// commit after them, such as River recording the job's end, flushes them
+// too. SQLite's synchronous=NORMAL makes the same trade for every commit.
+func (db *DB) recordTx(ctx context.Context, id int64, fn func(tx *txn) error) error {
+	return db.withTx(ctx, func(tx *txn) error {
+		if err := db.lockProject(ctx, tx, id, true); err != nil {
 			return err
 		}
 		return fn(tx)

@@ -39,13 +39,18 @@ func (db *DB) writeEvents(ctx context.Context, tx *txn) error {
 }
 
 // lockProject takes, on PostgreSQL, the lock that orders a project's events,
-// held until the transaction ends. (SQLite's immediate transactions already
-// serialize writers.)
-func (db *DB) lockProject(ctx context.Context, tx *txn, projectID int64) error {
+// held until the transaction ends, and with async makes the transaction's
+// commit asynchronous (recordTx), in the same round trip. (SQLite's
+// immediate transactions already serialize writers.)
+func (db *DB) lockProject(ctx context.Context, tx *txn, projectID int64, async bool) error {
 	if db.engine != Postgres {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7242002, $1::int)`, int32(projectID)); err != nil {
+	query := `SELECT pg_advisory_xact_lock(7242002, $1::int)`
+	if async {
+		query = `SELECT pg_advisory_xact_lock(7242002, $1::int), set_config('synchronous_commit', 'off', true)`
+	}
+	if _, err := tx.ExecContext(ctx, query, int32(projectID)); err != nil {
 		return fmt.Errorf("lock project events: %w", err)
 	}
 	return nil

@@ -37,7 +37,7 @@ func (db *DB) ChangePhase(ctx context.Context, id int64, from, to onramp.Phase) 
 
 // StartStep marks a step running (keeping the first start time of a resumed step).
 func (db *DB) StartStep(ctx context.Context, id int64, step string) error {
-	return db.projectTx(ctx, id, func(tx *txn) error {
+	return db.recordTx(ctx, id, func(tx *txn) error {
 		_, err := db.startStepTx(ctx, tx, id, step)
 		return err
 	})
@@ -55,7 +55,7 @@ func (db *DB) startStepTx(ctx context.Context, tx *txn, id int64, step string) (
 // It returns the project's phase as the transaction leaves it, so that a
 // job running more steps notices a deletion without another read.
 func (db *DB) FinishStep(ctx context.Context, id int64, d onramp.StepDone) (phase onramp.Phase, err error) {
-	err = db.projectTx(ctx, id, func(tx *txn) error {
+	err = db.recordTx(ctx, id, func(tx *txn) error {
 		if d.Log != "" {
 			if err := db.logTx(ctx, tx, id, d.Step, "info", d.Log); err != nil {
 				return err
@@ -89,7 +89,7 @@ func (db *DB) FinishStep(ctx context.Context, id int64, d onramp.StepDone) (phas
 
 // FailStep marks a step failed with the reason and what to do.
 func (db *DB) FailStep(ctx context.Context, id int64, step, reason, hint string) error {
-	return db.projectTx(ctx, id, func(tx *txn) error {
+	return db.recordTx(ctx, id, func(tx *txn) error {
 		_, err := db.updateStepTx(ctx, tx, id, step, `status = ?, finished_at = ?, error = ?, hint = ?`, onramp.StepFailed, db.now(), reason, hint)
 		return err
 	})
@@ -134,7 +134,7 @@ type progressData struct {
 
 // Log appends a line to a project's log.
 func (db *DB) Log(ctx context.Context, id int64, step, level, message string) error {
-	return db.projectTx(ctx, id, func(tx *txn) error { return db.logTx(ctx, tx, id, step, level, message) })
+	return db.recordTx(ctx, id, func(tx *txn) error { return db.logTx(ctx, tx, id, step, level, message) })
 }
 
 func (db *DB) logTx(ctx context.Context, tx *txn, id int64, step, level, message string) error {

@@ -62,7 +62,7 @@ func (db *DB) CreateProject(ctx context.Context, owner string, p *onramp.Project
 		if err := db.insertSteps(ctx, tx, p.ID, "init", onramp.InitSteps); err != nil {
 			return err
 		}
-		if err := db.lockProject(ctx, tx, p.ID); err != nil {
+		if err := db.lockProject(ctx, tx, p.ID, false); err != nil {
 			return err
 		}
 		if err := db.appendEvent(tx, p.ID, onramp.EventPhase, phaseData{onramp.PhaseInitializing}); err != nil {

@@ -16,7 +16,7 @@ import (
 // restart neither loses nor duplicates transitions. It reports whether
 // anything changed.
 func (db *DB) UpsertResource(ctx context.Context, projectID int64, r onramp.Resource) (changed bool, err error) {
-	err = db.projectTx(ctx, projectID, func(tx *txn) error {
+	err = db.recordTx(ctx, projectID, func(tx *txn) error {
 		changed, err = db.upsertResourceTx(ctx, tx, projectID, r)
 		return err
 	})
@@ -30,7 +30,7 @@ func (db *DB) UpsertResource(ctx context.Context, projectID int64, r onramp.Reso
 // apply's answer: an object already recorded is left as it is, unless it
 // was missing.
 func (db *DB) RecordApplied(ctx context.Context, projectID int64, a onramp.Applied) error {
-	return db.projectTx(ctx, projectID, func(tx *txn) error {
+	return db.recordTx(ctx, projectID, func(tx *txn) error {
 		if err := db.recordNewTx(ctx, tx, projectID, a.Resources); err != nil {
 			return err
 		}
@@ -170,7 +170,7 @@ func (db *DB) Resources(ctx context.Context, projectID int64) ([]onramp.Resource
 
 // SetEnvironmentStatus records an environment's status.
 func (db *DB) SetEnvironmentStatus(ctx context.Context, projectID int64, env string, status onramp.ResourceStatus) error {
-	return db.projectTx(ctx, projectID, func(tx *txn) error { return db.setEnvironmentStatusTx(ctx, tx, projectID, env, status) })
+	return db.recordTx(ctx, projectID, func(tx *txn) error { return db.setEnvironmentStatusTx(ctx, tx, projectID, env, status) })
 }
 
 func (db *DB) setEnvironmentStatusTx(ctx context.Context, tx *txn, projectID int64, env string, status onramp.ResourceStatus) error {

@@ -1,0 +1,45 @@
+package store
+
+import (
+	"context"
+	"os"
+	"testing"
+)
+
+// A job's and the watcher's records commit without waiting for the WAL
+// flush on PostgreSQL; every other transaction that takes a project's lock
+// (a create, a delete or retry request, a phase change) waits for it.
+func TestRecordTxCommitsAsynchronously(t *testing.T) {
+	url := os.Getenv("ONRAMP_TEST_POSTGRES_URL")
+	if url == "" {
+		t.Skip("set ONRAMP_TEST_POSTGRES_URL to run PostgreSQL tests")
+	}
+	ctx := context.Background()
+	db, err := Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	setting := func(txFunc func(context.Context, int64, func(*txn) error) error) string {
+		t.Helper()
+		var v string
+		err := txFunc(ctx, 1, func(tx *txn) error {
+			return tx.QueryRowContext(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&v)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if got := setting(db.recordTx); got != "off" {
+		t.Errorf("recordTx: synchronous_commit = %q, want off", got)
+	}
+	if got := setting(db.projectTx); got != "on" {
+		t.Errorf("projectTx: synchronous_commit = %q, want on", got)
+	}
+	// The setting is the transaction's own: the connection goes back to
+	// the pool as it was.
+	if got := setting(db.projectTx); got != "on" {
+		t.Errorf("projectTx after a recordTx: synchronous_commit = %q, want on", got)
+	}
+}
