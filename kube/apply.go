@@ -22,6 +22,8 @@ import (
 // not being deleted; otherwise it stops with an EUNAVAILABLE error naming
 // them. The GitRepository and Kustomization are annotated with a reconcile
 // request so that Flux acts at once rather than at the next interval.
+// With spec.Repository set, the GitRepository and the Kustomization are
+// made once it has answered, and its error stops the apply there.
 // progress, when not nil, is called after each object is applied, with the
 // object's status as the apiserver returned it. The resources returned are
 // the six objects, in order.
@@ -30,16 +32,27 @@ func (c *Client) ApplyEnvironment(ctx context.Context, spec EnvironmentSpec, pro
 		return nil, err
 	}
 	spec = spec.withDefaults()
-	now := time.Now()
 	objs := Objects(spec)
-	for _, obj := range objs {
-		if isFlux(obj) {
-			requestReconcile(obj, now.Format(time.RFC3339Nano))
-		}
-	}
 	applied := make(map[string]client.Object, len(objs))
 	out := make([]onramp.Resource, 0, len(objs))
-	for _, obj := range objs {
+	for i := range objs {
+		obj := objs[i]
+		if isFlux(obj) {
+			if spec.Repository != nil {
+				src, err := spec.Repository(ctx)
+				if err != nil {
+					return out, err
+				}
+				spec.GitURL, spec.Branch, spec.Revision, spec.Repository = src.URL, src.Branch, src.Revision, nil
+				if err := spec.Validate(); err != nil {
+					return out, err
+				}
+				spec = spec.withDefaults()
+				objs = Objects(spec)
+				obj = objs[i]
+			}
+			requestReconcile(obj, time.Now().Format(time.RFC3339Nano))
+		}
 		if err := dependenciesPresent(obj, applied); err != nil {
 			return out, err
 		}

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -276,4 +277,61 @@ func errString(err error) string {
 		return "<nil>"
 	}
 	return err.Error()
+}
+
+// With Repository set, the four objects that need no repository are applied
+// first and the GitRepository waits for its answer, then points at what it
+// answered; an error from it stops the apply before the GitRepository.
+func TestApplyEnvironmentAwaitsRepository(t *testing.T) {
+	t.Parallel()
+	e := newClusterEnv(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{{"repository fails", errors.New("the Git server is down")}, {"repository ready", nil}} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := e.spec
+			spec.GitURL, spec.Revision = "", ""
+			asked, answer := make(chan []string, 1), make(chan struct{})
+			var progressed []string
+			spec.Repository = func(context.Context) (GitSource, error) {
+				asked <- slices.Clone(progressed)
+				<-answer
+				return GitSource{URL: e.spec.GitURL, Branch: e.spec.Branch, Revision: e.spec.Revision}, tc.err
+			}
+			type result struct {
+				res []onramp.Resource
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				res, err := e.kube.ApplyEnvironment(ctx, spec, func(r onramp.Resource) { progressed = append(progressed, r.Kind) })
+				done <- result{res, err}
+			}()
+			before := <-asked
+			if want := applyOrder[:4]; !slices.Equal(before, want) {
+				t.Errorf("applied before the repository answered: %v; want %v", before, want)
+			}
+			if tc.err != nil {
+				var src sourcev1.GitRepository
+				err := e.plain.Get(ctx, client.ObjectKeyFromObject(GitRepository(e.spec)), &src)
+				if !apierrors.IsNotFound(err) {
+					t.Errorf("GitRepository before the repository answered: %v; want NotFound", err)
+				}
+			}
+			close(answer)
+			r := <-done
+			if tc.err != nil {
+				if !errors.Is(r.err, tc.err) || len(r.res) != 4 {
+					t.Fatalf("ApplyEnvironment = %d resources, %v; want 4 and the repository's error", len(r.res), r.err)
+				}
+				return
+			}
+			if r.err != nil || len(r.res) != 6 {
+				t.Fatalf("ApplyEnvironment = %d resources, %v; want 6", len(r.res), r.err)
+			}
+			e.checkObjects(t) // URL, branch and revision as the repository answered
+		})
+	}
 }

@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"context"
 	"time"
 
 	"github.com/onramp/onramp"
@@ -54,6 +55,18 @@ type EnvironmentSpec struct {
 	// Revision is the revision onramp pushed ("main@sha1:<sha>"); empty
 	// means any revision Flux reports is accepted.
 	Revision string
+	// Repository, when not nil, is waited for before the GitRepository is
+	// applied and gives GitURL, Branch and Revision in their place: the
+	// Namespace, ServiceAccount, RoleBinding and Secret need no repository,
+	// so they can be applied while it is made, and Flux is not told to
+	// clone a repository that does not have the commit yet.
+	Repository func(context.Context) (GitSource, error)
+}
+
+// GitSource is the repository and revision an environment's GitRepository
+// points at.
+type GitSource struct {
+	URL, Branch, Revision string
 }
 
 // withDefaults fills the optional fields.
@@ -78,9 +91,11 @@ func (s EnvironmentSpec) Validate() error {
 	required := []struct{ field, value string }{
 		{"environment", s.Environment},
 		{"path", s.Path},
-		{"git_url", s.GitURL},
 		{"username", s.Username},
 		{"password", s.Password},
+	}
+	if s.Repository == nil {
+		required = append(required, struct{ field, value string }{"git_url", s.GitURL})
 	}
 	for _, r := range required {
 		if r.value == "" {

@@ -32,7 +32,7 @@ func (w *InitializeWorker) Work(ctx context.Context, job *river.Job[onramp.Initi
 	if err != nil {
 		return err
 	}
-	r := &initRun{Deps: w.Deps, p: p, attempt: job.Attempt, maxAttempts: job.MaxAttempts}
+	r := &initRun{Deps: w.Deps, p: p, attempt: job.Attempt, maxAttempts: job.MaxAttempts, pushed: make(chan struct{})}
 	switch p.Phase {
 	case onramp.PhaseDeleting:
 		return nil
@@ -51,7 +51,9 @@ type initRun struct {
 
 	files     onramp.Files
 	repo      onramp.Repository
-	repoMoved bool // repo changed in this step: record it with the step's end
+	repoMoved bool          // repo changed in this step: record it with the step's end
+	pushed    chan struct{} // closed when push_commit has set repo's revision
+	setup     *setup        // setup_gitops's applies, started with create_repository
 	password  string
 	specs     []kube.EnvironmentSpec
 	applied   []onramp.Resource // as the apiserver answered the applies
@@ -77,8 +79,10 @@ func (r *initRun) steps() []step {
 
 // run runs the steps in order. Each step's end, its log line, the progress
 // it is worth and the next step's start are one transaction; the last
-// step's end writes 100% and provisioned together.
+// step's end writes 100% and provisioned together. setup_gitops's applies
+// start with create_repository (see setup).
 func (r *initRun) run(ctx context.Context) error {
+	defer r.stopSetup()
 	if r.repair {
 		r.log(ctx, "", "info", "repair: re-applying every object from the recorded desired state")
 	}
@@ -110,6 +114,9 @@ func (r *initRun) run(ctx context.Context) error {
 		}
 		if mark && r.attempt > 1 {
 			r.log(ctx, s.name, "info", fmt.Sprintf("attempt %d of %d", r.attempt, r.maxAttempts))
+		}
+		if s.name == "create_repository" {
+			r.startSetup(ctx)
 		}
 		msg, err := s.run(ctx, done, onramp.InitSteps[i].Weight)
 		if err != nil {
@@ -167,6 +174,7 @@ func (r *initRun) failed(ctx context.Context, stepName string, err error) error 
 	// The job's own context may be what ran out: record the failure anyway.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	r.stopSetup() // what it applied is recorded before the failure
 	msg, hint := message(err), hintOf(err)
 	r.Logger.Warn("initialization step failed", "project", r.p.Name, "step", stepName, "attempt", r.attempt, "error", err)
 	if !permanent(err) && r.attempt < r.maxAttempts {

@@ -50,40 +50,108 @@ func (r *initRun) pushCommit(ctx context.Context, _, _ int) (string, error) {
 		return "", fail(err, "check that the Git server is reachable and writable; onramp retries by itself")
 	}
 	r.repo.Revision, r.repoMoved = rev, true
+	close(r.pushed)
 	if pushed {
 		return "", nil
 	}
 	return "pushed " + rev, nil
 }
 
-// setupGitOps applies each environment's objects in dependency order and
-// records them, with the progress they are worth, once the apiserver has
-// them: one transaction per environment, also for the objects applied
-// before an apply failed. The records are written in order by a goroutine,
-// so that one environment's is written while the next is applied.
-func (r *initRun) setupGitOps(ctx context.Context, base, weight int) (string, error) {
+// setup is setup_gitops's work, started with create_repository (after
+// preflight passed): the objects that need no repository are applied while
+// the repository is made and the commit pushed, and the GitRepository of
+// the first environment waits for the commit (EnvironmentSpec.Repository).
+// Its records, each environment's objects with the progress they are worth,
+// wait until setup_gitops has started, so progress stays in step order; if
+// the run ends before (a Git step failed, a deletion), the objects applied
+// are recorded without progress and the applies are stopped.
+type setup struct {
+	cancel  context.CancelFunc
+	decide  sync.Once
+	decided chan struct{} // closed once started is known
+	started bool          // setup_gitops started: the records count as progress
+	done    chan struct{} // closed when err is set
+	err     error
+}
+
+// begin says whether setup_gitops has started; only the first call counts.
+func (s *setup) begin(started bool) {
+	s.decide.Do(func() {
+		s.started = started
+		close(s.decided)
+	})
+}
+
+// startSetup starts setup_gitops's applies in the background.
+func (r *initRun) startSetup(ctx context.Context) {
+	actx, cancel := context.WithCancel(ctx)
+	s := &setup{cancel: cancel, decided: make(chan struct{}), done: make(chan struct{})}
+	r.setup = s
+	go func() {
+		defer close(s.done)
+		s.err = r.applyEnvironments(actx, ctx, s)
+	}()
+}
+
+// stopSetup ends a setup that setup_gitops did not wait for, and waits
+// until its applies have stopped and its records are written.
+func (r *initRun) stopSetup() {
+	if s := r.setup; s != nil {
+		s.begin(false)
+		s.cancel()
+		<-s.done
+	}
+}
+
+// setupGitOps waits for the applies startSetup began, which record
+// themselves from now on.
+func (r *initRun) setupGitOps(ctx context.Context, _, _ int) (string, error) {
+	if r.setup == nil {
+		r.startSetup(ctx)
+	}
+	r.setup.begin(true)
+	select {
+	case <-r.setup.done:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	r.specs = r.envSpecs(nil)
+	return "", r.setup.err
+}
+
+// applyEnvironments applies each environment's objects in dependency order
+// and records them once the apiserver has them: one transaction per
+// environment, also for the objects applied before an apply failed. The
+// records are written in order by a goroutine, with recordCtx, so that one
+// environment's is written while the next is applied.
+func (r *initRun) applyEnvironments(ctx, recordCtx context.Context, s *setup) error {
 	if r.Cluster == nil {
-		return "", errNoCluster()
+		return errNoCluster()
 	}
 	password, err := r.Store.EnsureCredential(ctx, r.p.ID, onramp.GitReadCredential, randomPassword)
 	if err != nil {
-		return "", err
+		return err
 	}
 	r.password = password
-	r.specs = r.envSpecs()
-	records, recorded := make(chan onramp.Applied, len(r.specs)), make(chan error, 1)
+	specs := r.envSpecs(r.awaitRepository)
+	base, weight := stepSpan("setup_gitops")
+	records, recorded := make(chan onramp.Applied, len(specs)), make(chan error, 1)
 	go func() {
 		var err error
+		<-s.decided
 		for a := range records {
+			if !s.started {
+				a.Progress, a.Status, a.Log = 0, "", ""
+			}
 			if err == nil {
-				err = r.Store.RecordApplied(ctx, r.p.ID, a)
+				err = r.Store.RecordApplied(recordCtx, r.p.ID, a)
 			}
 		}
 		recorded <- err
 	}()
-	total, sent, applied := len(r.specs)*6, 0, 0
+	total, sent, applied := len(specs)*6, 0, 0
 	var applyErr error
-	for _, spec := range r.specs {
+	for _, spec := range specs {
 		actx, cancel := context.WithTimeout(ctx, r.AttemptTimeout)
 		rs, err := r.Cluster.ApplyEnvironment(actx, spec, func(onramp.Resource) {
 			sent++
@@ -109,19 +177,47 @@ func (r *initRun) setupGitOps(ctx context.Context, base, weight int) (string, er
 	}
 	close(records)
 	if err := <-recorded; err != nil {
-		return "", err
+		return err
 	}
-	return "", applyErr
+	return applyErr
 }
 
-func (r *initRun) envSpecs() []kube.EnvironmentSpec {
+// awaitRepository answers, once push_commit has succeeded, the repository
+// and revision the GitRepositories point at.
+func (r *initRun) awaitRepository(ctx context.Context) (kube.GitSource, error) {
+	select {
+	case <-r.pushed:
+		return kube.GitSource{URL: r.repo.URL, Branch: r.repo.Branch, Revision: r.repo.Revision}, nil
+	case <-ctx.Done():
+		return kube.GitSource{}, fmt.Errorf("waiting for the commit to be pushed: %w", context.Cause(ctx))
+	}
+}
+
+// stepSpan returns the progress before an initialization step and its weight.
+func stepSpan(name string) (base, weight int) {
+	for _, s := range onramp.InitSteps {
+		if s.Name == name {
+			return base, s.Weight
+		}
+		base += s.Weight
+	}
+	return base, 0
+}
+
+// envSpecs returns the environments' specs: with the repository as push_commit
+// left it, or, with await set, as await answers it.
+func (r *initRun) envSpecs(await func(context.Context) (kube.GitSource, error)) []kube.EnvironmentSpec {
 	var specs []kube.EnvironmentSpec
 	for _, e := range r.p.Environments {
-		specs = append(specs, kube.EnvironmentSpec{
+		spec := kube.EnvironmentSpec{
 			Project: r.p.Name, Environment: e.Name, Type: e.Type, Namespace: e.Namespace,
-			Path: e.Path, Interval: e.Interval.Std(), GitURL: r.repo.URL, Branch: r.repo.Branch,
-			Username: onramp.GitReadUser, Password: r.password, Revision: r.repo.Revision,
-		})
+			Path: e.Path, Interval: e.Interval.Std(), Username: onramp.GitReadUser, Password: r.password,
+			Repository: await,
+		}
+		if await == nil {
+			spec.GitURL, spec.Branch, spec.Revision = r.repo.URL, r.repo.Branch, r.repo.Revision
+		}
+		specs = append(specs, spec)
 	}
 	return specs
 }

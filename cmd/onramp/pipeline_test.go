@@ -275,3 +275,78 @@ func fluxReady(k *kustomizev1.Kustomization, revision string) bool {
 	}
 	return false
 }
+
+// setup_gitops's first objects are applied while the repository is made
+// and the commit pushed; when push_commit fails, the attempt stops before
+// any GitRepository (Flux is never pointed at a commit that does not
+// exist), records what it applied without counting it as progress, and the
+// next attempt converges once the repository can be written.
+func TestGitFailureDuringEarlySetup(t *testing.T) {
+	s := startCluster(t, storetest.Engines()[0])
+	tok := s.token(t, "alice")
+	kc := kubeClient(t)
+	name := uniqueName("gitfail")
+	// A file where the repository goes: it passes for an existing
+	// repository until the commit tries to write into it.
+	blocker := filepath.Join(s.app.Config.DataDir, "git", name+".git")
+	if err := os.MkdirAll(filepath.Dir(blocker), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(blocker, []byte("not a repository"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := call(t, "POST", s.url+"/api/v1/projects", tok, threeEnvs(name, "web-service"), nil); code != 202 {
+		t.Fatalf("create = %d", code)
+	}
+	var p *onramp.Project
+	waitUntil(t, time.Minute, "a failed push_commit attempt with its applied objects recorded", func() bool {
+		p, _ = getProject(t, s, tok, name)
+		return strings.Contains(logText(t, s, tok, name), "attempt 1 of") && len(p.GitOps.Resources) > 0
+	})
+	base := 0
+	for _, st := range onramp.InitSteps {
+		if st.Name == "push_commit" {
+			break
+		}
+		base += st.Weight
+	}
+	if p.Progress > base || p.Phase != onramp.PhaseInitializing {
+		t.Errorf("after a failed push: %d%% %s; want initializing at most %d%%", p.Progress, p.Phase, base)
+	}
+	objs := clusterObjects(t, kc, name)
+	if n := len(objs[onramp.KindGitRepository]) + len(objs[onramp.KindKustomization]); n != 0 {
+		t.Errorf("%d GitRepositories and Kustomizations with no commit pushed; want none", n)
+	}
+	recorded := map[string]bool{}
+	for _, r := range p.GitOps.Resources {
+		recorded[r.Kind+"/"+r.Namespace+"/"+r.Name] = true
+	}
+	for kind, list := range objs {
+		for _, o := range list {
+			if !recorded[kind+"/"+o.GetNamespace()+"/"+o.GetName()] {
+				t.Errorf("%s %s/%s is in the cluster but not recorded", kind, o.GetNamespace(), o.GetName())
+			}
+		}
+	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	last := p.Progress
+	waitUntil(t, 2*time.Minute, "100% once the repository can be written", func() bool {
+		p, _ = getProject(t, s, tok, name)
+		if p.Progress < last {
+			t.Fatalf("progress went backwards: %d after %d", p.Progress, last)
+		}
+		last = p.Progress
+		return p.Progress == 100
+	})
+	for kind, list := range clusterObjects(t, kc, name) {
+		if len(list) != 3 {
+			t.Errorf("%d %s objects at 100%%; want 3", len(list), kind)
+		}
+	}
+	if n := len(p.GitOps.Resources); n != 18 {
+		t.Errorf("%d recorded resources; want 18", n)
+	}
+	deleteAndCheckGone(t, s, tok, name)
+}
