@@ -74,6 +74,14 @@ func TestOverlaysBuild(t *testing.T) {
 				t.Errorf("build(%s %s) ConfigMap %s = %v; want %q", tt.tmpl, tt.typ, k, got, want)
 			}
 		}
+		if tt.tmpl == "web-service" {
+			d := find(objs, "Deployment")
+			for _, labels := range []any{d.field("metadata", "labels"), d.field("spec", "template").(map[string]any)["metadata"].(map[string]any)["labels"]} {
+				if got := labels.(map[string]any)["app.kubernetes.io/environment"]; got != string(tt.typ) {
+					t.Errorf("build(%s %s) Deployment label app.kubernetes.io/environment = %v; want %s", tt.tmpl, tt.typ, got, tt.typ)
+				}
+			}
+		}
 		for _, o := range objs {
 			if ns := o.field("metadata", "namespace"); ns != nil {
 				t.Errorf("build(%s %s) %s sets namespace %v; want none", tt.tmpl, tt.typ, o["kind"], ns)
