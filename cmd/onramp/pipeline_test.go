@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -277,51 +278,82 @@ func fluxReady(k *kustomizev1.Kustomization, revision string) bool {
 }
 
 // setup_gitops's first objects are applied while the repository is made
-// and the commit pushed; when push_commit fails, the attempt stops before
-// any GitRepository (Flux is never pointed at a commit that does not
-// exist), records what it applied without counting it as progress, and the
-// next attempt converges once the repository can be written.
+// and the commit pushed, and no GitRepository before the commit exists
+// (Flux is never pointed at a commit that is not there). When push_commit
+// fails, the attempt records what it applied without counting it as
+// progress, and the next attempt converges once the repository can be
+// written. The Git server is held up by its repository lock, taken here as
+// another process would, and fails on a file where the repository goes.
 func TestGitFailureDuringEarlySetup(t *testing.T) {
 	s := startCluster(t, storetest.Engines()[0])
 	tok := s.token(t, "alice")
 	kc := kubeClient(t)
 	name := uniqueName("gitfail")
-	// A file where the repository goes: it passes for an existing
-	// repository until the commit tries to write into it.
-	blocker := filepath.Join(s.app.Config.DataDir, "git", name+".git")
-	if err := os.MkdirAll(filepath.Dir(blocker), 0o755); err != nil {
+	gitRoot := filepath.Join(s.app.Config.DataDir, "git")
+	if err := os.MkdirAll(filepath.Join(gitRoot, ".locks"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(blocker, []byte("not a repository"), 0o644); err != nil {
+	lock, err := os.OpenFile(filepath.Join(gitRoot, ".locks", name+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		t.Fatal(err)
 	}
 	if code := call(t, "POST", s.url+"/api/v1/projects", tok, threeEnvs(name, "web-service"), nil); code != 202 {
 		t.Fatalf("create = %d", code)
 	}
+	progressBefore := func(step string) int {
+		base := 0
+		for _, st := range onramp.InitSteps {
+			if st.Name == step {
+				return base
+			}
+			base += st.Weight
+		}
+		t.Fatalf("no step %s", step)
+		return 0
+	}
+	noFluxObjects := func(when string) {
+		t.Helper()
+		objs := clusterObjects(t, kc, name)
+		if n := len(objs[onramp.KindGitRepository]) + len(objs[onramp.KindKustomization]); n != 0 {
+			t.Errorf("%s: %d GitRepositories and Kustomizations; want none", when, n)
+		}
+	}
+	waitUntil(t, time.Minute, "the first environment's Namespace, ServiceAccount, RoleBinding and Secret while the repository is locked", func() bool {
+		objs := clusterObjects(t, kc, name)
+		return len(objs[onramp.KindSecret]) == 1 && len(objs[onramp.KindRoleBinding]) == 1
+	})
+	noFluxObjects("while the repository is being made")
+	if p, _ := getProject(t, s, tok, name); p.Progress > progressBefore("create_repository") {
+		t.Errorf("while the repository is being made: %d%%; want at most %d%%", p.Progress, progressBefore("create_repository"))
+	}
+
+	// A file where the repository goes passes for an existing repository
+	// until the commit tries to write into it.
+	blocker := filepath.Join(gitRoot, name+".git")
+	if err := os.WriteFile(blocker, []byte("not a repository"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_UN); err != nil {
+		t.Fatal(err)
+	}
 	var p *onramp.Project
 	waitUntil(t, time.Minute, "a failed push_commit attempt with its applied objects recorded", func() bool {
 		p, _ = getProject(t, s, tok, name)
-		return strings.Contains(logText(t, s, tok, name), "attempt 1 of") && len(p.GitOps.Resources) > 0
+		return strings.Contains(logText(t, s, tok, name), "attempt 1 of") && len(p.GitOps.Resources) >= 4
 	})
-	base := 0
-	for _, st := range onramp.InitSteps {
-		if st.Name == "push_commit" {
-			break
-		}
-		base += st.Weight
+	if p.Progress > progressBefore("push_commit") || p.Phase != onramp.PhaseInitializing {
+		t.Errorf("after a failed push: %d%% %s; want initializing at most %d%%", p.Progress, p.Phase, progressBefore("push_commit"))
 	}
-	if p.Progress > base || p.Phase != onramp.PhaseInitializing {
-		t.Errorf("after a failed push: %d%% %s; want initializing at most %d%%", p.Progress, p.Phase, base)
-	}
-	objs := clusterObjects(t, kc, name)
-	if n := len(objs[onramp.KindGitRepository]) + len(objs[onramp.KindKustomization]); n != 0 {
-		t.Errorf("%d GitRepositories and Kustomizations with no commit pushed; want none", n)
-	}
+	noFluxObjects("after a failed push")
 	recorded := map[string]bool{}
 	for _, r := range p.GitOps.Resources {
 		recorded[r.Kind+"/"+r.Namespace+"/"+r.Name] = true
 	}
-	for kind, list := range objs {
+	for kind, list := range clusterObjects(t, kc, name) {
 		for _, o := range list {
 			if !recorded[kind+"/"+o.GetNamespace()+"/"+o.GetName()] {
 				t.Errorf("%s %s/%s is in the cluster but not recorded", kind, o.GetNamespace(), o.GetName())
