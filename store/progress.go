@@ -48,9 +48,9 @@ func (db *DB) startStepTx(ctx context.Context, tx *txn, id int64, step string) (
 		onramp.StepRunning, db.now())
 }
 
-// FinishStep ends a step in one transaction: marked succeeded, progress
-// raised, its log line appended, the repository it made or moved recorded
-// and the next step started. Progress 100 also moves an initializing
+// FinishStep ends a step in one transaction: marked succeeded and the next
+// step started (one statement), progress raised, its log line appended and
+// the repository it made or moved recorded. Progress 100 also moves an initializing
 // project to provisioned, so that no reader sees one without the other.
 // It returns the project's phase as the transaction leaves it, so that a
 // job running more steps notices a deletion without another read.
@@ -61,7 +61,8 @@ func (db *DB) FinishStep(ctx context.Context, id int64, d onramp.StepDone) (phas
 				return err
 			}
 		}
-		if phase, err = db.updateStepTx(ctx, tx, id, d.Step, `status = ?, finished_at = ?`, onramp.StepSucceeded, db.now()); err != nil {
+		var next *onramp.Step
+		if phase, next, err = db.finishStepTx(ctx, tx, id, d.Step, d.Next); err != nil {
 			return err
 		}
 		if d.Repository != nil {
@@ -78,13 +79,54 @@ func (db *DB) FinishStep(ctx context.Context, id int64, d onramp.StepDone) (phas
 			}
 			phase = onramp.PhaseProvisioned
 		}
-		if d.Next != "" {
-			_, err := db.startStepTx(ctx, tx, id, d.Next)
-			return err
+		if next != nil {
+			return db.appendEvent(tx, id, onramp.EventStep, *next)
 		}
 		return nil
 	})
 	return phase, err
+}
+
+// finishStepTx marks step succeeded and, when next is not "", next running,
+// in one statement; it appends step's event and returns next's for the
+// caller to append after the events of what the step's end also changed.
+func (db *DB) finishStepTx(ctx context.Context, tx *txn, id int64, step, next string) (onramp.Phase, *onramp.Step, error) {
+	now := db.now()
+	rows, err := tx.QueryContext(ctx, db.q(`UPDATE steps SET
+		status = CASE WHEN name = ? THEN ? ELSE ? END,
+		finished_at = CASE WHEN name = ? THEN CAST(? AS BIGINT) ELSE NULL END,
+		started_at = CASE WHEN name = ? THEN started_at ELSE COALESCE(started_at, CAST(? AS BIGINT)) END,
+		error = CASE WHEN name = ? THEN error ELSE '' END,
+		hint = CASE WHEN name = ? THEN hint ELSE '' END
+		WHERE project_id = ? AND name IN (?, ?)
+		RETURNING name, weight, status, started_at, finished_at, error, hint, (SELECT phase FROM projects WHERE id = ?)`),
+		step, onramp.StepSucceeded, onramp.StepRunning, step, now, step, now, step, step, id, step, next, id)
+	if err != nil {
+		return "", nil, fmt.Errorf("finish step %s: %w", step, err)
+	}
+	defer rows.Close()
+	var phase onramp.Phase
+	var done, started *onramp.Step
+	for rows.Next() {
+		var s onramp.Step
+		var startedAt, finishedAt sql.NullInt64
+		if err := rows.Scan(&s.Name, &s.Weight, &s.Status, &startedAt, &finishedAt, &s.Error, &s.Hint, &phase); err != nil {
+			return "", nil, fmt.Errorf("finish step %s: %w", step, err)
+		}
+		s.StartedAt, s.FinishedAt = optTime(startedAt), optTime(finishedAt)
+		if s.Name == step {
+			done = &s
+		} else {
+			started = &s
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", nil, fmt.Errorf("finish step %s: %w", step, err)
+	}
+	if done == nil || (next != "" && started == nil) {
+		return "", nil, fmt.Errorf("finish step %s: no such step", step)
+	}
+	return phase, started, db.appendEvent(tx, id, onramp.EventStep, *done)
 }
 
 // FailStep marks a step failed with the reason and what to do.

@@ -94,6 +94,13 @@ func TestProjectCRUD(t *testing.T) {
 		if got.Steps[0].Status != onramp.StepSucceeded || got.Steps[1].Status != onramp.StepRunning || got.Progress != 5 {
 			t.Errorf("after FinishStep: steps %+v, progress %d; want render_template succeeded, create_repository running, 5%%", got.Steps[:2], got.Progress)
 		}
+		if done, next := got.Steps[0], got.Steps[1]; done.FinishedAt == nil || next.StartedAt == nil || next.FinishedAt != nil || !next.StartedAt.Equal(*done.FinishedAt) {
+			t.Errorf("after FinishStep: %s ended %v, %s started %v ended %v; want the next started as the first ended, and not ended",
+				done.Name, done.FinishedAt, next.Name, next.StartedAt, next.FinishedAt)
+		}
+		if got.Steps[2].Status != onramp.StepPending || got.Steps[2].StartedAt != nil {
+			t.Errorf("after FinishStep: %+v; want the step after next untouched", got.Steps[2])
+		}
 		evs, _ := db.Events(ctx, p.ID, 0, 0)
 		var types []string
 		for i, e := range evs {
