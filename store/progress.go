@@ -50,8 +50,9 @@ func (db *DB) startStepTx(ctx context.Context, tx *txn, id int64, step string) (
 
 // FinishStep ends a step in one transaction: marked succeeded and the next
 // step started (one statement), progress raised, its log line appended and
-// the repository it made or moved recorded. Progress 100 also moves an initializing
-// project to provisioned, so that no reader sees one without the other.
+// the repository it made or moved recorded. Progress 100 also moves an
+// initializing project to provisioned, so that no reader sees one without
+// the other.
 // It returns the project's phase as the transaction leaves it, so that a
 // job running more steps notices a deletion without another read.
 func (db *DB) FinishStep(ctx context.Context, id int64, d onramp.StepDone) (phase onramp.Phase, err error) {
