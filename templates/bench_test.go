@@ -1,10 +1,14 @@
 package templates
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // BenchmarkRenderPreflight measures what creating a project costs before
 // anything is pushed: rendering web-service and preflighting its three
-// environments (three in-process kustomize builds).
+// environments (three in-process kustomize builds). Each project has its
+// own name, so that no preflight finds an earlier answer.
 func BenchmarkRenderPreflight(b *testing.B) {
 	r, err := New("")
 	if err != nil {
@@ -12,7 +16,10 @@ func BenchmarkRenderPreflight(b *testing.B) {
 	}
 	p := newProject(b, r, "shop", "web-service", nil, allTypes...)
 	b.ReportAllocs()
+	n := 0
 	for b.Loop() {
+		n++
+		p.Name = fmt.Sprintf("shop%d", n)
 		files, err := r.Render(p)
 		if err != nil {
 			b.Fatal(err)
@@ -34,6 +41,29 @@ func BenchmarkRender(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := r.Render(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRenderPreflightPrepared measures what a job pays when Prepare
+// has checked its project already: rendering and finding the answer.
+func BenchmarkRenderPreflightPrepared(b *testing.B) {
+	r, err := New("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := newProject(b, r, "shop", "web-service", nil, allTypes...)
+	if err := r.Preflight(p, mustRender(b, r, p)); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		files, err := r.Render(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := r.Preflight(p, files); err != nil {
 			b.Fatal(err)
 		}
 	}

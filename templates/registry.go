@@ -21,11 +21,12 @@ import (
 //go:embed builtin
 var builtinFS embed.FS
 
-// Registry holds the loaded templates. It does not change after New and is
+// Registry holds the loaded templates, which do not change after New. It is
 // safe for concurrent use.
 type Registry struct {
 	entries map[string]*entry
 	names   []string // sorted
+	checks  checks   // Preflight's answers
 }
 
 var _ onramp.TemplateService = (*Registry)(nil)

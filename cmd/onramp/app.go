@@ -101,6 +101,9 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 			}},
 			Web: web.New(web.Deps{Projects: a.DB, Auth: a.DB, Logger: logger}),
 		}
+		if roles.Workers {
+			srv.Prepare = tmpl.Prepare
+		}
 		a.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		go a.http.Serve(a.listener)
 		a.stop = append(a.stop, a.http.Shutdown)
