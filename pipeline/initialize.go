@@ -32,7 +32,8 @@ func (w *InitializeWorker) Work(ctx context.Context, job *river.Job[onramp.Initi
 	if err != nil {
 		return err
 	}
-	r := &initRun{Deps: w.Deps, p: p, attempt: job.Attempt, maxAttempts: job.MaxAttempts, pushed: make(chan struct{})}
+	r := &initRun{Deps: w.Deps, p: p, attempt: job.Attempt, maxAttempts: job.MaxAttempts,
+		pushed: make(chan struct{}), credential: make(chan struct{})}
 	switch p.Phase {
 	case onramp.PhaseDeleting:
 		return nil
@@ -54,7 +55,11 @@ type initRun struct {
 	repoMoved bool          // repo changed in this step: record it with the step's end
 	pushed    chan struct{} // closed when push_commit has set repo's revision
 	setup     *setup        // setup_gitops's applies, started with create_repository
-	password  string
+	// The Git read credential, fetched or made while the template renders;
+	// credential is closed when password or credentialErr is set.
+	credential    chan struct{}
+	password      string
+	credentialErr error
 	specs     []kube.EnvironmentSpec
 	applied   []onramp.Resource // as the apiserver answered the applies
 	resources []onramp.Resource
@@ -82,6 +87,11 @@ func (r *initRun) steps() []step {
 // step's end writes 100% and provisioned together. setup_gitops's applies
 // start with create_repository (see setup).
 func (r *initRun) run(ctx context.Context) error {
+	go func() {
+		defer close(r.credential)
+		r.password, r.credentialErr = r.Store.EnsureCredential(ctx, r.p.ID, onramp.GitReadCredential, randomPassword)
+	}()
+	defer func() { <-r.credential }()
 	defer r.stopSetup()
 	if r.repair {
 		r.log(ctx, "", "info", "repair: re-applying every object from the recorded desired state")

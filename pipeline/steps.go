@@ -115,8 +115,11 @@ func (r *initRun) setupGitOps(ctx context.Context, _, _ int) (string, error) {
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
+	if r.setup.err != nil {
+		return "", r.setup.err
+	}
 	r.specs = r.envSpecs(nil)
-	return "", r.setup.err
+	return "", nil
 }
 
 // applyEnvironments applies each environment's objects in dependency order
@@ -128,11 +131,14 @@ func (r *initRun) applyEnvironments(ctx, recordCtx context.Context, s *setup) er
 	if r.Cluster == nil {
 		return errNoCluster()
 	}
-	password, err := r.Store.EnsureCredential(ctx, r.p.ID, onramp.GitReadCredential, randomPassword)
-	if err != nil {
-		return err
+	select {
+	case <-r.credential:
+		if r.credentialErr != nil {
+			return r.credentialErr
+		}
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	r.password = password
 	specs := r.envSpecs(r.awaitRepository)
 	base, weight := stepSpan("setup_gitops")
 	records, recorded := make(chan onramp.Applied, len(specs)), make(chan error, 1)
