@@ -60,9 +60,9 @@ type initRun struct {
 	credential    chan struct{}
 	password      string
 	credentialErr error
-	specs     []kube.EnvironmentSpec
-	applied   []onramp.Resource // as the apiserver answered the applies
-	resources []onramp.Resource
+	specs         []kube.EnvironmentSpec
+	applied       []onramp.Resource // as the apiserver answered the applies
+	resources     []onramp.Resource
 }
 
 // A step's run returns the line to log when it succeeds, if any.

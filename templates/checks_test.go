@@ -92,8 +92,10 @@ func TestCheckKey(t *testing.T) {
 		"environment path":      func(p *onramp.Project, _ onramp.Files) { p.Environments[1].Path = "./deploy" },
 		"environment namespace": func(p *onramp.Project, _ onramp.Files) { p.Environments[2].Namespace = "other" },
 		"environment dropped":   func(p *onramp.Project, _ onramp.Files) { p.Environments = p.Environments[:2] },
-		"file content":          func(_ *onramp.Project, f onramp.Files) { f["deploy/base/deployment.yaml"] = append(f["deploy/base/deployment.yaml"], ' ') },
-		"file added":            func(_ *onramp.Project, f onramp.Files) { f["extra.yaml"] = nil },
+		"file content": func(_ *onramp.Project, f onramp.Files) {
+			f["deploy/base/deployment.yaml"] = append(f["deploy/base/deployment.yaml"], ' ')
+		},
+		"file added": func(_ *onramp.Project, f onramp.Files) { f["extra.yaml"] = nil },
 		// The same bytes split differently between name and content.
 		"name and content": func(_ *onramp.Project, f onramp.Files) {
 			for name, b := range f {
