@@ -11,8 +11,8 @@ import (
 
 // appendEvent records an event in the transaction that made the change it
 // describes. The transaction must hold the project's lock (projectTx or
-// lockProject): on PostgreSQL it makes a project's events commit in ID
-// order, so a reader resuming after ID n never skips an event that commits
+// lockProject), unless it creates the project: on PostgreSQL the lock makes
+// a project's events commit in ID order, so a reader resuming after ID n never skips an event that commits
 // later with a smaller ID. The events are written when the transaction
 // commits, in one statement: on PostgreSQL each statement is a round trip,
 // made while the project's lock is held.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -39,6 +40,7 @@ func (db *DB) CreateProject(ctx context.Context, owner string, p *onramp.Project
 	now := db.now()
 	err = db.withTx(ctx, func(tx *txn) error {
 		ownerID, err := db.ensureUser(ctx, tx, owner)
+
 		if err != nil {
 			return err
 		}
@@ -62,9 +64,8 @@ func (db *DB) CreateProject(ctx context.Context, owner string, p *onramp.Project
 		if err := db.insertSteps(ctx, tx, p.ID, "init", onramp.InitSteps); err != nil {
 			return err
 		}
-		if err := db.lockProject(ctx, tx, p.ID, false); err != nil {
-			return err
-		}
+		// No lock for the event (see appendEvent): no other transaction
+		// sees the project before this one commits.
 		if err := db.appendEvent(tx, p.ID, onramp.EventPhase, phaseData{onramp.PhaseInitializing}); err != nil {
 			return err
 		}
@@ -78,12 +79,30 @@ func (db *DB) CreateProject(ctx context.Context, owner string, p *onramp.Project
 		return fmt.Errorf("create project %s: %w", p.Name, err)
 	}
 	db.enqueued.fire()
-	created, err := db.ProjectByID(ctx, p.ID)
-	if err != nil {
-		return err
-	}
-	*p = *created
+	created(p, owner, now)
 	return nil
+}
+
+// created sets p as CreateProject stored it, as ProjectByID would read it
+// back: no second read while the new job starts.
+func created(p *onramp.Project, owner string, now int64) {
+	p.Owner, p.Phase, p.Progress = owner, onramp.PhaseInitializing, 0
+	p.Repository = onramp.Repository{Branch: "main"}
+	p.CreatedAt, p.UpdatedAt = fromMicros(now), fromMicros(now)
+	p.Steps = make([]onramp.Step, len(onramp.InitSteps))
+	for i, s := range onramp.InitSteps {
+		p.Steps[i] = onramp.Step{Name: s.Name, Weight: s.Weight, Status: onramp.StepPending}
+	}
+	p.Environments = slices.Clone(p.Environments)
+	for i := range p.Environments {
+		e := &p.Environments[i]
+		e.Interval = onramp.Duration(time.Duration(e.Interval).Truncate(time.Second))
+		e.Status = onramp.StatusPending
+	}
+	if p.Environments == nil {
+		p.Environments = []onramp.Environment{}
+	}
+	p.GitOps = onramp.GitOps{Resources: []onramp.Resource{}}
 }
 
 // conflict explains which uniqueness rule a new project broke.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -42,6 +43,29 @@ func newProject(name string) *onramp.Project {
 		})
 	}
 	return p
+}
+
+// TestCreateProjectAnswer checks that CreateProject leaves the project as a
+// read of what it stored returns it.
+func TestCreateProjectAnswer(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		plain, odd := newProject("answer"), newProject("answer-odd")
+		odd.Params, odd.Environments[0].Interval = nil, onramp.Duration(90*time.Second+500*time.Millisecond)
+		odd.Environments[1].Status, odd.Progress = onramp.StatusReady, 40
+		for _, p := range []*onramp.Project{plain, odd} {
+			if err := db.CreateProject(ctx, "alice", p); err != nil {
+				t.Fatalf("CreateProject(%s): %v", p.Name, err)
+			}
+			stored, err := db.ProjectByID(ctx, p.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(p, stored) {
+				t.Errorf("CreateProject(%s) answered\n%+v\nbut stored\n%+v", p.Name, p, stored)
+			}
+		}
+	})
 }
 
 func TestProjectCRUD(t *testing.T) {
