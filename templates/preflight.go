@@ -25,6 +25,7 @@ func preflight(p *onramp.Project, files onramp.Files) error {
 	if len(p.Environments) == 0 {
 		return onramp.Errorf(onramp.EINVALID, "project %q has no environments to check", p.Name)
 	}
+	defer relaxGC()()
 	t := newTree(files)
 	var msgs []string
 	for _, env := range p.Environments {
