@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"testing"
 )
@@ -41,5 +42,20 @@ func TestRecordTxCommitsAsynchronously(t *testing.T) {
 	// the pool as it was.
 	if got := setting(db.projectTx); got != "on" {
 		t.Errorf("projectTx after a recordTx: synchronous_commit = %q, want on", got)
+	}
+	// River keeps its books on a pool of its own that does not wait; the
+	// application's pool, in which jobs are inserted, does.
+	for _, pool := range []struct {
+		name string
+		db   *sql.DB
+		want string
+	}{{"River's pool", db.river, "off"}, {"onramp's pool", db.db, "on"}} {
+		var got string
+		if err := pool.db.QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != pool.want {
+			t.Errorf("%s: synchronous_commit = %q, want %s", pool.name, got, pool.want)
+		}
 	}
 }

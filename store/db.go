@@ -14,8 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	"github.com/jackc/pgx/v5/stdlib" // also the database/sql driver "pgx"
 	"modernc.org/sqlite"
 
 	"github.com/onramp/onramp"
@@ -35,8 +36,14 @@ type Cipher interface {
 
 // DB is onramp's database.
 type DB struct {
-	db     *sql.DB
-	pool   *pgxpool.Pool // PostgreSQL only: River's LISTEN/NOTIFY listener
+	db   *sql.DB
+	pool *pgxpool.Pool // PostgreSQL only: River's LISTEN/NOTIFY listener
+	// river is, on PostgreSQL, the pool River keeps its own books with
+	// (fetching, completing, rescuing jobs), whose commits do not wait for
+	// the WAL flush: one lost in a database crash makes a job run again,
+	// which every job survives. Jobs are inserted in onramp's transactions,
+	// which do wait. On SQLite it is db.
+	river  *sql.DB
 	engine string
 
 	// Jobs inserts jobs inside the store's transactions. Set by main once
@@ -122,7 +129,7 @@ func openSQLite(path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &DB{db: db, engine: SQLite, Now: time.Now}, nil
+	return &DB{db: db, river: db, engine: SQLite, Now: time.Now}, nil
 }
 
 func openPostgres(ctx context.Context, url string) (*DB, error) {
@@ -135,18 +142,28 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to postgres %s: %w; is it running and does the database exist?", redactURL(url), err)
 	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres %s: %w", redactURL(url), err)
+	}
+	cfg.RuntimeParams["synchronous_commit"] = "off"
+	river := stdlib.OpenDB(*cfg)
+	river.SetMaxOpenConns(10)
 	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
 		db.Close()
+		river.Close()
 		return nil, fmt.Errorf("open postgres listener pool: %w", err)
 	}
-	return &DB{db: db, pool: pool, engine: Postgres, Now: time.Now}, nil
+	return &DB{db: db, river: river, pool: pool, engine: Postgres, Now: time.Now}, nil
 }
 
 // Close closes the database.
 func (db *DB) Close() error {
 	if db.pool != nil {
 		db.pool.Close()
+		db.river.Close()
 	}
 	return db.db.Close()
 }

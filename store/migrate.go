@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"sort"
 
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/rivermigrate"
 )
 
@@ -19,7 +20,11 @@ var migrations embed.FS
 // River migrations must commit one by one, a session advisory lock is held
 // around them.
 func (db *DB) Migrate(ctx context.Context) error {
-	migrator, err := rivermigrate.New(db.riverDriver(), nil)
+	driver := db.riverDriver()
+	if db.engine == Postgres {
+		driver = riverdatabasesql.New(db.db) // migrations wait for their flush
+	}
+	migrator, err := rivermigrate.New(driver, nil)
 	if err != nil {
 		return fmt.Errorf("river migrator: %w", err)
 	}

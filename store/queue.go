@@ -27,10 +27,11 @@ type JobClient interface {
 type Queue = river.Client[*sql.Tx]
 
 // riverDriver picks River's driver for the engine: its SQLite driver, or its
-// database/sql PostgreSQL driver with a pgx listener for LISTEN/NOTIFY.
+// database/sql PostgreSQL driver on db.river with a pgx listener for
+// LISTEN/NOTIFY.
 func (db *DB) riverDriver() riverdriver.Driver[*sql.Tx] {
 	if db.engine == Postgres {
-		return riverdatabasesql.NewWithPgxListener(db.db, db.pool)
+		return riverdatabasesql.NewWithPgxListener(db.river, db.pool)
 	}
 	return sqliteDriver{riversqlite.New(db.db), &db.enqueued}
 }
