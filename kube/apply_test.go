@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -113,16 +114,24 @@ func TestVerifyNamesWhatIsWrong(t *testing.T) {
 	if err := e.plain.Delete(ctx, repo); err != nil {
 		t.Fatalf("delete GitRepository by hand: %v", err)
 	}
-	eventually(t, fluxTimeout, "GitRepository gone", func() string {
-		if err := e.plain.Get(ctx, client.ObjectKeyFromObject(repo), &sourcev1.GitRepository{}); !apierrors.IsNotFound(err) {
-			return "still there, err " + errString(err)
-		}
-		return ""
-	})
 	patch := []byte(`{"spec":{"path":"./elsewhere"}}`)
 	if err := e.plain.Patch(ctx, ks, client.RawPatch("application/merge-patch+json", patch), client.FieldOwner("someone-else")); err != nil {
 		t.Fatalf("edit Kustomization by hand: %v", err)
 	}
+	// A "not older than" read is served from the apiserver's watch cache,
+	// which has both changes milliseconds after etcd: wait until it does
+	// (resourceVersion "0" reads that cache as it is).
+	cached := &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: "0"}}
+	eventually(t, fluxTimeout, "both changes in the apiserver's watch cache", func() string {
+		if err := e.plain.Get(ctx, client.ObjectKeyFromObject(repo), &sourcev1.GitRepository{}, cached); !apierrors.IsNotFound(err) {
+			return "GitRepository still there, err " + errString(err)
+		}
+		got := &kustomizev1.Kustomization{}
+		if err := e.plain.Get(ctx, client.ObjectKeyFromObject(ks), got, cached); err != nil || got.Spec.Path != "./elsewhere" {
+			return "Kustomization not edited yet, err " + errString(err)
+		}
+		return ""
+	})
 	// Read with quorum GETs, "not older than" GETs, then from a watch.
 	for i, applied := range [][]onramp.Resource{nil, applied, applied} {
 		if i == 2 {

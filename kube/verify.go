@@ -34,7 +34,9 @@ import (
 // objects were applied: each of those is then read "not older than" that
 // answer, from the running Watch's cache once it has caught up, else from
 // the apiserver's watch cache instead of a quorum read of etcd
-// (BenchmarkVerify). Any change since, a deletion included, is still seen.
+// (BenchmarkVerify). A change since, a deletion included, is seen once that
+// cache has it, milliseconds after etcd (a quorum read is no fresher a
+// moment later).
 func (c *Client) Verify(ctx context.Context, project string, envs []EnvironmentSpec, applied []onramp.Resource) ([]onramp.Resource, error) {
 	type check struct {
 		want     client.Object
