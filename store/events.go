@@ -56,13 +56,40 @@ func (db *DB) lockProject(ctx context.Context, tx *txn, projectID int64, async b
 	return nil
 }
 
-// ProjectEvents returns the owner's project's events after afterID.
+// ProjectEvents returns the owner's project's events after afterID, in one
+// statement: event streams ask at every commit. A project that exists
+// without newer events is one row of NULL events.
 func (db *DB) ProjectEvents(ctx context.Context, owner, name string, afterID int64, limit int) ([]onramp.Event, error) {
-	id, err := db.projectID(ctx, owner, name)
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	rows, err := db.db.QueryContext(ctx, db.q(`SELECT e.id, e.type, e.data, e.at FROM projects p JOIN users u ON u.id = p.owner_id
+		LEFT JOIN events e ON e.project_id = p.id AND e.id > ?
+		WHERE p.name = ? AND u.name = ? ORDER BY e.id LIMIT ?`), afterID, name, owner, limit)
 	if err != nil {
+		return nil, fmt.Errorf("events of %s: %w", name, err)
+	}
+	defer rows.Close()
+	found := false
+	var out []onramp.Event
+	for rows.Next() {
+		found = true
+		var id, at sql.NullInt64
+		var typ, data sql.NullString
+		if err := rows.Scan(&id, &typ, &data, &at); err != nil {
+			return nil, err
+		}
+		if id.Valid {
+			out = append(out, onramp.Event{ID: id.Int64, Project: name, Type: typ.String, Data: json.RawMessage(data.String), At: fromMicros(at.Int64)})
+		}
+	}
+	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	return db.Events(ctx, id, afterID, limit)
+	if !found {
+		return nil, notFound(name)
+	}
+	return out, nil
 }
 
 // Events returns a project's events after afterID, oldest first.

@@ -313,6 +313,23 @@ func TestResourcesAndHistory(t *testing.T) {
 		if len(after) != len(events)-3 || after[0].ID != events[3].ID {
 			t.Errorf("events after %d = %+v", events[2].ID, after)
 		}
+
+		// The owner's stream reads the same events by name.
+		owned, err := db.ProjectEvents(ctx, "alice", "hist", events[2].ID, 0)
+		if err != nil || !reflect.DeepEqual(owned, after) {
+			t.Errorf("ProjectEvents after %d = %+v, %v; want %+v", events[2].ID, owned, err, after)
+		}
+		if two, err := db.ProjectEvents(ctx, "alice", "hist", 0, 2); err != nil || len(two) != 2 || two[1].ID != events[1].ID {
+			t.Errorf("ProjectEvents limit 2 = %+v, %v; want the first two", two, err)
+		}
+		if none, err := db.ProjectEvents(ctx, "alice", "hist", events[8].ID, 0); err != nil || len(none) != 0 {
+			t.Errorf("ProjectEvents after the last = %+v, %v; want none and no error", none, err)
+		}
+		for _, who := range [][2]string{{"bob", "hist"}, {"alice", "nope"}} {
+			if _, err := db.ProjectEvents(ctx, who[0], who[1], 0, 0); onramp.ErrorCode(err) != onramp.ENOTFOUND {
+				t.Errorf("ProjectEvents(%s, %s) = %v; want ENOTFOUND", who[0], who[1], err)
+			}
+		}
 	})
 }
 
