@@ -40,6 +40,9 @@ func (w *InitializeWorker) Work(ctx context.Context, job *river.Job[onramp.Initi
 	case onramp.PhaseProvisioned, onramp.PhaseReady, onramp.PhaseDegraded:
 		r.repair = true
 	}
+	if !r.repair && w.Initializing != nil {
+		defer w.Initializing(p.Name)()
+	}
 	return r.run(ctx)
 }
 

@@ -65,6 +65,11 @@ type Deps struct {
 	// leaves a project alone while it initializes, then catches up with it
 	// and judges its phase from its resources.
 	OnSettled func(ctx context.Context, projectID int64, name string)
+	// Initializing, if set, is told as this process starts a project's
+	// initialization (not a repair), and returns what to call when the job
+	// ends: the status watcher then leaves the project alone without reading
+	// its phase for every event, until then or until OnSettled.
+	Initializing func(name string) (ended func())
 	// CrashAt names a point where the worker process kills itself: a step
 	// name (after the step is recorded done) or "setup_gitops:N" (after N
 	// objects are applied, recorded or not). Only tests of crash recovery set it.

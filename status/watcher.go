@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/onramp/onramp"
@@ -36,6 +37,39 @@ type Watcher struct {
 	Kube   *kube.Client
 	Trees  Trees
 	Logger *slog.Logger
+
+	mu    sync.Mutex
+	local map[string]int // projects this process initializes (Initializing)
+}
+
+// Initializing marks a project whose initialization this process runs,
+// until ended is first called or the project settles: its objects' events
+// are skipped as those of any initializing project are, without the
+// database read that would find it initializing (~20 reads per create
+// while its objects are applied). A mark is only a shortcut, removed early
+// rather than late: an unmarked project's phase is read.
+func (w *Watcher) Initializing(name string) (ended func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.local == nil {
+		w.local = map[string]int{}
+	}
+	w.local[name]++
+	return sync.OnceFunc(func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.local[name] > 1 {
+			w.local[name]--
+		} else {
+			delete(w.local, name)
+		}
+	})
+}
+
+func (w *Watcher) initializingHere(name string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.local[name] > 0
 }
 
 // Run watches until ctx ends. The informers' initial list re-delivers every
@@ -61,6 +95,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 // cache holds the latest state of everything skipped, so replaying it now
 // records what was missed; then the project is judged.
 func (w *Watcher) Settled(ctx context.Context, projectID int64, name string) {
+	w.mu.Lock()
+	delete(w.local, name) // replayed events must be recorded
+	w.mu.Unlock()
 	// Without a running watch there is nothing to replay: when it starts,
 	// its initial list delivers every object.
 	if err := w.Kube.Replay(ctx, name); err != nil && !errors.Is(err, kube.ErrNotWatching) {
@@ -99,6 +136,9 @@ func (w *Watcher) Resync(ctx context.Context) error {
 }
 
 func (w *Watcher) observe(ctx context.Context, project string, r onramp.Resource) {
+	if r.Status != onramp.StatusMissing && w.initializingHere(project) {
+		return // the pipeline's until it settles; see Settled
+	}
 	id, phase, err := w.Store.LookupProject(ctx, project)
 	if onramp.ErrorCode(err) == onramp.ENOTFOUND {
 		return // an object of a project onramp no longer knows

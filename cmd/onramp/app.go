@@ -162,7 +162,7 @@ func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Regis
 	if a.Kube != nil {
 		deps.Cluster = a.Kube
 		w := &status.Watcher{Store: a.DB, Kube: a.Kube, Trees: git, Logger: a.Logger.With("component", "watcher")}
-		deps.OnSettled = w.Settled
+		deps.OnSettled, deps.Initializing = w.Settled, w.Initializing
 		a.background(ctx, "status watcher", w.Run)
 	}
 	workers := river.NewWorkers()

@@ -427,6 +427,7 @@ func TestWatcherCatchesUpWhenSettled(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := &status.Watcher{Store: db, Kube: k, Trees: &gitserver.Provider{Root: t.TempDir()}, Logger: slog.New(slog.DiscardHandler)}
+	w.Initializing(name) // as the pipeline marks it; Settled ends the mark
 	go w.Run(ctx)
 	t.Cleanup(func() {
 		if err := k.DeleteProject(context.Background(), name, nil); err != nil {
