@@ -35,9 +35,9 @@ type Server struct {
 	// Changed, if set, returns a channel closed at the next write: event
 	// streams then look at once rather than at their next poll.
 	Changed func() <-chan struct{}
-	// Prepare, if set, is given each valid new project as it is stored: a
-	// process that also runs the jobs starts the template's preflight, so
-	// that the job finds it done (templates.Registry.Prepare).
+	// Prepare, if set, is given each valid new project just before it is
+	// stored: a process that also runs the jobs starts the template's
+	// preflight, so that the job finds it done (templates.Registry.Prepare).
 	Prepare func(p *onramp.Project)
 
 	metrics *metrics

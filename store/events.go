@@ -12,10 +12,10 @@ import (
 // appendEvent records an event in the transaction that made the change it
 // describes. The transaction must hold the project's lock (projectTx or
 // lockProject), unless it creates the project: on PostgreSQL the lock makes
-// a project's events commit in ID order, so a reader resuming after ID n never skips an event that commits
-// later with a smaller ID. The events are written when the transaction
-// commits, in one statement: on PostgreSQL each statement is a round trip,
-// made while the project's lock is held.
+// a project's events commit in ID order, so a reader resuming after ID n
+// never skips an event that commits later with a smaller ID. The events are
+// written when the transaction commits, in one statement: on PostgreSQL
+// each statement is a round trip, made while the project's lock is held.
 func (db *DB) appendEvent(tx *txn, projectID int64, typ string, data any) error {
 	body, err := json.Marshal(data)
 	if err != nil {

@@ -40,7 +40,6 @@ func (db *DB) CreateProject(ctx context.Context, owner string, p *onramp.Project
 	now := db.now()
 	err = db.withTx(ctx, func(tx *txn) error {
 		ownerID, err := db.ensureUser(ctx, tx, owner)
-
 		if err != nil {
 			return err
 		}
