@@ -35,8 +35,11 @@ type check struct {
 	err  error
 }
 
-// do returns the answer for key, running run if no check has it.
-func (c *checks) do(key [32]byte, run func() error) error {
+// do returns the answer for key, running run if no check has it. A panic in
+// run (kustomize on input it does not expect) is the answer, as an error:
+// the same input would panic again, and the checks that wait for it, or a
+// Prepare's goroutine, must neither hang nor take the process down.
+func (c *checks) do(key [32]byte, run func() error) (err error) {
 	c.mu.Lock()
 	if a, ok := c.answers[key]; ok {
 		c.mu.Unlock()
@@ -54,8 +57,14 @@ func (c *checks) do(key [32]byte, run func() error) error {
 		c.order = slices.Delete(c.order, 0, 1)
 	}
 	c.mu.Unlock()
+	defer close(a.done)
+	defer func() {
+		if v := recover(); v != nil {
+			a.err = onramp.Errorf(onramp.EINVALID, "kustomize failed on this template (%v); fix the template", v)
+			err = a.err
+		}
+	}()
 	a.err = run()
-	close(a.done)
 	return a.err
 }
 

@@ -51,6 +51,18 @@ func TestChecksRemember(t *testing.T) {
 		t.Errorf("%d runs for two keys; want 2", runs.Load())
 	}
 
+	// A panic is the answer, as an error, for the check and those after.
+	crash := func() error { runs.Add(1); panic("kustomize bug") }
+	for i := range 2 {
+		err := c.do(key(3), crash)
+		if onramp.ErrorCode(err) != onramp.EINVALID || !strings.Contains(err.Error(), "kustomize bug") {
+			t.Errorf("check %d of a key whose run panics = %v; want EINVALID naming the panic", i, err)
+		}
+	}
+	if runs.Load() != 3 {
+		t.Errorf("%d runs after a panicking key was checked twice; want 3", runs.Load())
+	}
+
 	// The oldest answers are forgotten beyond maxChecks.
 	for i := range maxChecks {
 		c.do(key(100+i), run(nil))
