@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"sync"
 )
 
 // Template is a directory tree that a project is rendered from.
@@ -90,7 +91,7 @@ func (p Parameter) check(v string) error {
 		}
 	}
 	if p.Pattern != "" {
-		re, err := regexp.Compile(p.Pattern)
+		re, err := compiled(p.Pattern)
 		if err != nil {
 			return fmt.Errorf("template parameter %q: bad pattern: %w", p.Name, err)
 		}
@@ -99,6 +100,24 @@ func (p Parameter) check(v string) error {
 		}
 	}
 	return nil
+}
+
+// patterns holds the parameter patterns compiled so far: a project's
+// parameters are checked at its create and at each render, and compiling
+// costs more than the rest of the render's checks. Patterns come only from
+// loaded templates, so there are few.
+var patterns sync.Map // pattern → *regexp.Regexp
+
+func compiled(pattern string) (*regexp.Regexp, error) {
+	if re, ok := patterns.Load(pattern); ok {
+		return re.(*regexp.Regexp), nil
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, err
+	}
+	patterns.Store(pattern, re)
+	return re, nil
 }
 
 func (t *Template) parameterNames() string {
