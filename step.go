@@ -25,9 +25,10 @@ type Step struct {
 }
 
 // StepDone is the successful end of a step, written in one transaction so
-// that a step costs one commit: the step is marked succeeded, progress is
-// raised (never lowered), the step's log line is appended and the next step
-// is marked running.
+// that a step costs one commit (or less: a step that does no I/O of its own
+// ends in the transaction of the step before): the step is marked
+// succeeded, progress is raised (never lowered), the step's log line is
+// appended and the next step is marked running.
 type StepDone struct {
 	Step     string
 	Progress int    // 0: unchanged; 100 also marks an initializing project provisioned

@@ -11,7 +11,6 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/onramp/onramp"
-	"github.com/onramp/onramp/kube"
 )
 
 // InitializeWorker takes a project from nothing to 100%: rendered,
@@ -63,32 +62,34 @@ type initRun struct {
 	credential    chan struct{}
 	password      string
 	credentialErr error
-	specs         []kube.EnvironmentSpec
 	applied       []onramp.Resource // as the apiserver answered the applies
 	resources     []onramp.Resource
 }
 
-// A step's run returns the line to log when it succeeds, if any.
+// A step's run returns the line to log when it succeeds, if any. A local
+// step does no I/O: its start and end are recorded with the end of the
+// step before it, in one transaction.
 type step struct {
-	name string
-	run  func(ctx context.Context, base, weight int) (string, error)
+	name  string
+	run   func(ctx context.Context, base, weight int) (string, error)
+	local bool
 }
 
 func (r *initRun) steps() []step {
 	return []step{
-		{"render_template", r.render},
-		{"create_repository", r.createRepository},
-		{"push_commit", r.pushCommit},
-		{"setup_gitops", r.setupGitOps},
-		{"verify", r.verify},
-		{"finalize", r.finalize},
+		{"render_template", r.render, false},
+		{"create_repository", r.createRepository, false},
+		{"push_commit", r.pushCommit, false},
+		{"setup_gitops", r.setupGitOps, false},
+		{"verify", r.verify, false},
+		{"finalize", r.finalize, true},
 	}
 }
 
 // run runs the steps in order. Each step's end, its log line, the progress
-// it is worth and the next step's start are one transaction; the last
-// step's end writes 100% and provisioned together. setup_gitops's applies
-// start with create_repository (see setup).
+// it is worth and the next step's start are one transaction (a local
+// step's end joins it); the last step's end writes 100% and provisioned
+// together. setup_gitops's applies start with create_repository (see setup).
 func (r *initRun) run(ctx context.Context) error {
 	go func() {
 		defer close(r.credential)
@@ -101,11 +102,12 @@ func (r *initRun) run(ctx context.Context) error {
 	}
 	steps := r.steps()
 	done, started := 0, ""
+	var ends []onramp.StepDone // steps done, not yet recorded
 	// The phase as of the last step's end (FinishStep's answer) or a read:
 	// a deletion supersedes initialization at the next step.
 	phase := r.p.Phase
 	for i, s := range steps {
-		if phase == "" {
+		if phase == "" && len(ends) == 0 {
 			var err error
 			phase, err = r.Store.Phase(ctx, r.p.ID)
 			if onramp.ErrorCode(err) == onramp.ENOTFOUND {
@@ -133,6 +135,11 @@ func (r *initRun) run(ctx context.Context) error {
 		}
 		msg, err := s.run(ctx, done, onramp.InitSteps[i].Weight)
 		if err != nil {
+			if len(ends) > 0 { // the steps before succeeded
+				if _, ferr := r.Store.FinishStep(ctx, r.p.ID, ends...); ferr != nil {
+					return errors.Join(err, ferr)
+				}
+			}
 			return r.failed(ctx, s.name, err)
 		}
 		done += onramp.InitSteps[i].Weight
@@ -145,10 +152,13 @@ func (r *initRun) run(ctx context.Context) error {
 			if i+1 < len(steps) && r.marks(steps[i+1].name) {
 				d.Next = steps[i+1].name
 			}
-			if phase, err = r.Store.FinishStep(ctx, r.p.ID, d); err != nil {
-				return err
+			started, ends = d.Next, append(ends, d)
+			if d.Next == "" || !steps[i+1].local {
+				if phase, err = r.Store.FinishStep(ctx, r.p.ID, ends...); err != nil {
+					return err
+				}
+				ends = nil
 			}
-			started = d.Next
 		} else {
 			if repo != nil {
 				if err := r.Store.SetRepository(ctx, r.p.ID, *repo); err != nil {

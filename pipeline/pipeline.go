@@ -27,7 +27,7 @@ type Store interface {
 	ProjectByID(ctx context.Context, id int64) (*onramp.Project, error)
 	Phase(ctx context.Context, id int64) (onramp.Phase, error)
 	StartStep(ctx context.Context, id int64, step string) error
-	FinishStep(ctx context.Context, id int64, d onramp.StepDone) (onramp.Phase, error)
+	FinishStep(ctx context.Context, id int64, ds ...onramp.StepDone) (onramp.Phase, error)
 	FailStep(ctx context.Context, id int64, step, reason, hint string) error
 	ChangePhase(ctx context.Context, id int64, from, to onramp.Phase) error
 	Log(ctx context.Context, id int64, step, level, message string) error
@@ -71,7 +71,8 @@ type Deps struct {
 	// its phase for every event, until then or until OnSettled.
 	Initializing func(name string) (ended func())
 	// CrashAt names a point where the worker process kills itself: a step
-	// name (after the step is recorded done) or "setup_gitops:N" (after N
+	// name (after the step is recorded done, or, for a step recorded with
+	// the local step after it, once its work is done) or "setup_gitops:N" (after N
 	// objects are applied, recorded or not). Only tests of crash recovery set it.
 	CrashAt string
 }

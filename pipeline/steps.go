@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -65,6 +66,10 @@ func (r *initRun) pushCommit(ctx context.Context, _, _ int) (string, error) {
 // wait until setup_gitops has started, so progress stays in step order; if
 // the run ends before (a Git step failed, a deletion), the objects applied
 // are recorded without progress and the applies are stopped.
+//
+// Once every object is applied, verify's read-back starts while the last
+// records are written: it reads each object "not older than" its apply's
+// answer, so it sees nothing earlier than a read after the records would.
 type setup struct {
 	cancel  context.CancelFunc
 	decide  sync.Once
@@ -72,6 +77,11 @@ type setup struct {
 	started bool          // setup_gitops started: the records count as progress
 	done    chan struct{} // closed when err is set
 	err     error
+	// readBack, set before done is closed if every apply succeeded, is
+	// closed when live and liveErr are set.
+	readBack chan struct{}
+	live     []onramp.Resource
+	liveErr  error
 }
 
 // begin says whether setup_gitops has started; only the first call counts.
@@ -94,12 +104,15 @@ func (r *initRun) startSetup(ctx context.Context) {
 }
 
 // stopSetup ends a setup that setup_gitops did not wait for, and waits
-// until its applies have stopped and its records are written.
+// until its applies and read-back have stopped and its records are written.
 func (r *initRun) stopSetup() {
 	if s := r.setup; s != nil {
 		s.begin(false)
 		s.cancel()
 		<-s.done
+		if s.readBack != nil {
+			<-s.readBack
+		}
 	}
 }
 
@@ -115,11 +128,7 @@ func (r *initRun) setupGitOps(ctx context.Context, _, _ int) (string, error) {
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
-	if r.setup.err != nil {
-		return "", r.setup.err
-	}
-	r.specs = r.envSpecs(nil)
-	return "", nil
+	return "", r.setup.err
 }
 
 // applyEnvironments applies each environment's objects in dependency order
@@ -181,6 +190,15 @@ func (r *initRun) applyEnvironments(ctx, recordCtx context.Context, s *setup) er
 			break
 		}
 	}
+	if applyErr == nil {
+		s.readBack = make(chan struct{})
+		go func() {
+			defer close(s.readBack)
+			vctx, cancel := context.WithTimeout(ctx, r.AttemptTimeout)
+			defer cancel()
+			s.live, s.liveErr = r.Cluster.Verify(vctx, r.p.Name, r.envSpecs(nil), r.applied)
+		}()
+	}
 	close(records)
 	if err := <-recorded; err != nil {
 		return err
@@ -230,8 +248,9 @@ func (r *initRun) envSpecs(await func(context.Context) (kube.GitSource, error)) 
 
 // verify reads every object back from the apiserver and checks that the
 // database records each one and the repository holds the pushed commit:
-// only then may progress reach 100%. The three reads are independent, so
-// the repository and the database are read while the apiserver answers.
+// only then may progress reach 100%. The three reads are independent: the
+// apiserver's answers, asked for as the last object was applied (setup),
+// come while the repository and the database are read.
 func (r *initRun) verify(ctx context.Context, _, _ int) (string, error) {
 	var (
 		head      string
@@ -242,9 +261,15 @@ func (r *initRun) verify(ctx context.Context, _, _ int) (string, error) {
 	)
 	wg.Go(func() { head, headErr = r.Git.Head(ctx, r.p.Name) })
 	wg.Go(func() { stored, storedErr = r.Store.Resources(ctx, r.p.ID) })
-	actx, cancel := context.WithTimeout(ctx, r.AttemptTimeout)
-	defer cancel()
-	live, err := r.Cluster.Verify(actx, r.p.Name, r.specs, r.applied)
+	if r.setup == nil || r.setup.readBack == nil {
+		return "", errors.New("verify: setup_gitops has not applied every object in this attempt")
+	}
+	select {
+	case <-r.setup.readBack:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	live, err := r.setup.live, r.setup.liveErr
 	wg.Wait()
 	switch {
 	case headErr != nil:

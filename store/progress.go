@@ -48,44 +48,53 @@ func (db *DB) startStepTx(ctx context.Context, tx *txn, id int64, step string) (
 		onramp.StepRunning, db.now())
 }
 
-// FinishStep ends a step in one transaction: marked succeeded and the next
-// step started (one statement), progress raised, its log line appended and
-// the repository it made or moved recorded. Progress 100 also moves an
-// initializing project to provisioned, so that no reader sees one without
-// the other.
+// FinishStep ends steps in one transaction, in order: each marked
+// succeeded and its next step started (one statement), progress raised,
+// its log line appended and the repository it made or moved recorded.
+// Progress 100 also moves an initializing project to provisioned, so that
+// no reader sees one without the other.
 // It returns the project's phase as the transaction leaves it, so that a
 // job running more steps notices a deletion without another read.
-func (db *DB) FinishStep(ctx context.Context, id int64, d onramp.StepDone) (phase onramp.Phase, err error) {
+func (db *DB) FinishStep(ctx context.Context, id int64, ds ...onramp.StepDone) (phase onramp.Phase, err error) {
 	err = db.recordTx(ctx, id, func(tx *txn) error {
-		if d.Log != "" {
-			if err := db.logTx(ctx, tx, id, d.Step, "info", d.Log); err != nil {
+		for _, d := range ds {
+			if phase, err = db.finishTx(ctx, tx, id, d); err != nil {
 				return err
 			}
-		}
-		var next *onramp.Step
-		if phase, next, err = db.finishStepTx(ctx, tx, id, d.Step, d.Next); err != nil {
-			return err
-		}
-		if d.Repository != nil {
-			if err := db.setRepositoryTx(ctx, tx, id, *d.Repository); err != nil {
-				return err
-			}
-		}
-		if err := db.raiseProgressTx(ctx, tx, id, d.Progress, d.Step); err != nil {
-			return err
-		}
-		if d.Progress == 100 && phase == onramp.PhaseInitializing {
-			if err := db.changePhaseTx(ctx, tx, id, onramp.PhaseInitializing, onramp.PhaseProvisioned); err != nil {
-				return err
-			}
-			phase = onramp.PhaseProvisioned
-		}
-		if next != nil {
-			return db.appendEvent(tx, id, onramp.EventStep, *next)
 		}
 		return nil
 	})
 	return phase, err
+}
+
+func (db *DB) finishTx(ctx context.Context, tx *txn, id int64, d onramp.StepDone) (onramp.Phase, error) {
+	if d.Log != "" {
+		if err := db.logTx(ctx, tx, id, d.Step, "info", d.Log); err != nil {
+			return "", err
+		}
+	}
+	phase, next, err := db.finishStepTx(ctx, tx, id, d.Step, d.Next)
+	if err != nil {
+		return "", err
+	}
+	if d.Repository != nil {
+		if err := db.setRepositoryTx(ctx, tx, id, *d.Repository); err != nil {
+			return "", err
+		}
+	}
+	if err := db.raiseProgressTx(ctx, tx, id, d.Progress, d.Step); err != nil {
+		return "", err
+	}
+	if d.Progress == 100 && phase == onramp.PhaseInitializing {
+		if err := db.changePhaseTx(ctx, tx, id, onramp.PhaseInitializing, onramp.PhaseProvisioned); err != nil {
+			return "", err
+		}
+		phase = onramp.PhaseProvisioned
+	}
+	if next != nil {
+		return phase, db.appendEvent(tx, id, onramp.EventStep, *next)
+	}
+	return phase, nil
 }
 
 // finishStepTx marks step succeeded and, when next is not "", next running,

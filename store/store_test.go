@@ -542,6 +542,51 @@ func TestFinishStepReturnsPhase(t *testing.T) {
 	})
 }
 
+// Steps ended together are one transaction, written in order: the last
+// two steps' ends make the project provisioned at 100% at once, and a
+// failing end writes nothing of the ends before it.
+func TestFinishStepsTogether(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		p := newProject("together")
+		if err := db.CreateProject(ctx, "alice", p); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.StartStep(ctx, p.ID, "verify"); err != nil {
+			t.Fatal(err)
+		}
+		verify := onramp.StepDone{Step: "verify", Progress: 95, Log: "verified", Next: "finalize"}
+		if _, err := db.FinishStep(ctx, p.ID, verify, onramp.StepDone{Step: "nope", Progress: 100}); err == nil {
+			t.Fatal("FinishStep with an unknown step succeeded")
+		}
+		got, _ := db.ProjectByID(ctx, p.ID)
+		if got.Progress != 0 || got.Steps[4].Status != onramp.StepRunning {
+			t.Errorf("after a failed FinishStep: progress %d, verify %s; want 0 and running (nothing written)", got.Progress, got.Steps[4].Status)
+		}
+		after, _ := db.Events(ctx, p.ID, 0, 0)
+		phase, err := db.FinishStep(ctx, p.ID, verify, onramp.StepDone{Step: "finalize", Progress: 100, Log: "done"})
+		if err != nil || phase != onramp.PhaseProvisioned {
+			t.Fatalf("FinishStep = %s, %v; want provisioned", phase, err)
+		}
+		got, _ = db.ProjectByID(ctx, p.ID)
+		v, f := got.Steps[4], got.Steps[5]
+		if v.Status != onramp.StepSucceeded || f.Status != onramp.StepSucceeded || got.Progress != 100 || got.Phase != onramp.PhaseProvisioned {
+			t.Errorf("after FinishStep: %s %s, %s %s, %d%%, %s; want both succeeded, 100%%, provisioned", v.Name, v.Status, f.Name, f.Status, got.Progress, got.Phase)
+		}
+		if f.StartedAt == nil || v.FinishedAt == nil || !f.StartedAt.Equal(*v.FinishedAt) {
+			t.Errorf("finalize started %v, verify ended %v; want the same moment", f.StartedAt, v.FinishedAt)
+		}
+		evs, _ := db.Events(ctx, p.ID, after[len(after)-1].ID, 0)
+		var types []string
+		for _, e := range evs {
+			types = append(types, e.Type)
+		}
+		if want := "log step progress step log step progress phase"; strings.Join(types, " ") != want {
+			t.Errorf("events = %v; want %s (verify's end, finalize's start, finalize's end)", types, want)
+		}
+	})
+}
+
 // An initializing project can be retried only once its initialization job
 // has ended without recording an end (here cancelled; in production, its
 // worker's process lost on the last attempt): it then resumes, with a log
@@ -889,11 +934,15 @@ func BenchmarkEnqueueToStart(b *testing.B) {
 			ran, stop := startWorkers(b, db)
 			defer stop()
 			i := 0
+			var cr time.Duration
+			defer func() { b.ReportMetric(float64(cr.Microseconds())/float64(i), "create-us") }()
 			for b.Loop() {
 				i++
+				t0 := time.Now()
 				if err := db.CreateProject(context.Background(), "alice", newProject(fmt.Sprintf("bench%d", i))); err != nil {
 					b.Fatal(err)
 				}
+				cr += time.Since(t0)
 				<-ran
 				b.StopTimer()
 				time.Sleep(100 * time.Millisecond)
