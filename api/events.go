@@ -22,7 +22,6 @@ func (s *Server) projectEvents(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	var snapshot *onramp.Project
 	if !resumed {
 		// The newest event ID is read before the project, so that no event
 		// is missed; an event already reflected in the snapshot may be sent
@@ -31,11 +30,9 @@ func (s *Server) projectEvents(w http.ResponseWriter, r *http.Request) {
 			s.Error(w, r, err)
 			return
 		}
-		if snapshot, err = s.Projects.FindProject(ctx, who, name); err != nil {
-			s.Error(w, r, err)
-			return
-		}
-	} else if _, err := s.Projects.FindProject(ctx, who, name); err != nil {
+	}
+	p, err := s.Projects.FindProject(ctx, who, name)
+	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
@@ -44,16 +41,17 @@ func (s *Server) projectEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	if snapshot != nil {
-		writeEvent(w, after, onramp.EventSnapshot, snapshot)
+	if !resumed {
+		writeEvent(w, after, onramp.EventSnapshot, p)
 	}
 	rc.Flush()
-	s.follow(ctx, w, rc, who, name, after)
+	s.follow(ctx, w, rc, who, p, after)
 }
 
 // follow sends the project's events after `after` until the client leaves
 // or the project is gone.
-func (s *Server) follow(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, who, name string, after int64) {
+func (s *Server) follow(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, who string, p *onramp.Project, after int64) {
+	name := p.Name
 	poll, beat := s.Poll, s.Heartbeat
 	if poll <= 0 {
 		poll = 100 * time.Millisecond
@@ -66,7 +64,7 @@ func (s *Server) follow(ctx context.Context, w http.ResponseWriter, rc *http.Res
 	defer heartbeat.Stop()
 	changed := func() <-chan struct{} { return nil } // a nil channel never fires
 	if s.Changed != nil {
-		changed = s.Changed
+		changed = func() <-chan struct{} { return s.Changed(p.ID) }
 	}
 	wake := changed()
 	for {

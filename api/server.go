@@ -32,9 +32,10 @@ type Server struct {
 	Heartbeat time.Duration
 	// Poll is how often the event stream looks for new events.
 	Poll time.Duration
-	// Changed, if set, returns a channel closed at the next write: event
-	// streams then look at once rather than at their next poll.
-	Changed func() <-chan struct{}
+	// Changed, if set, returns a channel closed at the next write of the
+	// project's events: its event streams then look at once rather than at
+	// their next poll.
+	Changed func(projectID int64) <-chan struct{}
 	// Prepare, if set, is given each valid new project just before it is
 	// stored: a process that also runs the jobs starts the template's
 	// preflight, so that the job finds it done (templates.Registry.Prepare).

@@ -54,8 +54,8 @@ type DB struct {
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 
-	changed  signal // fired at every commit
-	enqueued signal // fired after the commit of a transaction that inserted a job
+	changes  changes // fired at the commit of a project's events
+	enqueued signal  // fired after the commit of a transaction that inserted a job
 
 	// writeMu queues onramp's own writers on SQLite, which allows one
 	// writer at a time: without it, a writer that finds the database
@@ -65,12 +65,43 @@ type DB struct {
 }
 
 // Changed returns a channel that is closed when this process next commits
-// a write, so that event streams wake at once instead of at their next
-// poll. Writes of other processes sharing the database are not signalled.
-func (db *DB) Changed() <-chan struct{} { return db.changed.wait() }
+// an event of the project, or removes it, so that the project's event
+// streams wake at once instead of at their next poll; other projects'
+// writes leave them asleep. Writes of other processes sharing the database
+// are not signalled.
+func (db *DB) Changed(projectID int64) <-chan struct{} { return db.changes.wait(projectID) }
 
-// wake closes the channel Changed returned.
-func (db *DB) wake() { db.changed.fire() }
+// changes hands out, per project, a channel that is closed at the next
+// fire for that project. A channel asked for stays until then, so the map
+// holds at most the projects that someone has followed since their last
+// event.
+type changes struct {
+	mu sync.Mutex
+	ch map[int64]chan struct{}
+}
+
+func (c *changes) wait(id int64) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ch == nil {
+		c.ch = map[int64]chan struct{}{}
+	}
+	ch, ok := c.ch[id]
+	if !ok {
+		ch = make(chan struct{})
+		c.ch[id] = ch
+	}
+	return ch
+}
+
+func (c *changes) fire(id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch, ok := c.ch[id]; ok {
+		close(ch)
+		delete(c.ch, id)
+	}
+}
 
 // signal hands out a channel that is closed at the next fire.
 type signal struct {
@@ -242,7 +273,9 @@ func (db *DB) withTx(ctx context.Context, fn func(tx *txn) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	db.wake()
+	for i := 0; i < len(tx.events); i += 4 {
+		db.changes.fire(tx.events[i].(int64))
+	}
 	return nil
 }
 

@@ -219,6 +219,6 @@ func (db *DB) RemoveProject(ctx context.Context, id int64) error {
 	if err != nil {
 		return fmt.Errorf("remove project #%d: %w", id, err)
 	}
-	db.wake()
+	db.changes.fire(id)
 	return nil
 }

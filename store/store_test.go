@@ -542,6 +542,50 @@ func TestFinishStepReturnsPhase(t *testing.T) {
 	})
 }
 
+// Changed wakes the followers of the projects whose events a commit wrote,
+// and of a project removed, and leaves the others asleep.
+func TestChangedWakesOnlyTheProject(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		a, b := newProject("woken"), newProject("asleep")
+		for _, p := range []*onramp.Project{a, b} {
+			if err := db.CreateProject(ctx, "alice", p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		closed := func(ch <-chan struct{}) bool {
+			select {
+			case <-ch:
+				return true
+			default:
+				return false
+			}
+		}
+		wa, wb := db.Changed(a.ID), db.Changed(b.ID)
+		if closed(wa) || closed(wb) {
+			t.Fatal("Changed closed before any commit")
+		}
+		if err := db.Log(ctx, a.ID, "", "info", "hello"); err != nil {
+			t.Fatal(err)
+		}
+		if !closed(wa) {
+			t.Error("a commit of the project's event did not wake its follower")
+		}
+		if closed(wb) {
+			t.Error("another project's commit woke this one's follower")
+		}
+		if again := db.Changed(a.ID); closed(again) {
+			t.Error("Changed after the wake is already closed; want it open until the next commit")
+		}
+		if err := db.RemoveProject(ctx, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		if !closed(wb) {
+			t.Error("removing the project did not wake its follower")
+		}
+	})
+}
+
 // Steps ended together are one transaction, written in order: the last
 // two steps' ends make the project provisioned at 100% at once, and a
 // failing end writes nothing of the ends before it.
