@@ -72,8 +72,9 @@ type Deps struct {
 	Initializing func(name string) (ended func())
 	// CrashAt names a point where the worker process kills itself: a step
 	// name (after the step is recorded done, or, for a step recorded with
-	// the local step after it, once its work is done) or "setup_gitops:N" (after N
-	// objects are applied, recorded or not). Only tests of crash recovery set it.
+	// the local step after it, once its work is done) or "setup_gitops:N"
+	// (after N objects are applied, recorded or not). Only tests of crash
+	// recovery set it.
 	CrashAt string
 }
 

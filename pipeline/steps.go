@@ -259,14 +259,15 @@ func (r *initRun) verify(ctx context.Context, _, _ int) (string, error) {
 		storedErr error
 		wg        sync.WaitGroup
 	)
-	wg.Go(func() { head, headErr = r.Git.Head(ctx, r.p.Name) })
-	wg.Go(func() { stored, storedErr = r.Store.Resources(ctx, r.p.ID) })
 	if r.setup == nil || r.setup.readBack == nil {
 		return "", errors.New("verify: setup_gitops has not applied every object in this attempt")
 	}
+	wg.Go(func() { head, headErr = r.Git.Head(ctx, r.p.Name) })
+	wg.Go(func() { stored, storedErr = r.Store.Resources(ctx, r.p.ID) })
 	select {
 	case <-r.setup.readBack:
 	case <-ctx.Done():
+		wg.Wait()
 		return "", ctx.Err()
 	}
 	live, err := r.setup.live, r.setup.liveErr
