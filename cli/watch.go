@@ -58,6 +58,9 @@ func (c *command) follow(ctx context.Context, name string, timeout time.Duration
 	case code == ExitFailed:
 		return code, failure(v.p)
 	case code >= 0:
+		if gone {
+			fmt.Fprintf(c.env.Stdout, "project %s is gone\n", name)
+		}
 		return code, nil
 	case g == untilGone && onramp.ErrorCode(err) == onramp.ENOTFOUND:
 		fmt.Fprintf(c.env.Stdout, "project %s is gone\n", name)

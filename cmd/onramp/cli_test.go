@@ -43,8 +43,8 @@ func TestCLIWait(t *testing.T) {
 		if code != 0 || !strings.Contains(out, name) {
 			t.Errorf("list = %d:\n%s", code, out)
 		}
-		if code, out, errOut = runCLI(t, s, tok, "project", "delete", name, "--wait"); code != 0 {
-			t.Errorf("delete --wait = %d\n%s\n%s", code, out, errOut)
+		if code, out, errOut = runCLI(t, s, tok, "project", "delete", name, "--wait"); code != 0 || !strings.Contains(out, "project "+name+" is gone") {
+			t.Errorf("delete --wait = %d\n%s\n%s; want 0 and the project said gone", code, out, errOut)
 		}
 		if _, c := getProject(t, s, tok, name); c != 404 {
 			t.Errorf("after delete --wait: GET = %d; want 404", c)
