@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib" // also the database/sql driver "pgx"
+	"github.com/riverqueue/river"
 	"modernc.org/sqlite"
 
 	"github.com/onramp/onramp"
@@ -54,8 +55,8 @@ type DB struct {
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 
-	changes  changes // fired at the commit of a project's events
-	enqueued signal  // fired after the commit of a transaction that inserted a job
+	changes changes // fired at the commit of a project's events
+	inserts inserts // this process's job inserts, for River's listener
 
 	// writeMu queues onramp's own writers on SQLite, which allows one
 	// writer at a time: without it, a writer that finds the database
@@ -100,30 +101,6 @@ func (c *changes) fire(id int64) {
 	if ch, ok := c.ch[id]; ok {
 		close(ch)
 		delete(c.ch, id)
-	}
-}
-
-// signal hands out a channel that is closed at the next fire.
-type signal struct {
-	mu sync.Mutex
-	ch chan struct{} // nil until asked for
-}
-
-func (s *signal) wait() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ch == nil {
-		s.ch = make(chan struct{})
-	}
-	return s.ch
-}
-
-func (s *signal) fire() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ch != nil {
-		close(s.ch)
-		s.ch = nil
 	}
 }
 
@@ -252,6 +229,9 @@ func redactURL(url string) string {
 type txn struct {
 	*sql.Tx
 	events []any // project_id, type, data, at for each event
+	// jobs: the transaction inserted a job; unannounced: River may not
+	// have announced one of them (see inserts).
+	jobs, unannounced bool
 }
 
 // withTx runs fn in a transaction, committing when it returns nil.
@@ -275,6 +255,9 @@ func (db *DB) withTx(ctx context.Context, fn func(tx *txn) error) error {
 	}
 	for i := 0; i < len(tx.events); i += 4 {
 		db.changes.fire(tx.events[i].(int64))
+	}
+	if tx.jobs {
+		db.inserts.committed(tx.unannounced)
 	}
 	return nil
 }
@@ -312,14 +295,15 @@ func (db *DB) recordTx(ctx context.Context, id int64, fn func(tx *txn) error) er
 	})
 }
 
-// jobTx is projectTx for a transaction that inserts a job: once it has
-// committed, River's SQLite listener is told to look for the job at once.
-func (db *DB) jobTx(ctx context.Context, id int64, fn func(tx *txn) error) error {
-	err := db.projectTx(ctx, id, fn)
-	if err == nil {
-		db.enqueued.fire()
+// insertJob inserts a job in tx; once tx commits, River's listener in
+// this process hears of it (see inserts).
+func (db *DB) insertJob(ctx context.Context, tx *txn, args river.JobArgs) error {
+	if _, err := db.Jobs.InsertTx(ctx, tx.Tx, args, uniqueJob); err != nil {
+		return err
 	}
-	return err
+	tx.jobs = true
+	tx.unannounced = db.inserts.inserting() || tx.unannounced
+	return nil
 }
 
 // lockWrites takes the turn of a writer on SQLite (see writeMu) and

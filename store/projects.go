@@ -68,8 +68,7 @@ func (db *DB) CreateProject(ctx context.Context, owner string, p *onramp.Project
 		if err := db.appendEvent(tx, p.ID, onramp.EventPhase, phaseData{onramp.PhaseInitializing}); err != nil {
 			return err
 		}
-		_, err = db.Jobs.InsertTx(ctx, tx.Tx, onramp.InitializeJob{ProjectID: p.ID}, uniqueJob)
-		return err
+		return db.insertJob(ctx, tx, onramp.InitializeJob{ProjectID: p.ID})
 	})
 	if isUniqueViolation(err) {
 		return db.conflict(ctx, p)
@@ -77,7 +76,6 @@ func (db *DB) CreateProject(ctx context.Context, owner string, p *onramp.Project
 	if err != nil {
 		return fmt.Errorf("create project %s: %w", p.Name, err)
 	}
-	db.enqueued.fire()
 	created(p, owner, now)
 	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -28,34 +30,99 @@ type Queue = river.Client[*sql.Tx]
 
 // riverDriver picks River's driver for the engine: its SQLite driver, or its
 // database/sql PostgreSQL driver on db.river with a pgx listener for
-// LISTEN/NOTIFY.
+// LISTEN/NOTIFY. Either way its listener also hears this process's inserts
+// (wakeListener).
 func (db *DB) riverDriver() riverdriver.Driver[*sql.Tx] {
 	if db.engine == Postgres {
-		return riverdatabasesql.NewWithPgxListener(db.river, db.pool)
+		return wakeDriver[*riverdatabasesql.Driver]{riverdatabasesql.NewWithPgxListener(db.river, db.pool), &db.inserts}
 	}
-	return sqliteDriver{riversqlite.New(db.db), &db.enqueued}
+	return wakeDriver[*riversqlite.Driver]{riversqlite.New(db.db), &db.inserts}
 }
 
-// sqliteDriver is River's SQLite driver with a listener that this
-// process's job inserts wake at once.
-type sqliteDriver struct {
-	*riversqlite.Driver
-	enqueued *signal
+// wakeDriver is one of River's drivers whose listener is a wakeListener.
+type wakeDriver[D riverdriver.Driver[*sql.Tx]] struct {
+	riverdriver.Driver[*sql.Tx]
+	inserts *inserts
 }
 
-func (d sqliteDriver) GetListener(params *riverdriver.GetListenenerParams) riverdriver.Listener {
-	return &wakeListener{d.Driver.GetListener(params), d.enqueued}
+func (d wakeDriver[D]) GetListener(params *riverdriver.GetListenenerParams) riverdriver.Listener {
+	return &wakeListener{d.Driver.GetListener(params), d.inserts}
 }
 
-// wakeListener is River's SQLite listener, which has no LISTEN/NOTIFY to
-// wait on: it looks for new notifications in a table every 50 ms. A job
-// inserted by this process makes it look at once, so that a worker starts
-// the job within a few milliseconds instead of 25 on average. It does no
-// work while nothing is inserted.
+// fetchCooldown is River's FetchCooldown here: the least time between two
+// fetches of a queue, and between two insert notifications of a client.
+const fetchCooldown = 5 * time.Millisecond
+
+// inserts tells River's listener in this process about the jobs this
+// process inserts. River announces a queue's inserts at most once per
+// fetchCooldown (its insert notification limiter), so an insert sooner
+// than that after the one before goes unannounced; if the workers fetched
+// before it committed, they would not look again until their poll (1 s).
+// Jobs River inserts by itself (periodic ones) are not seen here.
+type inserts struct {
+	mu      sync.Mutex
+	last    time.Time     // when a job was last inserted
+	unheard bool          // a committed insert River may not have announced
+	ch      chan struct{} // closed at the next commit of an insert; nil until asked for
+}
+
+// inserting notes a job inserted and reports whether River may not have
+// announced it. Called as InsertTx returns, it finds the time since the
+// insert before no longer than River found it since its last announcement,
+// so it may take an announced insert for an unannounced one (which costs
+// the workers one more look), never the reverse; a millisecond's margin
+// is on top.
+func (s *inserts) inserting() (unannounced bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	unannounced = now.Sub(s.last) < fetchCooldown+time.Millisecond
+	s.last = now
+	return unannounced
+}
+
+// committed says that a transaction that inserted jobs has committed.
+func (s *inserts) committed(unannounced bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unheard = s.unheard || unannounced
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+}
+
+// next returns true, and forgets it, if an insert committed unannounced;
+// otherwise a channel closed at the next commit of an insert.
+func (s *inserts) next() (<-chan struct{}, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unheard {
+		s.unheard = false
+		return nil, true
+	}
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch, false
+}
+
+// wakeListener is River's listener, woken by this process's inserts.
+// PostgreSQL's waits for NOTIFY; SQLite's, which has no LISTEN/NOTIFY,
+// looks for new notifications in a table every 50 ms. After an insert
+// River announced, the listener looks again at once (on SQLite the worker
+// starts the job within a few milliseconds instead of 25 on average); for
+// one it may not have announced, the listener hands River's workers an
+// insert notification of its own. It does no work while nothing is
+// inserted.
 type wakeListener struct {
 	riverdriver.Listener
-	enqueued *signal
+	inserts *inserts
 }
+
+// insertNotification is River's notification of inserts into the queue
+// onramp's jobs use.
+var insertNotification = riverdriver.Notification{Topic: "river_insert", Payload: fmt.Sprintf(`{"queue": %q}`, river.QueueDefault)}
 
 func closed(ch <-chan struct{}) bool {
 	select {
@@ -68,7 +135,11 @@ func closed(ch <-chan struct{}) bool {
 
 func (l *wakeListener) WaitForNotification(ctx context.Context) (*riverdriver.Notification, error) {
 	for {
-		inserted := l.enqueued.wait()
+		inserted, unheard := l.inserts.next()
+		if unheard {
+			n := insertNotification
+			return &n, nil
+		}
 		waitCtx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() {
@@ -87,7 +158,7 @@ func (l *wakeListener) WaitForNotification(ctx context.Context) (*riverdriver.No
 		case ctx.Err() != nil:
 			// River's notifier cancels the wait to change subscriptions or
 			// to ping, and takes any other error for a broken connection;
-			// a look at the table cut short says context.Canceled too.
+			// a look at SQLite's table cut short says context.Canceled too.
 			return nil, ctx.Err()
 		case closed(inserted):
 			continue // woken by an insert: look again now
@@ -107,10 +178,10 @@ type QueueOptions struct {
 	// whose worker died is rescued once it has run this long.
 	JobTimeout time.Duration
 	// Poll is how often workers look for jobs (default 1 s, River's own).
-	// An insert wakes them through River's insert notification: at once on
-	// PostgreSQL (LISTEN/NOTIFY); on SQLite at once for this process's
-	// inserts (wakeListener) and within 50 ms for another process's (a
-	// table River's listener polls).
+	// An insert wakes them at once: through River's insert notification
+	// (PostgreSQL's LISTEN/NOTIFY, or on SQLite a table River's listener
+	// polls every 50 ms, so another process's insert within 50 ms), and for
+	// this process's inserts through wakeListener.
 	Poll time.Duration
 	// Periodic are the jobs the leader enqueues by itself.
 	Periodic []*river.PeriodicJob
@@ -120,7 +191,7 @@ type QueueOptions struct {
 func (db *DB) NewQueue(opts QueueOptions) (*Queue, error) {
 	cfg := &river.Config{
 		Logger:            opts.Logger,
-		FetchCooldown:     5 * time.Millisecond,
+		FetchCooldown:     fetchCooldown,
 		FetchPollInterval: cmp.Or(opts.Poll, time.Second),
 		MaxAttempts:       10,
 		JobTimeout:        cmp.Or(opts.JobTimeout, 5*time.Minute),

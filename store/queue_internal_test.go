@@ -30,13 +30,14 @@ func (l *interruptedListener) WaitForNotification(ctx context.Context) (*riverdr
 	return nil, errors.New("interrupted (9)")
 }
 
-// A wake-up makes the listener look again; a cancelled wait says
+// An insert River announced makes the listener look again; one it may not
+// have announced makes the listener announce it. A cancelled wait says
 // context.Canceled, which River's notifier expects when it cancels the wait
 // to change subscriptions or ping (any other error makes it reconnect).
 func TestWakeListener(t *testing.T) {
 	inner := &interruptedListener{calls: make(chan struct{}, 10), next: make(chan *riverdriver.Notification, 1)}
-	var enqueued signal
-	l := &wakeListener{inner, &enqueued}
+	var ins inserts
+	l := &wakeListener{inner, &ins}
 	ctx, cancel := context.WithCancel(context.Background())
 	type result struct {
 		n   *riverdriver.Notification
@@ -61,10 +62,30 @@ func TestWakeListener(t *testing.T) {
 	wait()
 	called("first wait")
 	inner.next <- &riverdriver.Notification{Topic: "river_insert", Payload: "{}"}
-	enqueued.fire()
+	ins.committed(false)
 	called("after an insert")
-	if r := <-results; r.err != nil || r.n == nil || r.n.Topic != "river_insert" {
-		t.Fatalf("WaitForNotification after an insert = %v, %v; want the insert notification", r.n, r.err)
+	if r := <-results; r.err != nil || r.n == nil || r.n.Topic != "river_insert" || r.n.Payload != "{}" {
+		t.Fatalf("WaitForNotification after an insert = %v, %v; want the insert notification River sent", r.n, r.err)
+	}
+
+	// Two inserts in quick succession: River announces the first only.
+	if ins.inserting() {
+		t.Error("an insert long after the one before counts as unannounced")
+	}
+	if !ins.inserting() {
+		t.Error("an insert right after the one before counts as announced")
+	}
+	wait()
+	called("third wait")
+	ins.committed(true)
+	if r := <-results; r.err != nil || r.n == nil || *r.n != insertNotification {
+		t.Fatalf("WaitForNotification after an unannounced insert = %v, %v; want %v", r.n, r.err, insertNotification)
+	}
+	// Committed while nobody waited: the next wait announces it at once.
+	ins.committed(true)
+	wait()
+	if r := <-results; r.err != nil || r.n == nil || *r.n != insertNotification {
+		t.Fatalf("WaitForNotification after an unannounced insert committed earlier = %v, %v; want %v", r.n, r.err, insertNotification)
 	}
 
 	wait()

@@ -20,15 +20,14 @@ func (db *DB) RequestDelete(ctx context.Context, owner, name string) (*onramp.Pr
 	if err != nil {
 		return nil, err
 	}
-	err = db.jobTx(ctx, id, func(tx *txn) error {
+	err = db.projectTx(ctx, id, func(tx *txn) error {
 		if err := db.changePhaseTx(ctx, tx, id, "", onramp.PhaseDeleting); err != nil {
 			return err
 		}
 		if err := db.insertSteps(ctx, tx, id, "delete", onramp.DeleteSteps); err != nil {
 			return err
 		}
-		_, err := db.Jobs.InsertTx(ctx, tx.Tx, onramp.DeleteJob{ProjectID: id}, uniqueJob)
-		return err
+		return db.insertJob(ctx, tx, onramp.DeleteJob{ProjectID: id})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("request delete of %s: %w", name, err)
@@ -45,7 +44,7 @@ func (db *DB) RequestRetry(ctx context.Context, owner, name string) (*onramp.Pro
 	if err != nil {
 		return nil, err
 	}
-	err = db.jobTx(ctx, id, func(tx *txn) error {
+	err = db.projectTx(ctx, id, func(tx *txn) error {
 		var phase onramp.Phase
 		if err := tx.QueryRowContext(ctx, db.q(`SELECT phase FROM projects WHERE id = ?`), id).Scan(&phase); err != nil {
 			return err
@@ -72,8 +71,7 @@ func (db *DB) RequestRetry(ctx context.Context, owner, name string) (*onramp.Pro
 				return err
 			}
 		}
-		_, err := db.Jobs.InsertTx(ctx, tx.Tx, onramp.InitializeJob{ProjectID: id, Request: db.now()}, uniqueJob)
-		return err
+		return db.insertJob(ctx, tx, onramp.InitializeJob{ProjectID: id, Request: db.now()})
 	})
 	if onramp.ErrorCode(err) == onramp.ECONFLICT {
 		return nil, err
@@ -192,9 +190,8 @@ func (db *DB) RequestRepair(ctx context.Context, name string) error {
 	default:
 		return nil
 	}
-	return db.jobTx(ctx, p.ID, func(tx *txn) error {
-		_, err := db.Jobs.InsertTx(ctx, tx.Tx, onramp.InitializeJob{ProjectID: p.ID, Request: db.now()}, uniqueJob)
-		return err
+	return db.projectTx(ctx, p.ID, func(tx *txn) error {
+		return db.insertJob(ctx, tx, onramp.InitializeJob{ProjectID: p.ID, Request: db.now()})
 	})
 }
 
