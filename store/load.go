@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/onramp/onramp"
@@ -50,9 +52,20 @@ func (db *DB) queryProjects(ctx context.Context, clause string, args ...any) ([]
 	return out, nil
 }
 
+// loadChildren reads the projects' environments, steps and resources: three
+// queries at once, each filling its own field of the projects.
 func (db *DB) loadChildren(ctx context.Context, byID map[int64]*onramp.Project) error {
 	in, ids := inClause(byID)
-	err := db.each(ctx, `SELECT project_id, name, type, namespace, path, interval_s, status FROM environments WHERE project_id IN `+in+` ORDER BY project_id, position`, ids,
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	load := func(i int, what, query string, fn func(int64, *sql.Rows) error) {
+		wg.Go(func() {
+			if err := db.each(ctx, query, ids, fn); err != nil {
+				errs[i] = fmt.Errorf("load %s: %w", what, err)
+			}
+		})
+	}
+	load(0, "environments", `SELECT project_id, name, type, namespace, path, interval_s, status FROM environments WHERE project_id IN `+in+` ORDER BY project_id, position`,
 		func(id int64, rows *sql.Rows) error {
 			var e onramp.Environment
 			var interval int64
@@ -63,10 +76,7 @@ func (db *DB) loadChildren(ctx context.Context, byID map[int64]*onramp.Project) 
 			byID[id].Environments = append(byID[id].Environments, e)
 			return nil
 		})
-	if err != nil {
-		return fmt.Errorf("load environments: %w", err)
-	}
-	err = db.each(ctx, `SELECT project_id, job, name, weight, status, started_at, finished_at, error, hint FROM steps WHERE project_id IN `+in+` ORDER BY project_id, position`, ids,
+	load(1, "steps", `SELECT project_id, job, name, weight, status, started_at, finished_at, error, hint FROM steps WHERE project_id IN `+in+` ORDER BY project_id, position`,
 		func(id int64, rows *sql.Rows) error {
 			var s onramp.Step
 			var job string
@@ -80,10 +90,7 @@ func (db *DB) loadChildren(ctx context.Context, byID map[int64]*onramp.Project) 
 			}
 			return nil
 		})
-	if err != nil {
-		return fmt.Errorf("load steps: %w", err)
-	}
-	err = db.each(ctx, `SELECT project_id, `+resourceColumns+` FROM resources WHERE project_id IN `+in+` ORDER BY project_id, environment, kind, name`, ids,
+	load(2, "resources", `SELECT project_id, `+resourceColumns+` FROM resources WHERE project_id IN `+in+` ORDER BY project_id, environment, kind, name`,
 		func(id int64, rows *sql.Rows) error {
 			r, err := scanResource(rows, &id)
 			if err == nil {
@@ -91,10 +98,8 @@ func (db *DB) loadChildren(ctx context.Context, byID map[int64]*onramp.Project) 
 			}
 			return err
 		})
-	if err != nil {
-		return fmt.Errorf("load resources: %w", err)
-	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 const resourceColumns = `kind, namespace, name, environment, status, reason, message, hint, revision, observed_generation, observed_at`
