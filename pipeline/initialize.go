@@ -56,7 +56,7 @@ type initRun struct {
 	repo      onramp.Repository
 	repoMoved bool          // repo changed in this step: record it with the step's end
 	pushed    chan struct{} // closed when push_commit has set repo's revision
-	setup     *setup        // setup_gitops's applies, started with create_repository
+	setup     *setup        // setup_gitops's applies, started once preflight passed
 	// The Git read credential, fetched or made while the template renders;
 	// credential is closed when password or credentialErr is set.
 	credential    chan struct{}
@@ -89,7 +89,8 @@ func (r *initRun) steps() []step {
 // run runs the steps in order. Each step's end, its log line, the progress
 // it is worth and the next step's start are one transaction (a local
 // step's end joins it); the last step's end writes 100% and provisioned
-// together. setup_gitops's applies start with create_repository (see setup).
+// together. setup_gitops's applies start once preflight has passed (see
+// setup).
 func (r *initRun) run(ctx context.Context) error {
 	go func() {
 		defer close(r.credential)
@@ -130,10 +131,10 @@ func (r *initRun) run(ctx context.Context) error {
 		if mark && r.attempt > 1 {
 			r.log(ctx, s.name, "info", fmt.Sprintf("attempt %d of %d", r.attempt, r.maxAttempts))
 		}
-		if s.name == "create_repository" {
-			r.startSetup(ctx)
-		}
 		msg, err := s.run(ctx, done, onramp.InitSteps[i].Weight)
+		if err == nil && s.name == "render_template" {
+			r.startSetup(ctx) // preflight passed
+		}
 		if err != nil {
 			if len(ends) > 0 { // the steps before succeeded
 				if _, ferr := r.Store.FinishStep(ctx, r.p.ID, ends...); ferr != nil {
