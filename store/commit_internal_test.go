@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"os"
+	"sync"
 	"testing"
 )
 
@@ -56,6 +57,38 @@ func TestRecordTxCommitsAsynchronously(t *testing.T) {
 		}
 		if got != pool.want {
 			t.Errorf("%s: synchronous_commit = %q, want %s", pool.name, got, pool.want)
+		}
+	}
+}
+
+// Connections used at once are kept for the next burst rather than closed
+// and made again (a new PostgreSQL connection is a new server process), in
+// onramp's pool and River's.
+func TestPostgresKeepsIdleConnections(t *testing.T) {
+	url := os.Getenv("ONRAMP_TEST_POSTGRES_URL")
+	if url == "" {
+		t.Skip("set ONRAMP_TEST_POSTGRES_URL to run PostgreSQL tests")
+	}
+	ctx := context.Background()
+	db, err := Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for name, pool := range map[string]*sql.DB{"onramp's": db.db, "River's": db.river} {
+		for range 3 {
+			var wg sync.WaitGroup
+			for range 6 {
+				wg.Go(func() {
+					if _, err := pool.ExecContext(ctx, `SELECT pg_sleep(0.02)`); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+		}
+		if st := pool.Stats(); st.MaxIdleClosed > 0 || st.OpenConnections < 6 {
+			t.Errorf("%s pool after three bursts of 6 queries: %d connections open, %d closed for want of idle room; want 6 kept", name, st.OpenConnections, st.MaxIdleClosed)
 		}
 	}
 }

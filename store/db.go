@@ -145,7 +145,12 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres %s: %w", redactURL(url), err)
 	}
+	// Idle connections are kept (database/sql keeps two by default): a
+	// new PostgreSQL connection costs a server process and ~5–10 ms, and
+	// a job, the API and the event streams each hold one at a time.
 	db.SetMaxOpenConns(20)
+	db.SetMaxIdleConns(20)
+	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to postgres %s: %w; is it running and does the database exist?", redactURL(url), err)
@@ -158,6 +163,8 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 	cfg.RuntimeParams["synchronous_commit"] = "off"
 	river := stdlib.OpenDB(*cfg)
 	river.SetMaxOpenConns(10)
+	river.SetMaxIdleConns(10)
+	river.SetConnMaxIdleTime(5 * time.Minute)
 	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
 		db.Close()
