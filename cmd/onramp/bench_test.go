@@ -384,6 +384,13 @@ func BenchmarkCreateTo100(b *testing.B) {
 						engine, mode, len(stream), benchPct(stream, .5), benchPct(stream, .95), benchPct(stream, 1), benchPct(srv, .5), benchPct(srv, .95), benchPct(srv, 1),
 						benchPct(floor, .5), benchPct(floor, .95), benchPct(floor, 1), ratio, float64(benchPct(srv, .5))/float64(benchPct(floor, .5)))
 					benchLogSteps(b, phases)
+					// In order of creation, to tell a run slow throughout
+					// from one with a few slow projects.
+					var each []string
+					for i := range srv {
+						each = append(each, fmt.Sprintf("%d/%d", srv[i].Milliseconds(), floor[i].Milliseconds()))
+					}
+					b.Logf("  each project, server/floor ms: %s", strings.Join(each, " "))
 				})
 			}
 		})
