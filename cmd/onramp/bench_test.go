@@ -366,6 +366,10 @@ func BenchmarkCreateTo100(b *testing.B) {
 									b.Logf("did not settle: %v", err)
 								}
 								benchSuspend(b, kc, name, specs)
+								// What Ready set off (the Deployments'
+								// ReplicaSets and Pods, Flux's status
+								// writes) ends before the next measurement.
+								time.Sleep(300 * time.Millisecond)
 							}
 							settle(p.Name)
 							fl := benchApplyFloor(b, k, specs)
