@@ -60,8 +60,9 @@ func (r *initRun) pushCommit(ctx context.Context, _, _ int) (string, error) {
 
 // setup is setup_gitops's work, started as soon as preflight has passed:
 // the objects that need no repository are applied while render_template's
-// end is recorded, the repository made and the commit pushed, and the GitRepository of
-// the first environment waits for the commit (EnvironmentSpec.Repository).
+// end is recorded, the repository made and the commit pushed, and the
+// GitRepository of the first environment waits for the commit
+// (EnvironmentSpec.Repository).
 // Its records, each environment's objects with the progress they are worth,
 // wait until setup_gitops has started, so progress stays in step order; if
 // the run ends before (a Git step failed, a deletion), the objects applied

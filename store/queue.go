@@ -34,18 +34,18 @@ type Queue = river.Client[*sql.Tx]
 // (wakeListener).
 func (db *DB) riverDriver() riverdriver.Driver[*sql.Tx] {
 	if db.engine == Postgres {
-		return wakeDriver[*riverdatabasesql.Driver]{riverdatabasesql.NewWithPgxListener(db.river, db.pool), &db.inserts}
+		return wakeDriver{riverdatabasesql.NewWithPgxListener(db.river, db.pool), &db.inserts}
 	}
-	return wakeDriver[*riversqlite.Driver]{riversqlite.New(db.db), &db.inserts}
+	return wakeDriver{riversqlite.New(db.db), &db.inserts}
 }
 
 // wakeDriver is one of River's drivers whose listener is a wakeListener.
-type wakeDriver[D riverdriver.Driver[*sql.Tx]] struct {
+type wakeDriver struct {
 	riverdriver.Driver[*sql.Tx]
 	inserts *inserts
 }
 
-func (d wakeDriver[D]) GetListener(params *riverdriver.GetListenenerParams) riverdriver.Listener {
+func (d wakeDriver) GetListener(params *riverdriver.GetListenenerParams) riverdriver.Listener {
 	return &wakeListener{d.Driver.GetListener(params), d.inserts}
 }
 
