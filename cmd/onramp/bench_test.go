@@ -12,11 +12,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -342,6 +344,8 @@ func BenchmarkCreateTo100(b *testing.B) {
 					janitor := newBenchJanitor(b)
 					var stream, srv, floor []time.Duration
 					phases := map[string][]time.Duration{}
+					cpu := newBenchProcCPU(b)
+					var createCPU, floorCPU map[string]time.Duration
 					for b.Loop() {
 						n := projects
 						if !warm {
@@ -350,7 +354,9 @@ func BenchmarkCreateTo100(b *testing.B) {
 						for range n {
 							name := uniqueName("hundred")
 							janitor.project(name, 3)
+							c0 := cpu.sample()
 							st, sv, p := benchCreateTo100(b, s, tok, name)
+							c1 := cpu.sample()
 							floorName := uniqueName("floor")
 							janitor.project(floorName, 3)
 							specs := benchFloorSpecs(b, s, p, floorName)
@@ -372,7 +378,9 @@ func BenchmarkCreateTo100(b *testing.B) {
 								time.Sleep(300 * time.Millisecond)
 							}
 							settle(p.Name)
+							c2 := cpu.sample()
 							fl := benchApplyFloor(b, k, specs)
+							c3 := cpu.sample()
 							settle(floorName)
 							if !warm { // the very first project warms up; not counted
 								warm = true
@@ -381,6 +389,7 @@ func BenchmarkCreateTo100(b *testing.B) {
 							}
 							stream, srv, floor = append(stream, st), append(srv, sv), append(floor, fl)
 							benchSteps(p, phases)
+							createCPU, floorCPU = benchAddCPU(createCPU, c0, c1), benchAddCPU(floorCPU, c2, c3)
 						}
 					}
 					benchReportLatency(b, "stream-", stream, 0.50, 0.95)
@@ -393,6 +402,12 @@ func BenchmarkCreateTo100(b *testing.B) {
 						engine, mode, len(stream), benchPct(stream, .5), benchPct(stream, .95), benchPct(stream, 1), benchPct(srv, .5), benchPct(srv, .95), benchPct(srv, 1),
 						benchPct(floor, .5), benchPct(floor, .95), benchPct(floor, 1), ratio, float64(benchPct(srv, .5))/float64(benchPct(floor, .5)))
 					benchLogSteps(b, phases)
+					var used []string
+					for _, who := range slices.Sorted(maps.Keys(createCPU)) {
+						used = append(used, fmt.Sprintf("%s %.1f / %.1f", who,
+							float64(createCPU[who].Microseconds())/1000/float64(len(srv)), float64(floorCPU[who].Microseconds())/1000/float64(len(srv))))
+					}
+					b.Logf("  CPU per project, mean ms, onramp's create → 100%% / the floor: %s", strings.Join(used, ", "))
 					// In order of creation, to tell a run slow throughout
 					// from one with a few slow projects.
 					var each []string
@@ -435,6 +450,71 @@ func benchWaitReady(kc client.Client, project string, specs []kube.EnvironmentSp
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// benchProcCPU reads the CPU time used by the processes a create keeps
+// busy: this one (onramp's server and the benchmark's client), the control
+// plane's, and PostgreSQL's.
+type benchProcCPU struct {
+	procs map[int]string // pid → name, the control plane's
+}
+
+func newBenchProcCPU(b *testing.B) *benchProcCPU {
+	c := &benchProcCPU{procs: map[int]string{}}
+	for _, comp := range clustertest.Cluster(b).Components() {
+		c.procs[comp.PID] = comp.Name
+	}
+	return c
+}
+
+// sample returns each process's CPU time (user and system) so far;
+// PostgreSQL's server processes are added up under "postgres".
+func (c *benchProcCPU) sample() map[string]time.Duration {
+	out := map[string]time.Duration{"this process": benchCPU()}
+	procDirs, _ := os.ReadDir("/proc")
+	for _, d := range procDirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid … utime stime: fields 14 and 15, in
+		// clock ticks of 10 ms.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		comm := string(stat[bytes.IndexByte(stat, '(')+1 : i])
+		name, ok := c.procs[pid]
+		if !ok && comm != "postgres" {
+			continue
+		}
+		if !ok {
+			name = "postgres"
+		}
+		f := strings.Fields(string(stat[i+2:]))
+		if len(f) < 13 {
+			continue
+		}
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		out[name] += time.Duration(utime+stime) * 10 * time.Millisecond
+	}
+	return out
+}
+
+// benchAddCPU adds to sum the CPU each process used from before to after.
+func benchAddCPU(sum, before, after map[string]time.Duration) map[string]time.Duration {
+	if sum == nil {
+		sum = map[string]time.Duration{}
+	}
+	for who, t := range after {
+		sum[who] += t - before[who]
+	}
+	return sum
 }
 
 // benchSuspend suspends the GitRepositories and Kustomizations of
