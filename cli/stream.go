@@ -2,9 +2,12 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,6 +19,11 @@ type Event struct {
 	ID   int64
 	Type string
 	Data json.RawMessage
+	// More says the next event had already arrived with this one: the
+	// server sends what one read of the database found at once, so a view
+	// can wait for the rest of it before drawing (a transaction's events
+	// are never shown half-applied).
+	More bool
 }
 
 // Stream follows a project's events, reconnecting with Last-Event-ID when
@@ -57,17 +65,25 @@ func (c *Client) streamOnce(ctx context.Context, name string, last *int64, fn fu
 	if resp.StatusCode != http.StatusOK {
 		return false, final{decodeError(resp)}
 	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 8<<20)
+	br := bufio.NewReaderSize(resp.Body, 64<<10)
 	var ev Event
-	for sc.Scan() {
-		line := sc.Text()
+	for {
+		line, err := br.ReadString('\n')
+		if errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
 		switch {
 		case line == "":
 			if ev.Type == "" {
 				continue
 			}
 			*last = ev.ID
+			next, _ := br.Peek(br.Buffered())
+			ev.More = bytes.HasPrefix(next, []byte("id: ")) || bytes.HasPrefix(next, []byte("event: "))
 			done, err := fn(ev)
 			if done || err != nil {
 				return true, err
@@ -81,7 +97,6 @@ func (c *Client) streamOnce(ctx context.Context, name string, last *int64, fn fu
 			ev.Data = json.RawMessage(line[6:])
 		}
 	}
-	return false, sc.Err()
 }
 
 // final marks an error that reconnecting cannot fix (401, 404).

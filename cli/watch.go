@@ -51,7 +51,9 @@ func (c *command) follow(ctx context.Context, name string, timeout time.Duration
 			return true, err
 		}
 		code = outcome(v.p, gone, g)
-		v.render(code >= 0)
+		if !e.More || code >= 0 {
+			v.render(code >= 0)
+		}
 		return code >= 0, nil
 	})
 	switch {

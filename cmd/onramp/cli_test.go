@@ -34,6 +34,11 @@ func TestCLIWait(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "100% provisioned") && !strings.Contains(out, "100% ready") {
 			t.Errorf("create --wait = %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 		}
+		// The last transaction ends finalize, writes 100% and provisioned:
+		// drawn once, not event by event.
+		if strings.Contains(out, "initializing all steps done") {
+			t.Errorf("create --wait drew the last transaction half-applied:\n%s", out)
+		}
 		code, out, _ = runCLI(t, s, tok, "project", "get", name, "--output", "json")
 		var p onramp.Project
 		if err := json.Unmarshal([]byte(out), &p); code != 0 || err != nil || p.Name != name || p.Progress != 100 {
