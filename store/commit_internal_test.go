@@ -12,16 +12,8 @@ import (
 // flush on PostgreSQL; every other transaction that takes a project's lock
 // (a create, a delete or retry request, a phase change) waits for it.
 func TestRecordTxCommitsAsynchronously(t *testing.T) {
-	url := os.Getenv("ONRAMP_TEST_POSTGRES_URL")
-	if url == "" {
-		t.Skip("set ONRAMP_TEST_POSTGRES_URL to run PostgreSQL tests")
-	}
 	ctx := context.Background()
-	db, err := Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testPostgres(t)
 	setting := func(txFunc func(context.Context, int64, func(*txn) error) error) string {
 		t.Helper()
 		var v string
@@ -65,16 +57,8 @@ func TestRecordTxCommitsAsynchronously(t *testing.T) {
 // and made again (a new PostgreSQL connection is a new server process), in
 // onramp's pool and River's.
 func TestPostgresKeepsIdleConnections(t *testing.T) {
-	url := os.Getenv("ONRAMP_TEST_POSTGRES_URL")
-	if url == "" {
-		t.Skip("set ONRAMP_TEST_POSTGRES_URL to run PostgreSQL tests")
-	}
 	ctx := context.Background()
-	db, err := Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testPostgres(t)
 	for name, pool := range map[string]*sql.DB{"onramp's": db.db, "River's": db.river} {
 		for range 3 {
 			var wg sync.WaitGroup
@@ -91,4 +75,20 @@ func TestPostgresKeepsIdleConnections(t *testing.T) {
 			t.Errorf("%s pool after three bursts of 6 queries: %d connections open, %d closed for want of idle room; want 6 kept", name, st.OpenConnections, st.MaxIdleClosed)
 		}
 	}
+}
+
+// testPostgres opens the database of ONRAMP_TEST_POSTGRES_URL, closed when
+// the test ends.
+func testPostgres(t *testing.T) *DB {
+	t.Helper()
+	url := os.Getenv("ONRAMP_TEST_POSTGRES_URL")
+	if url == "" {
+		t.Skip("set ONRAMP_TEST_POSTGRES_URL to run PostgreSQL tests")
+	}
+	db, err := Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
