@@ -21,8 +21,8 @@ type Event struct {
 	Data json.RawMessage
 	// More says the next event had already arrived with this one: the
 	// server sends what one read of the database found at once, so a view
-	// can wait for the rest of it before drawing (a transaction's events
-	// are never shown half-applied).
+	// can wait for the rest before drawing and show a transaction's events
+	// together.
 	More bool
 }
 
