@@ -45,6 +45,16 @@ func newProject(name string) *onramp.Project {
 	return p
 }
 
+// mustCreate stores the projects for alice, failing the test if it cannot.
+func mustCreate(t *testing.T, db *store.DB, ps ...*onramp.Project) {
+	t.Helper()
+	for _, p := range ps {
+		if err := db.CreateProject(context.Background(), "alice", p); err != nil {
+			t.Fatalf("CreateProject(%s): %v", p.Name, err)
+		}
+	}
+}
+
 // TestCreateProjectAnswer checks that CreateProject leaves the project as a
 // read of what it stored returns it.
 func TestCreateProjectAnswer(t *testing.T) {
@@ -520,11 +530,7 @@ func TestFinishStepReturnsPhase(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		done, deleted := newProject("done"), newProject("deleted")
-		for _, p := range []*onramp.Project{done, deleted} {
-			if err := db.CreateProject(ctx, "alice", p); err != nil {
-				t.Fatal(err)
-			}
-		}
+		mustCreate(t, db, done, deleted)
 		step := onramp.StepDone{Step: "render_template", Progress: 5, Next: "create_repository"}
 		if phase, err := db.FinishStep(ctx, deleted.ID, step); err != nil || phase != onramp.PhaseInitializing {
 			t.Errorf("FinishStep = %s, %v; want initializing", phase, err)
@@ -548,11 +554,7 @@ func TestChangedWakesOnlyTheProject(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		a, b := newProject("woken"), newProject("asleep")
-		for _, p := range []*onramp.Project{a, b} {
-			if err := db.CreateProject(ctx, "alice", p); err != nil {
-				t.Fatal(err)
-			}
-		}
+		mustCreate(t, db, a, b)
 		closed := func(ch <-chan struct{}) bool {
 			select {
 			case <-ch:
@@ -593,9 +595,7 @@ func TestFinishStepsTogether(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		p := newProject("together")
-		if err := db.CreateProject(ctx, "alice", p); err != nil {
-			t.Fatal(err)
-		}
+		mustCreate(t, db, p)
 		if err := db.StartStep(ctx, p.ID, "verify"); err != nil {
 			t.Fatal(err)
 		}
@@ -679,11 +679,7 @@ func TestFailLostInitializations(t *testing.T) {
 		ctx := context.Background()
 		queue := db.Jobs.(*store.Queue)
 		lost, waiting := newProject("lost"), newProject("waiting")
-		for _, p := range []*onramp.Project{lost, waiting} {
-			if err := db.CreateProject(ctx, "alice", p); err != nil {
-				t.Fatal(err)
-			}
-		}
+		mustCreate(t, db, lost, waiting)
 		if _, err := db.FinishStep(ctx, lost.ID, onramp.StepDone{Step: "render_template", Progress: 5, Next: "create_repository"}); err != nil {
 			t.Fatal(err)
 		}
@@ -937,9 +933,7 @@ func TestEnqueueWakesWorkers(t *testing.T) {
 		}
 		create := func(name string) *onramp.Project {
 			p := newProject(name)
-			if err := db.CreateProject(context.Background(), "alice", p); err != nil {
-				t.Fatal(err)
-			}
+			mustCreate(t, db, p)
 			return p
 		}
 		for i := range 5 {
