@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"maps"
 	"os"
 	"sync"
 	"testing"
@@ -74,6 +75,29 @@ func TestPostgresKeepsIdleConnections(t *testing.T) {
 		if st := pool.Stats(); st.MaxIdleClosed > 0 || st.OpenConnections < 6 {
 			t.Errorf("%s pool after three bursts of 6 queries: %d connections open, %d closed for want of idle room; want 6 kept", name, st.OpenConnections, st.MaxIdleClosed)
 		}
+	}
+}
+
+// TestPostgresPoolsNamed checks that each pool's connections carry their
+// name, which pg_stat_activity shows to whoever looks for onramp's load.
+func TestPostgresPoolsNamed(t *testing.T) {
+	ctx := context.Background()
+	db := testPostgres(t)
+	var listener string
+	if err := db.pool.QueryRow(ctx, `SELECT current_setting('application_name')`).Scan(&listener); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{"listener": listener}
+	for name, pool := range map[string]*sql.DB{"onramp": db.db, "river": db.river} {
+		var app string
+		if err := pool.QueryRowContext(ctx, `SELECT current_setting('application_name')`).Scan(&app); err != nil {
+			t.Fatal(err)
+		}
+		got[name] = app
+	}
+	want := map[string]string{"onramp": "onramp", "river": "onramp-river", "listener": "onramp-listener"}
+	if !maps.Equal(got, want) {
+		t.Errorf("application_name of each pool = %v; want %v", got, want)
 	}
 }
 

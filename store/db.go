@@ -141,10 +141,20 @@ func openSQLite(path string) (*DB, error) {
 }
 
 func openPostgres(ctx context.Context, url string) (*DB, error) {
-	db, err := sql.Open("pgx", url)
+	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres %s: %w", redactURL(url), err)
 	}
+	// Each pool names itself, so that pg_stat_activity tells onramp's
+	// statements from River's bookkeeping and from its listener.
+	named := func(name string) *pgx.ConnConfig {
+		c := cfg.Copy()
+		if c.RuntimeParams["application_name"] == "" {
+			c.RuntimeParams["application_name"] = name
+		}
+		return c
+	}
+	db := stdlib.OpenDB(*named("onramp"))
 	// Idle connections are kept (database/sql keeps two by default): a
 	// new PostgreSQL connection costs a server process and ~5–10 ms, and
 	// a job, the API and the event streams each hold one at a time.
@@ -155,17 +165,22 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to postgres %s: %w; is it running and does the database exist?", redactURL(url), err)
 	}
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open postgres %s: %w", redactURL(url), err)
-	}
-	cfg.RuntimeParams["synchronous_commit"] = "off"
-	river := stdlib.OpenDB(*cfg)
+	riverCfg := named("onramp-river")
+	riverCfg.RuntimeParams["synchronous_commit"] = "off"
+	river := stdlib.OpenDB(*riverCfg)
 	river.SetMaxOpenConns(10)
 	river.SetMaxIdleConns(10)
 	river.SetConnMaxIdleTime(5 * time.Minute)
-	pool, err := pgxpool.New(ctx, url)
+	poolCfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		db.Close()
+		river.Close()
+		return nil, fmt.Errorf("open postgres %s: %w", redactURL(url), err)
+	}
+	if poolCfg.ConnConfig.RuntimeParams["application_name"] == "" {
+		poolCfg.ConnConfig.RuntimeParams["application_name"] = "onramp-listener"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		db.Close()
 		river.Close()
