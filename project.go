@@ -37,6 +37,32 @@ type Project struct {
 	UpdatedAt    time.Time         `json:"updated_at"`
 }
 
+// ShownProgress is the progress a project's bar shows: the
+// initialization's, or while the project is being deleted the weight of the
+// deletion's finished steps (the initialization's progress never goes
+// back, so it cannot count a deletion down).
+func (p *Project) ShownProgress() int {
+	if p.Phase != PhaseDeleting {
+		return p.Progress
+	}
+	done := 0
+	for _, s := range p.Steps {
+		if s.Status == StepSucceeded && isDeleteStep(s.Name) {
+			done += s.Weight
+		}
+	}
+	return done
+}
+
+func isDeleteStep(name string) bool {
+	for _, d := range DeleteSteps {
+		if d.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // Repository is where a project's rendered template lives.
 type Repository struct {
 	URL      string `json:"url"`

@@ -80,3 +80,37 @@ func TestNewProject(t *testing.T) {
 		t.Errorf("missing required parameter: %v; want field params.image", err)
 	}
 }
+
+func TestShownProgress(t *testing.T) {
+	steps := func(doneDeleteSteps int) []onramp.Step {
+		var out []onramp.Step
+		for _, s := range onramp.InitSteps {
+			out = append(out, onramp.Step{Name: s.Name, Weight: s.Weight, Status: onramp.StepSucceeded})
+		}
+		for i, s := range onramp.DeleteSteps {
+			st := onramp.StepPending
+			if i < doneDeleteSteps {
+				st = onramp.StepSucceeded
+			}
+			out = append(out, onramp.Step{Name: s.Name, Weight: s.Weight, Status: st})
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		phase onramp.Phase
+		done  int // delete steps succeeded
+		want  int
+	}{
+		{"ready shows the initialization's", onramp.PhaseReady, 0, 100},
+		{"deleting starts at 0", onramp.PhaseDeleting, 0, 0},
+		{"deleting counts finished delete steps", onramp.PhaseDeleting, 2, onramp.DeleteSteps[0].Weight + onramp.DeleteSteps[1].Weight},
+		{"deleting, all steps done", onramp.PhaseDeleting, len(onramp.DeleteSteps), 100},
+	}
+	for _, tt := range tests {
+		p := onramp.Project{Phase: tt.phase, Progress: 100, Steps: steps(tt.done)}
+		if got := p.ShownProgress(); got != tt.want {
+			t.Errorf("%s: ShownProgress() = %d; want %d", tt.name, got, tt.want)
+		}
+	}
+}

@@ -24,6 +24,12 @@ const (
 	StatusFailed      ResourceStatus = "failed"
 	StatusStalled     ResourceStatus = "stalled"
 	StatusMissing     ResourceStatus = "missing"
+	// StatusDeleting is every environment's status while its project is
+	// being deleted.
+	StatusDeleting ResourceStatus = "deleting"
+	// StatusDeleted is said only by a resource event: the deletion saw the
+	// object gone from the cluster and removed its record.
+	StatusDeleted ResourceStatus = "deleted"
 )
 
 // Resource is one cluster object onramp created for a project, with its
@@ -67,7 +73,7 @@ func severity(s ResourceStatus) int {
 		return 0
 	case StatusPending:
 		return 1
-	case StatusReconciling:
+	case StatusReconciling, StatusDeleting, StatusDeleted:
 		return 2
 	case StatusFailed:
 		return 3

@@ -47,7 +47,7 @@ func (c *command) list(ctx context.Context, _ []string) error {
 		for _, e := range p.Environments {
 			envs = append(envs, e.Name+"="+string(e.Status))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d%%\t%s\t%s\t%s\n", p.Name, p.Phase, p.Progress, p.Template, strings.Join(envs, " "), p.CreatedAt.Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%s\t%d%%\t%s\t%s\t%s\n", p.Name, p.Phase, p.ShownProgress(), p.Template, strings.Join(envs, " "), p.CreatedAt.Local().Format(time.DateTime))
 	}
 	return tw.Flush()
 }
@@ -67,7 +67,7 @@ func (c *command) get(ctx context.Context, pos []string) error {
 // printProject writes a project as people read it: summary, steps,
 // environments and resources.
 func printProject(w io.Writer, p *onramp.Project) {
-	fmt.Fprintf(w, "Project:     %s (%s)\nPhase:       %s  %s\nTemplate:    %s\n", p.Name, p.Owner, p.Phase, bar(p.Progress, 30), p.Template)
+	fmt.Fprintf(w, "Project:     %s (%s)\nPhase:       %s  %s\nTemplate:    %s\n", p.Name, p.Owner, p.Phase, bar(p.ShownProgress(), 30), p.Template)
 	if p.Repository.URL != "" {
 		fmt.Fprintf(w, "Repository:  %s %s\n", p.Repository.URL, p.Repository.Revision)
 	}
@@ -113,8 +113,12 @@ func kustomization(p *onramp.Project, env string) onramp.Resource {
 }
 
 // envStatus is the environment's status from its resources as they arrive
-// on the stream, or as recorded before any arrived.
+// on the stream, or as recorded before any arrived; deleting while the
+// project is.
 func envStatus(p *onramp.Project, e onramp.Environment) onramp.ResourceStatus {
+	if p.Phase == onramp.PhaseDeleting {
+		return onramp.StatusDeleting
+	}
 	for _, r := range p.GitOps.Resources {
 		if r.Environment == e.Name {
 			return onramp.EnvironmentStatus(e.Name, p.GitOps.Resources)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -142,7 +143,7 @@ func summary(p *onramp.Project) string {
 	if p == nil {
 		return "no answer from the project's event stream"
 	}
-	return fmt.Sprintf("project %s is %s at %d%% (%s)", p.Name, p.Phase, p.Progress, currentStep(p))
+	return fmt.Sprintf("project %s is %s at %d%% (%s)", p.Name, p.Phase, p.ShownProgress(), currentStep(p))
 }
 
 // currentStep is the step running or failed, else the next one to run.
@@ -203,7 +204,11 @@ func (v *view) apply(e Event) (bool, error) {
 	case onramp.EventResource:
 		var r onramp.Resource
 		json.Unmarshal(e.Data, &r)
-		upsertResource(p, r)
+		if r.Status == onramp.StatusDeleted {
+			removeResource(p, r)
+		} else {
+			upsertResource(p, r)
+		}
 	case onramp.EventLog:
 		var l onramp.LogLine
 		json.Unmarshal(e.Data, &l)
@@ -233,6 +238,13 @@ func upsertResource(p *onramp.Project, r onramp.Resource) {
 	p.GitOps.Resources = append(p.GitOps.Resources, r)
 }
 
+func removeResource(p *onramp.Project, r onramp.Resource) {
+	defer p.GitOps.Count()
+	p.GitOps.Resources = slices.DeleteFunc(p.GitOps.Resources, func(old onramp.Resource) bool {
+		return old.Kind == r.Kind && old.Namespace == r.Namespace && old.Name == r.Name
+	})
+}
+
 // render draws the current state; final leaves the drawing in place.
 func (v *view) render(final bool) {
 	if v.p == nil {
@@ -251,7 +263,7 @@ func (v *view) render(final bool) {
 	}
 	v.logs = nil
 	var block bytes.Buffer
-	fmt.Fprintf(&block, "%s  %s  %s\n", bar(v.p.Progress, 40), v.p.Phase, currentStep(v.p))
+	fmt.Fprintf(&block, "%s  %s  %s\n", bar(v.p.ShownProgress(), 40), v.p.Phase, currentStep(v.p))
 	fmt.Fprintf(&block, "%d namespaces, %d git repositories, %d kustomizations\n", v.p.GitOps.Namespaces, v.p.GitOps.GitRepositories, v.p.GitOps.Kustomizations)
 	printEnvironments(&block, v.p)
 	v.drawn = bytes.Count(block.Bytes(), []byte("\n"))
@@ -269,7 +281,7 @@ func (v *view) plain() {
 	for _, e := range v.p.Environments {
 		envs = append(envs, e.Name+"="+string(envStatus(v.p, e)))
 	}
-	line := fmt.Sprintf("%3d%% %s %s [%s]", v.p.Progress, v.p.Phase, currentStep(v.p), strings.Join(envs, " "))
+	line := fmt.Sprintf("%3d%% %s %s [%s]", v.p.ShownProgress(), v.p.Phase, currentStep(v.p), strings.Join(envs, " "))
 	if line != v.last {
 		fmt.Fprintln(v.w, line)
 		v.last = line

@@ -46,10 +46,12 @@ func deletionOrder() []schema.GroupVersionKind {
 // Transient apiserver errors are retried. If a kind is still there after
 // DeleteTimeout, or when ctx ends, the error names every remaining object
 // and why it stays (finalizers, namespace conditions). progress, when not
-// nil, is told what each step is doing; step is the kind.
-func (c *Client) DeleteProject(ctx context.Context, project string, progress func(step, msg string)) error {
+// nil, is told what each kind's deletion is doing: as it starts, and with
+// gone once no object of the kind is left (msg is "" when there was none
+// to delete).
+func (c *Client) DeleteProject(ctx context.Context, project string, progress func(kind string, gone bool, msg string)) error {
 	if progress == nil {
-		progress = func(string, string) {}
+		progress = func(string, bool, string) {}
 	}
 	for _, gvk := range deletionOrder() {
 		if err := c.deleteKind(ctx, project, gvk, progress); err != nil {
@@ -61,12 +63,16 @@ func (c *Client) DeleteProject(ctx context.Context, project string, progress fun
 
 // deleteKind deletes the project's objects of one kind and waits for them
 // to be gone.
-func (c *Client) deleteKind(ctx context.Context, project string, gvk schema.GroupVersionKind, progress func(step, msg string)) error {
+func (c *Client) deleteKind(ctx context.Context, project string, gvk schema.GroupVersionKind, progress func(kind string, gone bool, msg string)) error {
 	objs, err := c.listKind(ctx, project, gvk)
-	if err != nil || len(objs) == 0 {
+	if err != nil {
 		return err
 	}
-	progress(gvk.Kind, fmt.Sprintf("deleting %s", describe(gvk.Kind, objs)))
+	if len(objs) == 0 {
+		progress(gvk.Kind, true, "")
+		return nil
+	}
+	progress(gvk.Kind, false, fmt.Sprintf("deleting %s", describe(gvk.Kind, objs)))
 	for _, obj := range objs {
 		err := retry(ctx, func() error {
 			return client.IgnoreNotFound(c.c.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground)))
@@ -78,7 +84,7 @@ func (c *Client) deleteKind(ctx context.Context, project string, gvk schema.Grou
 	if err := c.waitGone(ctx, project, gvk); err != nil {
 		return err
 	}
-	progress(gvk.Kind, fmt.Sprintf("%s gone", describe(gvk.Kind, objs)))
+	progress(gvk.Kind, true, fmt.Sprintf("%s gone", describe(gvk.Kind, objs)))
 	return nil
 }
 

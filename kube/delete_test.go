@@ -3,7 +3,6 @@ package kube
 import (
 	"context"
 	"slices"
-	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -31,10 +30,13 @@ func TestDeleteProject(t *testing.T) {
 	if err := e.plain.Get(ctx, applied, &corev1.ConfigMap{}); err != nil {
 		t.Fatalf("the ConfigMap Flux applied: %v", err)
 	}
-	var steps []string
-	err := e.kube.DeleteProject(ctx, e.spec.Project, func(step, msg string) {
-		t.Logf("%s: %s", step, msg)
-		if step == onramp.KindKustomization && strings.HasSuffix(msg, "gone") {
+	var steps, gone []string
+	err := e.kube.DeleteProject(ctx, e.spec.Project, func(step string, isGone bool, msg string) {
+		t.Logf("%s (gone %t): %s", step, isGone, msg)
+		if isGone {
+			gone = append(gone, step)
+		}
+		if step == onramp.KindKustomization && isGone {
 			// Flux pruned before dropping its finalizer, while the
 			// namespace and the service account were still there.
 			if err := e.plain.Get(ctx, applied, &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
@@ -50,8 +52,8 @@ func TestDeleteProject(t *testing.T) {
 	}
 	want := []string{onramp.KindKustomization, onramp.KindGitRepository, onramp.KindSecret,
 		onramp.KindRoleBinding, onramp.KindServiceAccount, onramp.KindNamespace}
-	if !slices.Equal(steps, want) {
-		t.Errorf("DeleteProject steps = %v; want %v", steps, want)
+	if !slices.Equal(steps, want) || !slices.Equal(gone, want) {
+		t.Errorf("DeleteProject steps = %v, gone %v; want %v for both", steps, gone, want)
 	}
 	if left, err := e.kube.Remaining(ctx, e.spec.Project); err != nil || len(left) != 0 {
 		t.Errorf("Remaining after DeleteProject = %v, %v; want nothing", left, err)

@@ -89,11 +89,20 @@ func (d *deleteRun) deleteCluster(ctx context.Context) error {
 		d.enter(ctx, "delete_namespaces")
 		return nil
 	}
-	return d.Cluster.DeleteProject(ctx, d.p.Name, func(kind, msg string) {
+	return d.Cluster.DeleteProject(ctx, d.p.Name, func(kind string, gone bool, msg string) {
 		if s, ok := deleteStepOf[kind]; ok {
 			d.enter(ctx, s)
 		}
-		d.log(ctx, msg)
+		if msg != "" {
+			d.log(ctx, msg)
+		}
+		if gone {
+			// The records follow the cluster down; delete_records removes
+			// whatever a failure here leaves.
+			if err := d.Store.RemoveResources(ctx, d.p.ID, kind); err != nil {
+				d.Logger.Warn("remove deleted objects' records", "project", d.p.Name, "kind", kind, "error", err)
+			}
+		}
 	})
 }
 

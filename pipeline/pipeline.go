@@ -36,6 +36,7 @@ type Store interface {
 	FailLostInitializations(ctx context.Context, quiet time.Duration) (int, error)
 	RecordApplied(ctx context.Context, id int64, a onramp.Applied) error
 	Resources(ctx context.Context, id int64) ([]onramp.Resource, error)
+	RemoveResources(ctx context.Context, id int64, kind string) error
 	EnsureCredential(ctx context.Context, id int64, name string, generate func() string) (string, error)
 	RemoveProject(ctx context.Context, id int64) error
 }
@@ -44,7 +45,7 @@ type Store interface {
 type Cluster interface {
 	ApplyEnvironment(ctx context.Context, spec kube.EnvironmentSpec, progress func(onramp.Resource)) ([]onramp.Resource, error)
 	Verify(ctx context.Context, project string, envs []kube.EnvironmentSpec, applied []onramp.Resource) ([]onramp.Resource, error)
-	DeleteProject(ctx context.Context, project string, progress func(step, msg string)) error
+	DeleteProject(ctx context.Context, project string, progress func(kind string, gone bool, msg string)) error
 	Remaining(ctx context.Context, project string) ([]string, error)
 }
 

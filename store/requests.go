@@ -13,7 +13,8 @@ import (
 	"github.com/onramp/onramp"
 )
 
-// RequestDelete marks the owner's project deleting and enqueues its deletion.
+// RequestDelete marks the owner's project and its environments deleting
+// and enqueues its deletion.
 // Asking again while it is being deleted is not an error.
 func (db *DB) RequestDelete(ctx context.Context, owner, name string) (*onramp.Project, error) {
 	id, err := db.projectID(ctx, owner, name)
@@ -23,6 +24,9 @@ func (db *DB) RequestDelete(ctx context.Context, owner, name string) (*onramp.Pr
 	err = db.projectTx(ctx, id, func(tx *txn) error {
 		if err := db.changePhaseTx(ctx, tx, id, "", onramp.PhaseDeleting); err != nil {
 			return err
+		}
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE environments SET status = ? WHERE project_id = ?`), onramp.StatusDeleting, id); err != nil {
+			return fmt.Errorf("mark environments deleting: %w", err)
 		}
 		if err := db.insertSteps(ctx, tx, id, "delete", onramp.DeleteSteps); err != nil {
 			return err

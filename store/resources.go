@@ -168,6 +168,31 @@ func (db *DB) Resources(ctx context.Context, projectID int64) ([]onramp.Resource
 	return out, rows.Err()
 }
 
+// RemoveResources removes the records of a project's objects of kind once
+// its deletion has seen every one of them gone from the cluster, each with
+// a resource event saying so, so that what the project shows counts down
+// with the cluster.
+func (db *DB) RemoveResources(ctx context.Context, projectID int64, kind string) error {
+	return db.recordTx(ctx, projectID, func(tx *txn) error {
+		rows, err := tx.QueryContext(ctx, db.q(`DELETE FROM resources WHERE project_id = ? AND kind = ? RETURNING namespace, name, environment`), projectID, kind)
+		if err != nil {
+			return fmt.Errorf("remove %s records: %w", kind, err)
+		}
+		defer rows.Close()
+		now := db.Now().UTC()
+		for rows.Next() {
+			r := onramp.Resource{Kind: kind, Status: onramp.StatusDeleted, ObservedAt: now}
+			if err := rows.Scan(&r.Namespace, &r.Name, &r.Environment); err != nil {
+				return fmt.Errorf("remove %s records: %w", kind, err)
+			}
+			if err := db.appendEvent(tx, projectID, onramp.EventResource, r); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+}
+
 // SetEnvironmentStatus records an environment's status.
 func (db *DB) SetEnvironmentStatus(ctx context.Context, projectID int64, env string, status onramp.ResourceStatus) error {
 	return db.recordTx(ctx, projectID, func(tx *txn) error { return db.setEnvironmentStatusTx(ctx, tx, projectID, env, status) })

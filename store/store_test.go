@@ -343,6 +343,62 @@ func TestResourcesAndHistory(t *testing.T) {
 	})
 }
 
+// A deletion marks every environment deleting, and removes the records
+// of each kind as it goes, with a resource event for each object.
+func TestDeletionCountsDown(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		p := newProject("down")
+		if err := db.CreateProject(ctx, "alice", p); err != nil {
+			t.Fatal(err)
+		}
+		var applied []onramp.Resource
+		for _, e := range p.Environments {
+			for _, kind := range []string{onramp.KindNamespace, onramp.KindKustomization} {
+				applied = append(applied, onramp.Resource{Kind: kind, Name: "down", Namespace: e.Namespace, Environment: e.Name, Status: onramp.StatusReady, ObservedAt: time.Now()})
+			}
+		}
+		if err := db.RecordApplied(ctx, p.ID, onramp.Applied{Resources: applied}); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := db.Events(ctx, p.ID, 0, 0)
+		got, err := db.RequestDelete(ctx, "alice", "down")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range got.Environments {
+			if e.Status != onramp.StatusDeleting {
+				t.Errorf("environment %s after the delete request: %s; want deleting", e.Name, e.Status)
+			}
+		}
+		if err := db.RemoveResources(ctx, p.ID, onramp.KindKustomization); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = db.ProjectByID(ctx, p.ID)
+		if got.GitOps.Kustomizations != 0 || got.GitOps.Namespaces != len(p.Environments) {
+			t.Errorf("after removing the Kustomizations' records: %d kustomizations, %d namespaces; want 0 and %d",
+				got.GitOps.Kustomizations, got.GitOps.Namespaces, len(p.Environments))
+		}
+		events, _ := db.Events(ctx, p.ID, before[len(before)-1].ID, 0)
+		var deleted []string
+		for _, e := range events {
+			var r onramp.Resource
+			if e.Type == onramp.EventResource && json.Unmarshal(e.Data, &r) == nil && r.Status == onramp.StatusDeleted {
+				deleted = append(deleted, r.Kind+" "+r.Namespace+"/"+r.Name+" "+r.Environment)
+			}
+		}
+		var want []string
+		for _, e := range p.Environments {
+			want = append(want, onramp.KindKustomization+" "+e.Namespace+"/down "+e.Name)
+		}
+		slices.Sort(deleted)
+		slices.Sort(want)
+		if !slices.Equal(deleted, want) {
+			t.Errorf("deleted resource events = %q; want %q", deleted, want)
+		}
+	})
+}
+
 func TestTokens(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()

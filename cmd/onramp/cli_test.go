@@ -51,6 +51,20 @@ func TestCLIWait(t *testing.T) {
 		if code, out, errOut = runCLI(t, s, tok, "project", "delete", name, "--wait"); code != 0 || !strings.Contains(out, "project "+name+" is gone") {
 			t.Errorf("delete --wait = %d\n%s\n%s; want 0 and the project said gone", code, out, errOut)
 		}
+		// The bar counts the deletion up from 0, and no environment is
+		// said ready while it is being deleted.
+		var bars []string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "% deleting") {
+				bars = append(bars, strings.Fields(l)[0])
+			}
+			if strings.Contains(l, "=ready") {
+				t.Errorf("delete --wait shows an environment ready: %q", l)
+			}
+		}
+		if len(bars) < 2 || bars[0] == "100%" || bars[len(bars)-1] != "100%" {
+			t.Errorf("delete --wait progress = %v; want it to count up to 100%%:\n%s", bars, out)
+		}
 		if _, c := getProject(t, s, tok, name); c != 404 {
 			t.Errorf("after delete --wait: GET = %d; want 404", c)
 		}

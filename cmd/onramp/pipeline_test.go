@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -135,12 +136,26 @@ func TestInitializeThreeEnvironments(t *testing.T) {
 }
 
 // deleteAndCheckGone deletes a project and checks that nothing of it is
-// left in the cluster, on disk or in the database.
-func deleteAndCheckGone(t testing.TB, s *server, tok, name string) {
+// left in the cluster, on disk or in the database, and that its event
+// stream counted down with the cluster: environments deleting from the
+// request on, and every object's record removed as the deletion saw it
+// gone, Kustomizations first and Namespaces last.
+func deleteAndCheckGone(t *testing.T, s *server, tok, name string) {
 	t.Helper()
-	if code := call(t, "DELETE", s.url+"/api/v1/projects/"+name, tok, nil, nil); code != 202 {
+	events, code := openStream(t, s, tok, name, -1)
+	if code != 200 {
+		t.Fatalf("event stream of %s = %d", name, code)
+	}
+	var p onramp.Project
+	if code := call(t, "DELETE", s.url+"/api/v1/projects/"+name, tok, nil, &p); code != 202 {
 		t.Fatalf("delete = %d", code)
 	}
+	for _, e := range p.Environments {
+		if e.Status != onramp.StatusDeleting {
+			t.Errorf("environment %s in the delete answer: %s; want deleting", e.Name, e.Status)
+		}
+	}
+	checkCountedDown(t, events)
 	waitUntil(t, 3*time.Minute, "project gone", func() bool {
 		_, code := getProject(t, s, tok, name)
 		return code == 404
@@ -381,4 +396,51 @@ func TestGitFailureDuringEarlySetup(t *testing.T) {
 		t.Errorf("%d recorded resources; want 18", n)
 	}
 	deleteAndCheckGone(t, s, tok, name)
+}
+
+// checkCountedDown reads a deleted project's event stream to its end and
+// checks that each object it ever showed ended as a "deleted" resource
+// event, Kustomizations before Namespaces.
+func checkCountedDown(t *testing.T, events <-chan sseEvent) {
+	t.Helper()
+	last := map[string]onramp.ResourceStatus{}
+	var order []string // kinds, in the order their records were removed
+	timeout := time.After(3 * time.Minute)
+	for {
+		var e sseEvent
+		var ok bool
+		select {
+		case e, ok = <-events:
+		case <-timeout:
+			t.Fatal("the event stream did not end within 3 minutes of the delete")
+		}
+		if !ok {
+			break
+		}
+		var rs []onramp.Resource
+		switch e.typ {
+		case onramp.EventSnapshot:
+			var p onramp.Project
+			json.Unmarshal([]byte(e.data), &p)
+			rs = p.GitOps.Resources
+		case onramp.EventResource:
+			var r onramp.Resource
+			json.Unmarshal([]byte(e.data), &r)
+			rs = []onramp.Resource{r}
+		}
+		for _, r := range rs {
+			last[r.Kind+" "+r.Namespace+"/"+r.Name] = r.Status
+			if r.Status == onramp.StatusDeleted {
+				order = append(order, r.Kind)
+			}
+		}
+	}
+	for key, status := range last {
+		if status != onramp.StatusDeleted {
+			t.Errorf("%s: last shown %s; want deleted", key, status)
+		}
+	}
+	if k, n := slices.Index(order, onramp.KindKustomization), slices.Index(order, onramp.KindNamespace); k > n {
+		t.Errorf("records removed in the order %v; want Kustomizations before Namespaces", order)
+	}
 }

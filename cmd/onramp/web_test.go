@@ -374,7 +374,15 @@ func deleteFromPage(t *testing.T, s *server, b *webtest.Browser, token, name str
 	b.Wait("the confirmation, on Cancel", `document.getElementById("confirm-delete").open && document.activeElement.value === "cancel"`, 5*time.Second)
 	b.Do(chromedp.KeyEvent(kb.Tab))
 	b.Wait("the focus on Delete", `document.activeElement.id === "confirm-delete-button"`, 5*time.Second)
+	had := webtest.Eval[string](b, `document.getElementById("count-kustomizations").textContent`) != "0"
 	b.Do(chromedp.KeyEvent(kb.Enter))
+	if had {
+		// Kustomizations go first and Namespaces take seconds: meanwhile
+		// the page counts down with the cluster and no environment is
+		// said ready.
+		b.Wait("the Kustomizations gone and every environment deleting",
+			`document.getElementById("count-kustomizations").textContent === "0" && `+envBadges+`.split(",").every(s => s === "deleting")`, time.Minute)
+	}
 	b.Wait("the list after deletion", `location.pathname === "/" && !document.getElementById("flash").hidden`, 2*time.Minute)
 	if msg := webtest.Eval[string](b, `document.getElementById("flash").textContent`); !strings.Contains(msg, name+" was deleted") {
 		t.Errorf("flash after deletion = %q", msg)

@@ -41,12 +41,22 @@ var onramp = (function () {
     setText(el, status);
   }
 
-  // envStatus is an environment's live status: its Kustomization's, which
-  // resource events keep current, else what the server last recorded.
+  // envStatus is an environment's live status: deleting while the project
+  // is, else its Kustomization's, which resource events keep current, else
+  // what the server last recorded.
   function envStatus(project, env) {
+    if (project.phase === "deleting") return "deleting";
     const res = (project.gitops && project.gitops.resources) || [];
     const k = res.find((r) => r.kind === "Kustomization" && r.environment === env.name);
     return k ? k.status : env.status;
+  }
+
+  // shownProgress is what a project's bar shows: the initialization's
+  // progress, or while it is being deleted the weight of the deletion's
+  // finished steps (Project.ShownProgress on the server).
+  function shownProgress(p) {
+    if (p.phase !== "deleting") return p.progress;
+    return p.steps.filter((s) => s.name.startsWith("delete_") && s.status === "succeeded").reduce((n, s) => n + (s.weight || 0), 0);
   }
 
   // count recomputes the per-kind counts from the resources.
@@ -132,5 +142,5 @@ var onramp = (function () {
     },
   };
 
-  return Object.freeze({ h, setText, setAttr, badge, setBadge, envStatus, count, clock, timeEl, duration, api, errorMessage, banner, flash });
+  return Object.freeze({ h, setText, setAttr, badge, setBadge, envStatus, shownProgress, count, clock, timeEl, duration, api, errorMessage, banner, flash });
 })();

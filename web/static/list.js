@@ -6,7 +6,7 @@
 "use strict";
 
 (function () {
-  const { h, setText, setAttr, badge, envStatus, api, errorMessage, banner, flash } = onramp;
+  const { h, setText, setAttr, badge, envStatus, shownProgress, api, errorMessage, banner, flash } = onramp;
   const list = document.getElementById("projects");
   const rows = new Map();
   const every = 1000;
@@ -29,8 +29,8 @@
     const r = li.refs;
     setAttr(r.phase, "class", "badge phase st-" + p.phase);
     setText(r.phase, p.phase);
-    setAttr(r.bar, "value", p.progress);
-    setText(r.pct, p.progress + "%");
+    setAttr(r.bar, "value", shownProgress(p));
+    setText(r.pct, shownProgress(p) + "%");
     setText(r.meta, p.template + " · created " + new Date(p.created_at).toLocaleString());
     const envs = (p.environments || []).map((e) => [e.name, envStatus(p, e)]);
     const key = JSON.stringify(envs);

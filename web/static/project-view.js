@@ -4,7 +4,7 @@
 "use strict";
 
 var projectView = (function () {
-  const { h, setText, setAttr, badge, setBadge, envStatus, timeEl, duration } = onramp;
+  const { h, setText, setAttr, badge, setBadge, envStatus, shownProgress, timeEl, duration } = onramp;
   const $ = (id) => document.getElementById(id);
   const isDelete = (s) => s.name.startsWith("delete_");
 
@@ -20,12 +20,7 @@ var projectView = (function () {
   // progress shows the initialization's progress, or the deletion's while
   // the project is being deleted, and the current step.
   function progress(p) {
-    let value = p.progress, label = "Progress";
-    if (p.phase === "deleting") {
-      const del = p.steps.filter(isDelete);
-      value = del.filter((s) => s.status === "succeeded").reduce((n, s) => n + (s.weight || 0), 0);
-      label = "Deleting";
-    }
+    const value = shownProgress(p), label = p.phase === "deleting" ? "Deleting" : "Progress";
     setAttr($("progress"), "value", value);
     setText($("progress"), value + "%");
     setText($("progress-text"), value + "%");
@@ -124,7 +119,14 @@ var projectView = (function () {
     sec.refs.table.hidden = res.length === 0;
     sec.refs.none.hidden = res.length > 0;
     res.forEach((r, i) => resourceRow(sec.refs, r, i));
+    // A resource its project's deletion saw gone leaves its row.
+    const keys = new Set(res.map(rowKey));
+    for (const [key, tr] of sec.refs.rows) {
+      if (!keys.has(key)) { tr.remove(); sec.refs.rows.delete(key); }
+    }
   }
+
+  function rowKey(r) { return r.kind + "/" + (r.namespace || "") + "/" + r.name; }
 
   // Resources are listed in the order onramp applies them.
   const kinds = ["Namespace", "ServiceAccount", "RoleBinding", "Secret", "GitRepository", "Kustomization"];
@@ -134,7 +136,7 @@ var projectView = (function () {
   const cols = ["Kind", "Name", "Status", "Reason", "Message", "Revision", "Observed"];
 
   function resourceRow(refs, r, i) {
-    const key = r.kind + "/" + (r.namespace || "") + "/" + r.name;
+    const key = rowKey(r);
     let tr = refs.rows.get(key);
     if (!tr) {
       tr = h("tr", { "data-key": key });

@@ -44,7 +44,8 @@
     resource(r) {
       const res = state.gitops.resources;
       const i = res.findIndex((x) => x.kind === r.kind && x.namespace === r.namespace && x.name === r.name);
-      if (i >= 0) res[i] = r; else res.push(r);
+      if (r.status === "deleted") { if (i >= 0) res.splice(i, 1); }
+      else if (i >= 0) res[i] = r; else res.push(r);
       count(state.gitops);
       view.gitops(state);
       view.header(state);
@@ -55,6 +56,7 @@
       state.phase = d.phase;
       view.header(state);
       view.progress(state);
+      view.gitops(state); // environments say deleting
     },
   };
 
