@@ -12,8 +12,8 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -402,8 +402,11 @@ func BenchmarkCreateTo100(b *testing.B) {
 						engine, mode, len(stream), benchPct(stream, .5), benchPct(stream, .95), benchPct(stream, 1), benchPct(srv, .5), benchPct(srv, .95), benchPct(srv, 1),
 						benchPct(floor, .5), benchPct(floor, .95), benchPct(floor, 1), ratio, float64(benchPct(srv, .5))/float64(benchPct(floor, .5)))
 					benchLogSteps(b, phases)
+					createCPU, floorCPU = cpu.names(b, engine, s.app.DB.SQL(), createCPU), cpu.names(b, engine, s.app.DB.SQL(), floorCPU)
 					var used []string
-					for _, who := range slices.Sorted(maps.Keys(createCPU)) {
+					everyone := maps.Clone(createCPU)
+					maps.Copy(everyone, floorCPU)
+					for _, who := range slices.Sorted(maps.Keys(everyone)) {
 						used = append(used, fmt.Sprintf("%s %.1f / %.1f", who,
 							float64(createCPU[who].Microseconds())/1000/float64(len(srv)), float64(floorCPU[who].Microseconds())/1000/float64(len(srv))))
 					}
@@ -454,7 +457,9 @@ func benchWaitReady(kc client.Client, project string, specs []kube.EnvironmentSp
 
 // benchProcCPU reads the CPU time used by the processes a create keeps
 // busy: this one (onramp's server and the benchmark's client), the control
-// plane's, and PostgreSQL's.
+// plane's, and PostgreSQL's, each of whose server processes is keyed by
+// its pid until names resolves it to the pool or the background work it
+// serves.
 type benchProcCPU struct {
 	procs map[int]string // pid → name, the control plane's
 }
@@ -467,8 +472,10 @@ func newBenchProcCPU(b *testing.B) *benchProcCPU {
 	return c
 }
 
-// sample returns each process's CPU time (user and system) so far;
-// PostgreSQL's server processes are added up under "postgres".
+// sample returns each process's CPU time so far: the kernel's run time of
+// each of its threads, in nanoseconds (the utime and stime of
+// /proc/PID/stat count 10 ms ticks, too coarse for a PostgreSQL server
+// process's share of one create).
 func (c *benchProcCPU) sample() map[string]time.Duration {
 	out := map[string]time.Duration{"this process": benchCPU()}
 	procDirs, _ := os.ReadDir("/proc")
@@ -477,31 +484,71 @@ func (c *benchProcCPU) sample() map[string]time.Duration {
 		if err != nil {
 			continue
 		}
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		name, ok := c.procs[pid]
+		if !ok {
+			comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+			if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
+				continue
+			}
+			name = fmt.Sprintf("postgres %d", pid)
+		}
+		out[name] += benchRunTime(pid)
+	}
+	return out
+}
+
+// benchRunTime adds up the run time of pid's threads from their schedstat.
+func benchRunTime(pid int) time.Duration {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	var sum time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
 		if err != nil {
 			continue
 		}
-		// pid (comm) state ppid … utime stime: fields 14 and 15, in
-		// clock ticks of 10 ms.
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			ns, _ := strconv.ParseInt(f[0], 10, 64)
+			sum += time.Duration(ns)
 		}
-		comm := string(stat[bytes.IndexByte(stat, '(')+1 : i])
-		name, ok := c.procs[pid]
-		if !ok && comm != "postgres" {
-			continue
+	}
+	return sum
+}
+
+// names merges the PostgreSQL server processes of cpu by what each
+// serves: the pool that opened it (its application_name: onramp's own
+// statements, River's bookkeeping, the listener) or its background work
+// (WAL writer, autovacuum …); a process gone since is "postgres, ended".
+// With SQLite, PostgreSQL's processes are the server's, not onramp's.
+func (c *benchProcCPU) names(b *testing.B, engine string, db *sql.DB, cpu map[string]time.Duration) map[string]time.Duration {
+	who := map[string]string{}
+	if engine == store.Postgres {
+		rows, err := db.Query(`SELECT pid, CASE WHEN application_name <> '' THEN application_name ELSE backend_type END FROM pg_stat_activity`)
+		if err != nil {
+			b.Fatalf("name PostgreSQL's processes: %v", err)
 		}
-		if !ok {
-			name = "postgres"
+		defer rows.Close()
+		for rows.Next() {
+			var pid int
+			var name string
+			if err := rows.Scan(&pid, &name); err != nil {
+				b.Fatal(err)
+			}
+			who[fmt.Sprintf("postgres %d", pid)] = "postgres " + name
 		}
-		f := strings.Fields(string(stat[i+2:]))
-		if len(f) < 13 {
-			continue
+	}
+	out := map[string]time.Duration{}
+	for k, v := range cpu {
+		if strings.HasPrefix(k, "postgres ") {
+			switch n, ok := who[k]; {
+			case ok:
+				k = n
+			case engine == store.Postgres:
+				k = "postgres, ended"
+			default:
+				k = "postgres (not onramp's database)"
+			}
 		}
-		utime, _ := strconv.ParseInt(f[11], 10, 64)
-		stime, _ := strconv.ParseInt(f[12], 10, 64)
-		out[name] += time.Duration(utime+stime) * 10 * time.Millisecond
+		out[k] += v
 	}
 	return out
 }
