@@ -150,7 +150,13 @@ func (a *App) openCluster() error {
 }
 
 func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Registry, git *gitserver.Provider) error {
-	quiet := slog.New(a.Logger.Handler().WithGroup("river"))
+	// River tells its producers' job counts every minute at info; onramp's
+	// own logs say what its jobs do, so River speaks from warn on unless
+	// onramp logs debug.
+	quiet := slog.New(atLeast{a.Logger.Handler().WithGroup("river"), slog.LevelWarn})
+	if a.Logger.Enabled(ctx, slog.LevelDebug) {
+		quiet = slog.New(a.Logger.Handler().WithGroup("river"))
+	}
 	if !roles.Workers {
 		_, err := a.DB.NewQueue(store.QueueOptions{Logger: quiet})
 		return err
@@ -237,4 +243,22 @@ func (a *App) Close() error {
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// atLeast is a slog.Handler that drops records below min.
+type atLeast struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h atLeast) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h atLeast) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return atLeast{h.Handler.WithAttrs(attrs), h.min}
+}
+
+func (h atLeast) WithGroup(name string) slog.Handler {
+	return atLeast{h.Handler.WithGroup(name), h.min}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -224,5 +225,17 @@ func TestConcurrentCreateSameName(t *testing.T) {
 				t.Errorf("status counts = %v; want one 202 and 49 409", count)
 			}
 		})
+	}
+}
+
+// River's info lines (its producers' counts every minute) are dropped;
+// its warnings pass, also through groups and attributes.
+func TestAtLeastWarn(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(atLeast{slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}), slog.LevelWarn}).WithGroup("river").With("queue", "default")
+	l.Info("producer: Producer job counts")
+	l.Warn("job failed")
+	if out := buf.String(); strings.Contains(out, "job counts") || !strings.Contains(out, "job failed") || !strings.Contains(out, "river.queue=default") {
+		t.Errorf("logged %q; want the warning only, with its group and attributes", out)
 	}
 }
