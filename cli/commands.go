@@ -204,6 +204,9 @@ func (c *command) create(ctx context.Context, args []string) (int, error) {
 		name, typ, ok := strings.Cut(strings.TrimSpace(e), ":")
 		if !ok {
 			typ = name
+			if !onramp.EnvironmentType(typ).Valid() {
+				return ExitUsage, fmt.Errorf("--env %s: %q is not an environment type; give its type after a colon, e.g. %s:development (types: development, staging, production)", name, name, name)
+			}
 		}
 		req.Environments = append(req.Environments, onramp.EnvironmentSpec{Name: name, Type: onramp.EnvironmentType(typ)})
 	}

@@ -92,6 +92,10 @@ func TestCLIWait(t *testing.T) {
 		if code != 1 || !strings.Contains(errOut, "lowercase letters") || !strings.Contains(errOut, "(name)") {
 			t.Errorf("create Bad_Name = %d; stderr %q", code, errOut)
 		}
+		code, _, errOut = runCLI(t, s, tok, "project", "create", uniqueName("cli"), "--env", "dev")
+		if code != 2 || !strings.Contains(errOut, "dev:development") {
+			t.Errorf("create --env dev = %d; stderr %q; want usage and the NAME:TYPE form", code, errOut)
+		}
 		code, _, errOut = runCLI(t, s, "", "project", "list")
 		if code != 1 || !strings.Contains(errOut, "ONRAMP_TOKEN") {
 			t.Errorf("list without a token = %d; stderr %q", code, errOut)
