@@ -198,8 +198,11 @@ func (db *DB) SetEnvironmentStatus(ctx context.Context, projectID int64, env str
 	return db.recordTx(ctx, projectID, func(tx *txn) error { return db.setEnvironmentStatusTx(ctx, tx, projectID, env, status) })
 }
 
+// setEnvironmentStatusTx leaves an environment that is being deleted
+// deleting: an initialization the delete request interrupted may still
+// record what it applied.
 func (db *DB) setEnvironmentStatusTx(ctx context.Context, tx *txn, projectID int64, env string, status onramp.ResourceStatus) error {
-	_, err := tx.ExecContext(ctx, db.q(`UPDATE environments SET status = ? WHERE project_id = ? AND name = ?`), status, projectID, env)
+	_, err := tx.ExecContext(ctx, db.q(`UPDATE environments SET status = ? WHERE project_id = ? AND name = ? AND status <> ?`), status, projectID, env, onramp.StatusDeleting)
 	if err != nil {
 		return fmt.Errorf("set environment %s status: %w", env, err)
 	}

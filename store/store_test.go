@@ -371,6 +371,14 @@ func TestDeletionCountsDown(t *testing.T) {
 				t.Errorf("environment %s after the delete request: %s; want deleting", e.Name, e.Status)
 			}
 		}
+		// An initialization the request interrupted records what it
+		// applied; the environment stays deleting.
+		if err := db.RecordApplied(ctx, p.ID, onramp.Applied{Environment: p.Environments[0].Name, Status: onramp.StatusReconciling}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ = db.ProjectByID(ctx, p.ID); got.Environments[0].Status != onramp.StatusDeleting {
+			t.Errorf("environment %s after a late record: %s; want deleting", got.Environments[0].Name, got.Environments[0].Status)
+		}
 		if err := db.RemoveResources(ctx, p.ID, onramp.KindKustomization); err != nil {
 			t.Fatal(err)
 		}
