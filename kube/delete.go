@@ -223,12 +223,16 @@ func describe(kind string, objs []client.Object) string {
 	for _, o := range objs {
 		names = append(names, objectName(o))
 	}
-	return fmt.Sprintf("%d %s (%s)", len(objs), kind+plural(len(objs)), strings.Join(names, ", "))
+	return fmt.Sprintf("%d %s (%s)", len(objs), plural(kind, len(objs)), strings.Join(names, ", "))
 }
 
-func plural(n int) string {
-	if n == 1 {
-		return ""
+// plural is kind, in the plural unless n is 1: "GitRepositories".
+func plural(kind string, n int) string {
+	switch {
+	case n == 1:
+		return kind
+	case strings.HasSuffix(kind, "y"):
+		return strings.TrimSuffix(kind, "y") + "ies"
 	}
-	return "s"
+	return kind + "s"
 }

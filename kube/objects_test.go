@@ -187,3 +187,21 @@ func TestDifferencesNamesField(t *testing.T) {
 		t.Errorf("differences(same, same) = %v; want only the field manager problem", d)
 	}
 }
+
+func TestPlural(t *testing.T) {
+	tests := []struct {
+		kind string
+		n    int
+		want string
+	}{
+		{onramp.KindGitRepository, 3, "GitRepositories"},
+		{onramp.KindGitRepository, 1, "GitRepository"},
+		{onramp.KindKustomization, 2, "Kustomizations"},
+		{onramp.KindNamespace, 0, "Namespaces"},
+	}
+	for _, tt := range tests {
+		if got := plural(tt.kind, tt.n); got != tt.want {
+			t.Errorf("plural(%q, %d) = %q; want %q", tt.kind, tt.n, got, tt.want)
+		}
+	}
+}
