@@ -62,8 +62,11 @@ func TestCLIWait(t *testing.T) {
 				t.Errorf("delete --wait shows an environment ready: %q", l)
 			}
 		}
-		if len(bars) < 2 || bars[0] == "100%" || bars[len(bars)-1] != "100%" {
-			t.Errorf("delete --wait progress = %v; want it to count up to 100%%:\n%s", bars, out)
+		// (The last events may go with the project's records, so 100%
+		// itself is not required; the namespaces' wait of seconds leaves
+		// the steps before it time to show.)
+		if len(bars) < 2 || bars[0] == "100%" || bars[0] == bars[len(bars)-1] {
+			t.Errorf("delete --wait progress = %v; want it to count up from below 100%%:\n%s", bars, out)
 		}
 		if _, c := getProject(t, s, tok, name); c != 404 {
 			t.Errorf("after delete --wait: GET = %d; want 404", c)
