@@ -106,7 +106,7 @@ var projectView = (function () {
       const table = h("table", { class: "table stack", hidden: true },
         h("thead", {}, h("tr", {}, ...["Kind", "Name", "Status", "Reason", "Message", "Revision", "Observed"].map((c) => h("th", { scope: "col" }, c)))),
         tbody);
-      const none = h("p", { class: "muted" }, "No resources yet: they appear here as onramp creates them.");
+      const none = h("p", { class: "muted" });
       sec = h("section", { id, class: "env", "aria-label": "Environment " + env.name },
         h("h3", {}, env.name + " ", status),
         h("p", { class: "muted small" }, "namespace ", h("code", {}, env.namespace || "—"), " · path ", h("code", {}, env.path || "—")),
@@ -118,6 +118,8 @@ var projectView = (function () {
     const res = p.gitops.resources.filter((r) => r.environment === env.name).sort(byApplyOrder);
     sec.refs.table.hidden = res.length === 0;
     sec.refs.none.hidden = res.length > 0;
+    setText(sec.refs.none, p.phase === "deleting" ? "Nothing of this environment is left in the cluster."
+      : "No resources yet: they appear here as onramp creates them.");
     res.forEach((r, i) => resourceRow(sec.refs, r, i));
     // A resource its project's deletion saw gone leaves its row.
     const keys = new Set(res.map(rowKey));
