@@ -349,9 +349,7 @@ func TestDeletionCountsDown(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		p := newProject("down")
-		if err := db.CreateProject(ctx, "alice", p); err != nil {
-			t.Fatal(err)
-		}
+		mustCreate(t, db, p)
 		var applied []onramp.Resource
 		for _, e := range p.Environments {
 			for _, kind := range []string{onramp.KindNamespace, onramp.KindKustomization} {
