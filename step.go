@@ -36,6 +36,8 @@ type StepDone struct {
 	Next     string // "" for none
 	// Repository, if set, is recorded as the project's repository.
 	Repository *Repository
+	// Applied, if set, is recorded first: the step's last objects.
+	Applied *Applied
 }
 
 // Applied is what one apply of an environment's objects leaves to record,

@@ -24,7 +24,7 @@ type InitializeWorker struct {
 
 // Work runs the steps, skipping the marks of those already done.
 func (w *InitializeWorker) Work(ctx context.Context, job *river.Job[onramp.InitializeJob]) error {
-	p, err := w.Store.ProjectByID(ctx, job.Args.ProjectID)
+	p, err := w.Store.JobProject(ctx, job.ID, job.Args.ProjectID)
 	if onramp.ErrorCode(err) == onramp.ENOTFOUND {
 		return nil // deleted meanwhile: nothing to do
 	}
@@ -54,16 +54,21 @@ type initRun struct {
 
 	files     onramp.Files
 	repo      onramp.Repository
-	repoMoved bool          // repo changed in this step: record it with the step's end
-	pushed    chan struct{} // closed when push_commit has set repo's revision
-	setup     *setup        // setup_gitops's applies, started once preflight passed
+	repoMoved bool // repo changed in this step: record it with the step's end
+	// lastApplied, set by setup_gitops, is recorded with the step's end.
+	lastApplied *onramp.Applied
+	pushed      chan struct{} // closed when push_commit has set repo's revision
+	setup       *setup        // setup_gitops's applies, started once preflight passed
 	// The Git read credential, fetched or made while the template renders;
 	// credential is closed when password or credentialErr is set.
 	credential    chan struct{}
 	password      string
 	credentialErr error
-	applied       []onramp.Resource // as the apiserver answered the applies
-	resources     []onramp.Resource
+	// starting, while the first step's start is being recorded, receives
+	// the record's error (see startStep).
+	starting  chan error
+	applied   []onramp.Resource // as the apiserver answered the applies
+	resources []onramp.Resource
 }
 
 // A step's run returns the line to log when it succeeds, if any. A local
@@ -98,6 +103,7 @@ func (r *initRun) run(ctx context.Context) error {
 	}()
 	defer func() { <-r.credential }()
 	defer r.stopSetup()
+	defer r.startRecorded()
 	if r.repair {
 		r.log(ctx, "", "info", "repair: re-applying every object from the recorded desired state")
 	}
@@ -124,16 +130,20 @@ func (r *initRun) run(ctx context.Context) error {
 		phase = ""
 		mark := r.marks(s.name)
 		if mark && started != s.name {
-			if err := r.Store.StartStep(ctx, r.p.ID, s.name); err != nil {
-				return err
-			}
+			r.startStep(ctx, s.name)
 		}
 		if mark && r.attempt > 1 {
+			if err := r.startRecorded(); err != nil {
+				return err
+			}
 			r.log(ctx, s.name, "info", fmt.Sprintf("attempt %d of %d", r.attempt, r.maxAttempts))
 		}
 		msg, err := s.run(ctx, done, onramp.InitSteps[i].Weight)
 		if err == nil && s.name == "render_template" {
 			r.startSetup(ctx) // preflight passed
+		}
+		if serr := r.startRecorded(); serr != nil {
+			return errors.Join(err, serr)
 		}
 		if err != nil {
 			if len(ends) > 0 { // the steps before succeeded
@@ -149,7 +159,8 @@ func (r *initRun) run(ctx context.Context) error {
 			repo, r.repoMoved = &r.repo, false
 		}
 		if mark {
-			d := onramp.StepDone{Step: s.name, Progress: done, Log: msg, Repository: repo}
+			d := onramp.StepDone{Step: s.name, Progress: done, Log: msg, Repository: repo, Applied: r.lastApplied}
+			r.lastApplied = nil
 			if i+1 < len(steps) && r.marks(steps[i+1].name) {
 				d.Next = steps[i+1].name
 			}
@@ -174,6 +185,27 @@ func (r *initRun) run(ctx context.Context) error {
 	}
 	r.settled(ctx)
 	return nil
+}
+
+// startStep records a step's start while the step runs: the first step's
+// work (and setup_gitops's first applies, which follow preflight) need not
+// wait for the record's commit. Every other record of the run waits for it
+// (startRecorded), so the start is never written after the step's end.
+func (r *initRun) startStep(ctx context.Context, name string) {
+	ch := make(chan error, 1)
+	r.starting = ch
+	go func() { ch <- r.Store.StartStep(ctx, r.p.ID, name) }()
+}
+
+// startRecorded waits until the step's start is recorded, if it is being,
+// and returns the record's error.
+func (r *initRun) startRecorded() error {
+	if r.starting == nil {
+		return nil
+	}
+	err := <-r.starting
+	r.starting = nil
+	return err
 }
 
 // marks reports whether the run records the step's start and end: not in

@@ -25,6 +25,7 @@ import (
 // Store is what the jobs need of the database.
 type Store interface {
 	ProjectByID(ctx context.Context, id int64) (*onramp.Project, error)
+	JobProject(ctx context.Context, jobID, projectID int64) (*onramp.Project, error)
 	Phase(ctx context.Context, id int64) (onramp.Phase, error)
 	StartStep(ctx context.Context, id int64, step string) error
 	FinishStep(ctx context.Context, id int64, ds ...onramp.StepDone) (onramp.Phase, error)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/kube"
@@ -71,12 +72,16 @@ func (r *initRun) pushCommit(ctx context.Context, _, _ int) (string, error) {
 // Once every object is applied, verify's read-back starts while the last
 // records are written: it reads each object "not older than" its apply's
 // answer, so it sees nothing earlier than a read after the records would.
+// The last environment's record is written with setup_gitops's end, in
+// one transaction.
 type setup struct {
+	ctx     context.Context // the job's, for the records
 	cancel  context.CancelFunc
 	decide  sync.Once
-	decided chan struct{} // closed once started is known
-	started bool          // setup_gitops started: the records count as progress
-	done    chan struct{} // closed when err is set
+	decided chan struct{}   // closed once started is known
+	started bool            // setup_gitops started: the records count as progress
+	last    *onramp.Applied // the last environment's record, left to setup_gitops's end
+	done    chan struct{}   // closed when err is set
 	err     error
 	// readBack, set before done is closed if every apply succeeded, is
 	// closed when live and liveErr are set.
@@ -96,7 +101,7 @@ func (s *setup) begin(started bool) {
 // startSetup starts setup_gitops's applies in the background.
 func (r *initRun) startSetup(ctx context.Context) {
 	actx, cancel := context.WithCancel(ctx)
-	s := &setup{cancel: cancel, decided: make(chan struct{}), done: make(chan struct{})}
+	s := &setup{ctx: ctx, cancel: cancel, decided: make(chan struct{}), done: make(chan struct{})}
 	r.setup = s
 	go func() {
 		defer close(s.done)
@@ -114,6 +119,14 @@ func (r *initRun) stopSetup() {
 		if s.readBack != nil {
 			<-s.readBack
 		}
+		if s.last != nil { // setup_gitops did not end
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 10*time.Second)
+			defer cancel()
+			if err := r.Store.RecordApplied(ctx, r.p.ID, *s.last); err != nil {
+				r.Logger.Error("record applied objects", "project", r.p.Name, "error", err)
+			}
+			s.last = nil
+		}
 	}
 }
 
@@ -128,6 +141,9 @@ func (r *initRun) setupGitOps(ctx context.Context, _, _ int) (string, error) {
 	case <-r.setup.done:
 	case <-ctx.Done():
 		return "", ctx.Err()
+	}
+	if r.setup.err == nil {
+		r.lastApplied, r.setup.last = r.setup.last, nil
 	}
 	return "", r.setup.err
 }
@@ -152,10 +168,11 @@ func (r *initRun) applyEnvironments(ctx, recordCtx context.Context, s *setup) er
 	specs := r.envSpecs(r.awaitRepository)
 	base, weight := stepSpan("setup_gitops")
 	records, recorded := make(chan onramp.Applied, len(specs)), make(chan error, 1)
+	var applyErr error
 	go func() {
 		var err error
 		<-s.decided
-		for a := range records {
+		record := func(a onramp.Applied) {
 			if !s.started {
 				a.Progress, a.Status, a.Log = 0, "", ""
 			}
@@ -163,10 +180,23 @@ func (r *initRun) applyEnvironments(ctx, recordCtx context.Context, s *setup) er
 				err = r.Store.RecordApplied(recordCtx, r.p.ID, a)
 			}
 		}
+		// Each record waits for the next apply's answer: the last one, if
+		// every apply succeeded, is written with setup_gitops's end.
+		var held *onramp.Applied
+		for a := range records {
+			if held != nil {
+				record(*held)
+			}
+			held = &a
+		}
+		if held != nil && err == nil && applyErr == nil && s.started && r.marks("setup_gitops") {
+			s.last = held
+		} else if held != nil {
+			record(*held)
+		}
 		recorded <- err
 	}()
 	total, sent, applied := len(specs)*6, 0, 0
-	var applyErr error
 	for _, spec := range specs {
 		actx, cancel := context.WithTimeout(ctx, r.AttemptTimeout)
 		rs, err := r.Cluster.ApplyEnvironment(actx, spec, func(onramp.Resource) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,7 +19,7 @@ type Store interface {
 	LookupProject(ctx context.Context, name string) (int64, onramp.Phase, error)
 	Phase(ctx context.Context, id int64) (onramp.Phase, error)
 	ProjectByID(ctx context.Context, id int64) (*onramp.Project, error)
-	UpsertResource(ctx context.Context, projectID int64, r onramp.Resource) (bool, error)
+	UpsertResources(ctx context.Context, projectID int64, rs ...onramp.Resource) (bool, error)
 	SetEnvironmentStatus(ctx context.Context, projectID int64, env string, status onramp.ResourceStatus) error
 	ChangePhase(ctx context.Context, projectID int64, from, to onramp.Phase) error
 	Credential(ctx context.Context, projectID int64, name string) (string, error)
@@ -38,8 +39,9 @@ type Watcher struct {
 	Trees  Trees
 	Logger *slog.Logger
 
-	mu    sync.Mutex
-	local map[string]int // projects this process initializes (Initializing)
+	mu       sync.Mutex
+	local    map[string]int               // projects this process initializes (Initializing)
+	catching map[string][]onramp.Resource // projects catching up (Settled): what was observed
 }
 
 // Initializing marks a project whose initialization this process runs,
@@ -66,12 +68,6 @@ func (w *Watcher) Initializing(name string) (ended func()) {
 	})
 }
 
-func (w *Watcher) initializingHere(name string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.local[name] > 0
-}
-
 // Run watches until ctx ends. The informers' initial list re-delivers every
 // object after a restart; recording an unchanged state is a no-op, so no
 // transition is lost or duplicated.
@@ -93,15 +89,27 @@ func (w *Watcher) Run(ctx context.Context) error {
 // each of Flux's first status changes as well took CPU and database turns
 // from the pipeline (on two cores, ~8 ms of setup_gitops). The informers'
 // cache holds the latest state of everything skipped, so replaying it now
-// records what was missed; then the project is judged.
+// records what was missed, in one transaction; then the project is judged.
 func (w *Watcher) Settled(ctx context.Context, projectID int64, name string) {
 	w.mu.Lock()
 	delete(w.local, name) // replayed events must be recorded
+	if w.catching == nil {
+		w.catching = map[string][]onramp.Resource{}
+	}
+	w.catching[name] = []onramp.Resource{}
 	w.mu.Unlock()
 	// Without a running watch there is nothing to replay: when it starts,
 	// its initial list delivers every object.
-	if err := w.Kube.Replay(ctx, name); err != nil && !errors.Is(err, kube.ErrNotWatching) {
+	err := w.Kube.Replay(ctx, name)
+	if err != nil && !errors.Is(err, kube.ErrNotWatching) {
 		w.Logger.Warn("catch up with the cluster", "project", name, "error", err)
+	}
+	w.mu.Lock()
+	observed := w.catching[name]
+	delete(w.catching, name)
+	w.mu.Unlock()
+	if len(observed) > 0 {
+		w.record(ctx, name, observed...)
 	}
 	w.Judge(ctx, projectID)
 }
@@ -136,35 +144,61 @@ func (w *Watcher) Resync(ctx context.Context) error {
 }
 
 func (w *Watcher) observe(ctx context.Context, project string, r onramp.Resource) {
-	if r.Status != onramp.StatusMissing && w.initializingHere(project) {
+	w.mu.Lock()
+	if w.local[project] > 0 && r.Status != onramp.StatusMissing {
+		w.mu.Unlock()
 		return // the pipeline's until it settles; see Settled
 	}
+	if observed, ok := w.catching[project]; ok {
+		w.catching[project] = append(observed, r) // recorded together by Settled
+		w.mu.Unlock()
+		return
+	}
+	w.mu.Unlock()
+	if id, changed := w.record(ctx, project, r); changed {
+		w.Judge(ctx, id)
+	}
+}
+
+// record records the observed states of a project's objects, with
+// diagnoses for those not ready. It returns the project's ID and whether
+// anything changed.
+func (w *Watcher) record(ctx context.Context, project string, rs ...onramp.Resource) (int64, bool) {
 	id, phase, err := w.Store.LookupProject(ctx, project)
 	if onramp.ErrorCode(err) == onramp.ENOTFOUND {
-		return // an object of a project onramp no longer knows
+		return 0, false // objects of a project onramp no longer knows
 	}
 	if err != nil {
 		w.Logger.Warn("status watcher", "project", project, "error", err)
-		return
+		return 0, false
 	}
 	if phase == onramp.PhaseDeleting {
-		return // going away on purpose
+		return 0, false // going away on purpose
 	}
-	if phase == onramp.PhaseInitializing && r.Status != onramp.StatusMissing {
-		return // the pipeline's until it settles; see Settled
+	if phase == onramp.PhaseInitializing {
+		// The pipeline's until it settles (see Settled), but for deletions.
+		rs = slices.DeleteFunc(rs, func(r onramp.Resource) bool { return r.Status != onramp.StatusMissing })
 	}
-	if r.Status != onramp.StatusReady {
-		r = Diagnose(r, w.facts(ctx, id, project))
+	facts := w.facts(ctx, id, project)
+	for i := range rs {
+		if rs[i].Status != onramp.StatusReady {
+			rs[i] = Diagnose(rs[i], facts)
+		}
 	}
-	changed, err := w.Store.UpsertResource(ctx, id, r)
+	if len(rs) == 0 {
+		return id, false
+	}
+	changed, err := w.Store.UpsertResources(ctx, id, rs...)
 	if err != nil {
-		w.Logger.Warn("record status", "project", project, "kind", r.Kind, "name", r.Name, "error", err)
-		return
+		w.Logger.Warn("record status", "project", project, "objects", len(rs), "error", err)
+		return id, false
 	}
 	if changed {
-		w.Logger.Debug("status", "project", project, "kind", r.Kind, "namespace", r.Namespace, "status", r.Status, "reason", r.Reason)
-		w.Judge(ctx, id)
+		for _, r := range rs {
+			w.Logger.Debug("status", "project", project, "kind", r.Kind, "namespace", r.Namespace, "status", r.Status, "reason", r.Reason)
+		}
 	}
+	return id, changed
 }
 
 // facts are read only for the failures whose hints use them: most

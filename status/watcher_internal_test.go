@@ -61,7 +61,7 @@ func TestInitializingHere(t *testing.T) {
 			if n := s.lookups.Load(); n != 2 {
 				t.Errorf("%d lookups once ended; want 2", n)
 			}
-			if w.initializingHere(p.Name) {
+			if w.local[p.Name] > 0 {
 				t.Error("still marked after ended")
 			}
 		})

@@ -56,6 +56,7 @@ type DB struct {
 	Now func() time.Time
 
 	changes changes // fired at the commit of a project's events
+	created handoff // projects this process just created, for their jobs
 	inserts inserts // this process's job inserts, for River's listener
 
 	// writeMu queues onramp's own writers on SQLite, which allows one
@@ -254,6 +255,7 @@ type txn struct {
 	// jobs: the transaction inserted a job; unannounced: River may not
 	// have announced one of them (see inserts).
 	jobs, unannounced bool
+	job               int64 // the ID of the last job inserted
 }
 
 // withTx runs fn in a transaction, committing when it returns nil.
@@ -320,10 +322,11 @@ func (db *DB) recordTx(ctx context.Context, id int64, fn func(tx *txn) error) er
 // insertJob inserts a job in tx; once tx commits, River's listener in
 // this process hears of it (see inserts).
 func (db *DB) insertJob(ctx context.Context, tx *txn, args river.JobArgs) error {
-	if _, err := db.Jobs.InsertTx(ctx, tx.Tx, args, uniqueJob); err != nil {
+	res, err := db.Jobs.InsertTx(ctx, tx.Tx, args, uniqueJob)
+	if err != nil {
 		return err
 	}
-	tx.jobs = true
+	tx.jobs, tx.job = true, res.Job.ID
 	tx.unannounced = db.inserts.inserting() || tx.unannounced
 	return nil
 }

@@ -48,9 +48,10 @@ func (db *DB) startStepTx(ctx context.Context, tx *txn, id int64, step string) (
 		onramp.StepRunning, db.now())
 }
 
-// FinishStep ends steps in one transaction, in order: each marked
-// succeeded and its next step started (one statement), progress raised,
-// its log line appended and the repository it made or moved recorded.
+// FinishStep ends steps in one transaction, in order: the objects each
+// applied last recorded, each marked succeeded and its next step started
+// (one statement), progress raised, its log line appended and the
+// repository it made or moved recorded.
 // Progress 100 also moves an initializing project to provisioned, so that
 // no reader sees one without the other.
 // It returns the project's phase as the transaction leaves it, so that a
@@ -68,6 +69,11 @@ func (db *DB) FinishStep(ctx context.Context, id int64, ds ...onramp.StepDone) (
 }
 
 func (db *DB) finishTx(ctx context.Context, tx *txn, id int64, d onramp.StepDone) (onramp.Phase, error) {
+	if d.Applied != nil {
+		if err := db.recordAppliedTx(ctx, tx, id, *d.Applied); err != nil {
+			return "", err
+		}
+	}
 	if d.Log != "" {
 		if err := db.logTx(ctx, tx, id, d.Step, "info", d.Log); err != nil {
 			return "", err

@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -38,37 +41,18 @@ func (db *DB) CreateProject(ctx context.Context, owner string, p *onramp.Project
 		return err
 	}
 	now := db.now()
+	var job int64
 	err = db.withTx(ctx, func(tx *txn) error {
-		ownerID, err := db.ensureUser(ctx, tx, owner)
-		if err != nil {
+		insert := db.insertProject
+		if db.engine == Postgres {
+			insert = db.insertProjectPostgres
+		}
+		if err := insert(ctx, tx, owner, p, string(params), now); err != nil {
 			return err
 		}
-		err = tx.QueryRowContext(ctx, db.q(`INSERT INTO projects (name, owner_id, template, params, phase, progress, repo_branch, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, 0, 'main', ?, ?) RETURNING id`),
-			p.Name, ownerID, p.Template, string(params), onramp.PhaseInitializing, now, now).Scan(&p.ID)
-		if err != nil {
-			return err
-		}
-		var envs []any
-		for i, e := range p.Environments {
-			envs = append(envs, p.ID, i, e.Name, e.Type, e.Namespace, e.Path, int64(time.Duration(e.Interval)/time.Second), onramp.StatusPending)
-		}
-		if len(envs) > 0 {
-			_, err = tx.ExecContext(ctx, db.q(`INSERT INTO environments (project_id, position, name, type, namespace, path, interval_s, status)
-				VALUES `+placeholders(len(p.Environments), 8)), envs...)
-			if err != nil {
-				return err
-			}
-		}
-		if err := db.insertSteps(ctx, tx, p.ID, "init", onramp.InitSteps); err != nil {
-			return err
-		}
-		// No lock for the event (see appendEvent): no other transaction
-		// sees the project before this one commits.
-		if err := db.appendEvent(tx, p.ID, onramp.EventPhase, phaseData{onramp.PhaseInitializing}); err != nil {
-			return err
-		}
-		return db.insertJob(ctx, tx, onramp.InitializeJob{ProjectID: p.ID})
+		err := db.insertJob(ctx, tx, onramp.InitializeJob{ProjectID: p.ID})
+		job = tx.job
+		return err
 	})
 	if isUniqueViolation(err) {
 		return db.conflict(ctx, p)
@@ -77,7 +61,137 @@ func (db *DB) CreateProject(ctx context.Context, owner string, p *onramp.Project
 		return fmt.Errorf("create project %s: %w", p.Name, err)
 	}
 	created(p, owner, now)
+	db.created.put(job, p)
 	return nil
+}
+
+// JobProject returns a job's project: as CreateProject stored it, if the
+// job is the initialization this process enqueued with it (so that no
+// read back is on the way of every new project), or else as read now.
+func (db *DB) JobProject(ctx context.Context, jobID, projectID int64) (*onramp.Project, error) {
+	if p := db.created.take(jobID); p != nil {
+		return p, nil
+	}
+	return db.ProjectByID(ctx, projectID)
+}
+
+// handoff keeps, by the ID of their initialization job, the projects this
+// process just created, until their job takes them. A job run by another
+// process never does: the oldest are forgotten beyond handoffSize.
+type handoff struct {
+	mu    sync.Mutex
+	byJob map[int64]*onramp.Project
+	order []int64
+}
+
+const handoffSize = 64
+
+func (h *handoff) put(job int64, p *onramp.Project) {
+	c := *p
+	c.Params = maps.Clone(p.Params)
+	c.Steps, c.Environments = slices.Clone(p.Steps), slices.Clone(p.Environments)
+	c.GitOps.Resources = slices.Clone(p.GitOps.Resources)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.byJob == nil {
+		h.byJob = map[int64]*onramp.Project{}
+	}
+	if len(h.order) == handoffSize {
+		delete(h.byJob, h.order[0])
+		h.order = h.order[1:]
+	}
+	h.byJob[job] = &c
+	h.order = append(h.order, job)
+}
+
+func (h *handoff) take(job int64) *onramp.Project {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p := h.byJob[job]
+	if p != nil {
+		delete(h.byJob, job)
+		h.order = slices.DeleteFunc(h.order, func(j int64) bool { return j == job })
+	}
+	return p
+}
+
+// insertProject writes a new project, its environments, its steps and its
+// first event, setting p.ID.
+func (db *DB) insertProject(ctx context.Context, tx *txn, owner string, p *onramp.Project, params string, now int64) error {
+	ownerID, err := db.ensureUser(ctx, tx, owner)
+	if err != nil {
+		return err
+	}
+	err = tx.QueryRowContext(ctx, db.q(`INSERT INTO projects (name, owner_id, template, params, phase, progress, repo_branch, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, 0, 'main', ?, ?) RETURNING id`),
+		p.Name, ownerID, p.Template, params, onramp.PhaseInitializing, now, now).Scan(&p.ID)
+	if err != nil {
+		return err
+	}
+	var envs []any
+	for i, e := range p.Environments {
+		envs = append(envs, p.ID, i, e.Name, e.Type, e.Namespace, e.Path, int64(time.Duration(e.Interval)/time.Second), onramp.StatusPending)
+	}
+	if len(envs) > 0 {
+		_, err = tx.ExecContext(ctx, db.q(`INSERT INTO environments (project_id, position, name, type, namespace, path, interval_s, status)
+			VALUES `+placeholders(len(p.Environments), 8)), envs...)
+		if err != nil {
+			return err
+		}
+	}
+	if err := db.insertSteps(ctx, tx, p.ID, "init", onramp.InitSteps); err != nil {
+		return err
+	}
+	// No lock for the event (see appendEvent): no other transaction
+	// sees the project before this one commits.
+	return db.appendEvent(tx, p.ID, onramp.EventPhase, phaseData{onramp.PhaseInitializing})
+}
+
+// insertProjectPostgres is insertProject in one statement of
+// data-modifying CTEs: on PostgreSQL each statement is a round trip to a
+// server process that shares the cores with the cluster, and the create
+// is on the way of every new project. An owner not yet recorded makes
+// the statement insert nothing; the owner is then recorded and the
+// statement run again.
+func (db *DB) insertProjectPostgres(ctx context.Context, tx *txn, owner string, p *onramp.Project, params string, now int64) error {
+	var args []any
+	arg := func(v any, cast string) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args)) + cast
+	}
+	var q strings.Builder
+	fmt.Fprintf(&q, `WITH p AS (INSERT INTO projects (name, owner_id, template, params, phase, progress, repo_branch, created_at, updated_at)
+		SELECT %s, id, %s, %s, %s, 0, 'main', %s, %[5]s FROM users WHERE name = %s RETURNING id)`,
+		arg(p.Name, ""), arg(p.Template, ""), arg(params, ""), arg(onramp.PhaseInitializing, ""), arg(now, "::bigint"), arg(owner, ""))
+	if len(p.Environments) > 0 {
+		var rows []string
+		for i, e := range p.Environments {
+			rows = append(rows, fmt.Sprintf("(%s, %s, %s, %s, %s, %s, %s)", arg(i, "::bigint"), arg(e.Name, "::text"), arg(e.Type, "::text"),
+				arg(e.Namespace, "::text"), arg(e.Path, "::text"), arg(int64(time.Duration(e.Interval)/time.Second), "::bigint"), arg(onramp.StatusPending, "::text")))
+		}
+		q.WriteString(`, e AS (INSERT INTO environments (project_id, position, name, type, namespace, path, interval_s, status)
+		SELECT p.id, v.* FROM p, (VALUES ` + strings.Join(rows, ", ") + `) v)`)
+	}
+	var steps []string
+	for i, s := range onramp.InitSteps {
+		steps = append(steps, fmt.Sprintf("(%s, 'init', %s, %s, %s)", arg(i, "::bigint"), arg(s.Name, "::text"), arg(s.Weight, "::bigint"), arg(onramp.StepPending, "::text")))
+	}
+	q.WriteString(`, s AS (INSERT INTO steps (project_id, position, job, name, weight, status)
+		SELECT p.id, v.* FROM p, (VALUES ` + strings.Join(steps, ", ") + `) v)`)
+	event, err := json.Marshal(phaseData{onramp.PhaseInitializing})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(&q, `, ev AS (INSERT INTO events (project_id, type, data, at) SELECT id, %s, %s, %s FROM p)
+		SELECT id FROM p`, arg(onramp.EventPhase, "::text"), arg(string(event), "::text"), arg(now, "::bigint"))
+	err = tx.QueryRowContext(ctx, q.String(), args...).Scan(&p.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		if _, err := db.ensureUser(ctx, tx, owner); err != nil {
+			return err
+		}
+		err = tx.QueryRowContext(ctx, q.String(), args...).Scan(&p.ID)
+	}
+	return err
 }
 
 // created sets p as CreateProject stored it, as ProjectByID would read it

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,14 +9,16 @@ import (
 	"github.com/onramp/onramp"
 )
 
-// UpsertResource records a cluster object's observed state. A change of
-// status appends a transition; any visible change appends a resource event.
-// Recording the same state again changes nothing, so a resync after a
-// restart neither loses nor duplicates transitions. It reports whether
-// anything changed.
-func (db *DB) UpsertResource(ctx context.Context, projectID int64, r onramp.Resource) (changed bool, err error) {
+// UpsertResources records cluster objects' observed states in one
+// transaction. A change of status appends a transition; any visible change
+// appends a resource event. Recording the same state again changes
+// nothing, so a resync after a restart neither loses nor duplicates
+// transitions. Of several states of one object, the last counts. It
+// reports whether anything changed.
+func (db *DB) UpsertResources(ctx context.Context, projectID int64, rs ...onramp.Resource) (changed bool, err error) {
 	err = db.recordTx(ctx, projectID, func(tx *txn) error {
-		changed, err = db.upsertResourceTx(ctx, tx, projectID, r)
+		n, err := db.writeResourcesTx(ctx, tx, projectID, rs, false)
+		changed = n > 0
 		return err
 	})
 	return changed, err
@@ -30,118 +31,101 @@ func (db *DB) UpsertResource(ctx context.Context, projectID int64, r onramp.Reso
 // apply's answer: an object already recorded is left as it is, unless it
 // was missing.
 func (db *DB) RecordApplied(ctx context.Context, projectID int64, a onramp.Applied) error {
-	return db.recordTx(ctx, projectID, func(tx *txn) error {
-		if err := db.recordNewTx(ctx, tx, projectID, a.Resources); err != nil {
-			return err
-		}
-		if a.Status != "" {
-			if err := db.setEnvironmentStatusTx(ctx, tx, projectID, a.Environment, a.Status); err != nil {
-				return err
-			}
-		}
-		if err := db.raiseProgressTx(ctx, tx, projectID, a.Progress, a.Step); err != nil {
-			return err
-		}
-		if a.Log != "" {
-			return db.logTx(ctx, tx, projectID, a.Step, "info", a.Log)
-		}
-		return nil
-	})
+	return db.recordTx(ctx, projectID, func(tx *txn) error { return db.recordAppliedTx(ctx, tx, projectID, a) })
 }
 
-func (db *DB) upsertResourceTx(ctx context.Context, tx *txn, projectID int64, r onramp.Resource) (bool, error) {
-	var old onramp.Resource
-	// On PostgreSQL the row lock makes two watchers (two replicas) that
-	// see the same change record one transition, not two. SQLite's
-	// immediate transactions already serialize writers.
+func (db *DB) recordAppliedTx(ctx context.Context, tx *txn, projectID int64, a onramp.Applied) error {
+	if _, err := db.writeResourcesTx(ctx, tx, projectID, a.Resources, true); err != nil {
+		return err
+	}
+	if a.Status != "" {
+		if err := db.setEnvironmentStatusTx(ctx, tx, projectID, a.Environment, a.Status); err != nil {
+			return err
+		}
+	}
+	if err := db.raiseProgressTx(ctx, tx, projectID, a.Progress, a.Step); err != nil {
+		return err
+	}
+	if a.Log != "" {
+		return db.logTx(ctx, tx, projectID, a.Step, "info", a.Log)
+	}
+	return nil
+}
+
+// writeResourcesTx writes the objects of rs that differ from their record,
+// or with newOnly those not yet recorded or recorded missing, with their
+// transitions and events, in three statements whatever their number: on
+// PostgreSQL each statement is a round trip, made while the project's
+// lock is held. On PostgreSQL the rows' locks also make two watchers (two
+// replicas) that see the same change record one transition, not two.
+// It returns how many it wrote.
+func (db *DB) writeResourcesTx(ctx context.Context, tx *txn, projectID int64, rs []onramp.Resource, newOnly bool) (int, error) {
 	lock := ""
 	if db.engine == Postgres {
 		lock = " FOR UPDATE"
 	}
-	err := tx.QueryRowContext(ctx, db.q(`SELECT status, reason, message, hint, revision FROM resources
-		WHERE project_id = ? AND kind = ? AND namespace = ? AND name = ?`+lock), projectID, r.Kind, r.Namespace, r.Name).
-		Scan(&old.Status, &old.Reason, &old.Message, &old.Hint, &old.Revision)
-	exists := err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return false, err
-	}
-	if exists && old.Status == r.Status && old.Reason == r.Reason && old.Message == r.Message && old.Hint == r.Hint && old.Revision == r.Revision {
-		return false, nil
-	}
-	_, err = tx.ExecContext(ctx, db.q(`INSERT INTO resources (project_id, `+resourceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (project_id, kind, namespace, name) DO UPDATE SET environment = excluded.environment, status = excluded.status,
-		reason = excluded.reason, message = excluded.message, hint = excluded.hint, revision = excluded.revision,
-		observed_generation = excluded.observed_generation, observed_at = excluded.observed_at`),
-		projectID, r.Kind, r.Namespace, r.Name, r.Environment, r.Status, r.Reason, r.Message, r.Hint, r.Revision, r.ObservedGeneration, r.ObservedAt.UnixMicro())
+	rows, err := tx.QueryContext(ctx, db.q(`SELECT kind, namespace, name, status, reason, message, hint, revision FROM resources WHERE project_id = ?`+lock), projectID)
 	if err != nil {
-		return false, fmt.Errorf("upsert %s %s/%s: %w", r.Kind, r.Namespace, r.Name, err)
+		return 0, fmt.Errorf("read recorded objects: %w", err)
 	}
-	if !exists || old.Status != r.Status {
-		_, err = tx.ExecContext(ctx, db.q(`INSERT INTO transitions (project_id, kind, namespace, name, from_status, to_status, reason, message, revision, at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), projectID, r.Kind, r.Namespace, r.Name, old.Status, r.Status, r.Reason, r.Message, r.Revision, r.ObservedAt.UnixMicro())
-		if err != nil {
-			return false, fmt.Errorf("record transition: %w", err)
-		}
-	}
-	return true, db.appendEvent(tx, projectID, onramp.EventResource, r)
-}
-
-// recordNewTx records the objects of rs not yet recorded, or recorded as
-// missing, in three statements and their events whatever their number: on PostgreSQL each
-// statement is a round trip, and the project's lock is held meanwhile.
-func (db *DB) recordNewTx(ctx context.Context, tx *txn, projectID int64, rs []onramp.Resource) error {
-	lock := ""
-	if db.engine == Postgres {
-		lock = " FOR UPDATE"
-	}
-	rows, err := tx.QueryContext(ctx, db.q(`SELECT kind, namespace, name, status FROM resources WHERE project_id = ?`+lock), projectID)
-	if err != nil {
-		return fmt.Errorf("read recorded objects: %w", err)
-	}
-	recorded := map[[3]string]onramp.ResourceStatus{}
+	type key [3]string
+	recorded := map[key]onramp.Resource{}
 	for rows.Next() {
-		var k [3]string
-		var s onramp.ResourceStatus
-		if err := rows.Scan(&k[0], &k[1], &k[2], &s); err != nil {
+		var r onramp.Resource
+		if err := rows.Scan(&r.Kind, &r.Namespace, &r.Name, &r.Status, &r.Reason, &r.Message, &r.Hint, &r.Revision); err != nil {
 			rows.Close()
-			return fmt.Errorf("read recorded objects: %w", err)
+			return 0, fmt.Errorf("read recorded objects: %w", err)
 		}
-		recorded[k] = s
+		recorded[key{r.Kind, r.Namespace, r.Name}] = r
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return fmt.Errorf("read recorded objects: %w", err)
+		return 0, fmt.Errorf("read recorded objects: %w", err)
+	}
+	last := map[key]int{} // one row per object in one INSERT … ON CONFLICT
+	for i, r := range rs {
+		last[key{r.Kind, r.Namespace, r.Name}] = i
 	}
 	var upserts, transitions []any
 	n := 0
-	for _, r := range rs {
-		old, exists := recorded[[3]string{r.Kind, r.Namespace, r.Name}]
-		if exists && (old != onramp.StatusMissing || r.Status == onramp.StatusMissing) {
+	for i, r := range rs {
+		k := key{r.Kind, r.Namespace, r.Name}
+		old, exists := recorded[k]
+		switch {
+		case last[k] != i:
+			continue
+		case exists && newOnly && (old.Status != onramp.StatusMissing || r.Status == onramp.StatusMissing):
+			continue
+		case exists && old.Status == r.Status && old.Reason == r.Reason && old.Message == r.Message && old.Hint == r.Hint && old.Revision == r.Revision:
 			continue
 		}
 		if err := db.appendEvent(tx, projectID, onramp.EventResource, r); err != nil {
-			return err
+			return 0, err
 		}
 		at := r.ObservedAt.UnixMicro()
 		upserts = append(upserts, projectID, r.Kind, r.Namespace, r.Name, r.Environment, r.Status, r.Reason, r.Message, r.Hint, r.Revision, r.ObservedGeneration, at)
-		transitions = append(transitions, projectID, r.Kind, r.Namespace, r.Name, old, r.Status, r.Reason, r.Message, r.Revision, at)
+		if !exists || old.Status != r.Status {
+			transitions = append(transitions, projectID, r.Kind, r.Namespace, r.Name, old.Status, r.Status, r.Reason, r.Message, r.Revision, at)
+		}
 		n++
 	}
 	if n == 0 {
-		return nil
+		return 0, nil
 	}
 	_, err = tx.ExecContext(ctx, db.q(`INSERT INTO resources (project_id, `+resourceColumns+`) VALUES `+placeholders(n, 12)+`
 		ON CONFLICT (project_id, kind, namespace, name) DO UPDATE SET environment = excluded.environment, status = excluded.status,
 		reason = excluded.reason, message = excluded.message, hint = excluded.hint, revision = excluded.revision,
 		observed_generation = excluded.observed_generation, observed_at = excluded.observed_at`), upserts...)
 	if err != nil {
-		return fmt.Errorf("record %d objects: %w", n, err)
+		return 0, fmt.Errorf("record %d objects: %w", n, err)
 	}
-	_, err = tx.ExecContext(ctx, db.q(`INSERT INTO transitions (project_id, kind, namespace, name, from_status, to_status, reason, message, revision, at)
-		VALUES `+placeholders(n, 10)), transitions...)
-	if err != nil {
-		return fmt.Errorf("record transitions: %w", err)
+	if len(transitions) > 0 {
+		_, err = tx.ExecContext(ctx, db.q(`INSERT INTO transitions (project_id, kind, namespace, name, from_status, to_status, reason, message, revision, at)
+			VALUES `+placeholders(len(transitions)/10, 10)), transitions...)
+		if err != nil {
+			return 0, fmt.Errorf("record transitions: %w", err)
+		}
 	}
-	return nil
+	return n, nil
 }
 
 // placeholders is "(?, ?), (?, ?)" for rows of cols values.

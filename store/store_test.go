@@ -56,7 +56,8 @@ func mustCreate(t *testing.T, db *store.DB, ps ...*onramp.Project) {
 }
 
 // TestCreateProjectAnswer checks that CreateProject leaves the project as a
-// read of what it stored returns it.
+// read of what it stored returns it, and that its initialization job finds
+// it so, once, without the read (JobProject).
 func TestCreateProjectAnswer(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -73,6 +74,34 @@ func TestCreateProjectAnswer(t *testing.T) {
 			}
 			if !reflect.DeepEqual(p, stored) {
 				t.Errorf("CreateProject(%s) answered\n%+v\nbut stored\n%+v", p.Name, p, stored)
+			}
+			jobs, err := db.Jobs.JobList(ctx, river.NewJobListParams().Kinds(onramp.InitializeJob{}.Kind()).First(1000))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var job int64
+			for _, j := range jobs.Jobs {
+				if strings.Contains(string(j.EncodedArgs), fmt.Sprintf(`"project_id":%d`, p.ID)) {
+					job = j.ID
+				}
+			}
+			handed, err := db.JobProject(ctx, job, p.ID)
+			if err != nil || !reflect.DeepEqual(handed, stored) {
+				t.Errorf("JobProject(%s) = %+v, %v; want as stored", p.Name, handed, err)
+			}
+			p.Steps[0].Status = onramp.StepFailed // the API's copy is the caller's
+			if handed.Steps[0].Status != onramp.StepPending {
+				t.Error("the job's project shares its steps with the API's answer")
+			}
+			update := `UPDATE projects SET progress = 5 WHERE id = ?`
+			if db.Engine() == store.Postgres {
+				update = `UPDATE projects SET progress = 5 WHERE id = $1`
+			}
+			if _, err := db.SQL().ExecContext(ctx, update, p.ID); err != nil {
+				t.Fatal(err)
+			}
+			if again, err := db.JobProject(ctx, job, p.ID); err != nil || again.Progress != 5 {
+				t.Errorf("JobProject(%s) a second time = %+v, %v; want it read (progress 5)", p.Name, again, err)
 			}
 		}
 	})
@@ -246,6 +275,62 @@ func TestListPagination(t *testing.T) {
 	})
 }
 
+// TestUpsertResourcesTogether: the watcher's catch-up records several
+// objects in one call; of two states of one object the last counts, an
+// unchanged one is left alone, and only changes of status are transitions.
+func TestUpsertResourcesTogether(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		p := newProject("batch")
+		mustCreate(t, db, p)
+		at := time.Now()
+		res := func(kind, name string, s onramp.ResourceStatus, reason string) onramp.Resource {
+			return onramp.Resource{Kind: kind, Name: name, Namespace: "batch-development", Environment: "development",
+				Status: s, Reason: reason, ObservedAt: at}
+		}
+		if _, err := db.UpsertResources(ctx, p.ID, res(onramp.KindGitRepository, "batch", onramp.StatusReady, "Succeeded")); err != nil {
+			t.Fatal(err)
+		}
+		changed, err := db.UpsertResources(ctx, p.ID,
+			res(onramp.KindGitRepository, "batch", onramp.StatusReady, "Succeeded"), // unchanged
+			res(onramp.KindKustomization, "batch", onramp.StatusReconciling, "Progressing"),
+			res(onramp.KindNamespace, "batch-development", onramp.StatusReady, "Exists"),
+			res(onramp.KindKustomization, "batch", onramp.StatusReady, "ReconciliationSucceeded")) // the last state counts
+		if err != nil || !changed {
+			t.Fatalf("UpsertResources = %v, %v; want changed", changed, err)
+		}
+		rs, err := db.Resources(ctx, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, r := range rs {
+			got[r.Kind] = string(r.Status) + "/" + r.Reason
+		}
+		want := map[string]string{onramp.KindGitRepository: "ready/Succeeded", onramp.KindKustomization: "ready/ReconciliationSucceeded", onramp.KindNamespace: "ready/Exists"}
+		if len(rs) != 3 || !maps.Equal(got, want) {
+			t.Errorf("resources = %v; want %v", got, want)
+		}
+		hist, err := db.History(ctx, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hist) != 3 {
+			t.Errorf("history = %+v; want 3 transitions, one per object", hist)
+		}
+		events, err := db.Events(ctx, p.ID, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(events); n != 4 { // phase, and one resource event per change
+			t.Errorf("%d events; want 4", n)
+		}
+		if changed, err := db.UpsertResources(ctx, p.ID, res(onramp.KindNamespace, "batch-development", onramp.StatusReady, "Exists")); changed || err != nil {
+			t.Errorf("an unchanged state recorded again: changed = %v, %v", changed, err)
+		}
+	})
+}
+
 func TestResourcesAndHistory(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -257,7 +342,7 @@ func TestResourcesAndHistory(t *testing.T) {
 		steps := []onramp.ResourceStatus{onramp.StatusReconciling, onramp.StatusReconciling, onramp.StatusReady, onramp.StatusFailed, onramp.StatusFailed, onramp.StatusReady}
 		wantChanged := []bool{true, false, true, true, false, true}
 		for i, s := range steps {
-			changed, err := db.UpsertResource(ctx, p.ID, onramp.Resource{Kind: onramp.KindKustomization, Name: "hist", Namespace: "hist-development",
+			changed, err := db.UpsertResources(ctx, p.ID, onramp.Resource{Kind: onramp.KindKustomization, Name: "hist", Namespace: "hist-development",
 				Environment: "development", Status: s, Reason: string(s), ObservedAt: at.Add(time.Duration(i) * time.Second)})
 			if err != nil {
 				t.Fatal(err)
@@ -269,14 +354,14 @@ func TestResourcesAndHistory(t *testing.T) {
 		// The pipeline's record of an applied object never overwrites the
 		// watcher's newer observation, but does replace "missing".
 		ns := onramp.Resource{Kind: onramp.KindNamespace, Name: "hist-development", Environment: "development", Status: onramp.StatusReady, ObservedAt: at}
-		db.UpsertResource(ctx, p.ID, ns)
+		db.UpsertResources(ctx, p.ID, ns)
 		db.RecordApplied(ctx, p.ID, onramp.Applied{Resources: []onramp.Resource{{Kind: onramp.KindKustomization, Name: "hist", Namespace: "hist-development", Environment: "development", Status: onramp.StatusPending, ObservedAt: at}}})
 		// Resources sort by environment, kind and name.
 		if rs, _ := db.Resources(ctx, p.ID); rs[0].Kind != onramp.KindKustomization || rs[0].Status != onramp.StatusReady {
 			t.Errorf("RecordApplied overwrote the watcher's status: %+v", rs)
 		}
 		ns.Status = onramp.StatusMissing
-		db.UpsertResource(ctx, p.ID, ns)
+		db.UpsertResources(ctx, p.ID, ns)
 		ns.Status = onramp.StatusReady
 		db.RecordApplied(ctx, p.ID, onramp.Applied{Resources: []onramp.Resource{ns}})
 		if rs, _ := db.Resources(ctx, p.ID); rs[1].Kind != onramp.KindNamespace || rs[1].Status != onramp.StatusReady {
@@ -802,7 +887,7 @@ func TestRecordAppliedBatch(t *testing.T) {
 		seen := obj(onramp.KindGitRepository, "batch", onramp.StatusReady)
 		gone := obj(onramp.KindSecret, "batch-git", onramp.StatusMissing)
 		for _, r := range []onramp.Resource{seen, gone} {
-			if _, err := db.UpsertResource(ctx, p.ID, r); err != nil {
+			if _, err := db.UpsertResources(ctx, p.ID, r); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -891,7 +976,7 @@ func TestConcurrentRecordsDoNotDeadlock(t *testing.T) {
 				for j := len(objs) - 1; j >= 0; j-- { // the other order
 					r := objs[j]
 					r.Status = onramp.StatusMissing
-					if _, err := db.UpsertResource(ctx, p.ID, r); err != nil {
+					if _, err := db.UpsertResources(ctx, p.ID, r); err != nil {
 						errs <- err
 					}
 				}

@@ -215,7 +215,7 @@ func benchSeedProjects(b *testing.B, url, owner string, n, rich int) ([]string, 
 					r := onramp.Resource{Kind: kind, Name: p.Name, Namespace: e.Namespace, Environment: e.Name, Status: onramp.StatusReady,
 						Reason: "ReconciliationSucceeded", Message: "Applied revision: main@sha1:0123456789abcdef0123456789abcdef01234567",
 						Revision: "main@sha1:0123456789abcdef0123456789abcdef01234567", ObservedGeneration: 1, ObservedAt: time.Now()}
-					if _, err := db.UpsertResource(ctx, p.ID, r); err != nil {
+					if _, err := db.UpsertResources(ctx, p.ID, r); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -1162,10 +1162,12 @@ type benchCountingStore struct {
 	upserted func(onramp.Resource)
 }
 
-func (s *benchCountingStore) UpsertResource(ctx context.Context, projectID int64, r onramp.Resource) (bool, error) {
-	changed, err := s.Store.UpsertResource(ctx, projectID, r)
+func (s *benchCountingStore) UpsertResources(ctx context.Context, projectID int64, rs ...onramp.Resource) (bool, error) {
+	changed, err := s.Store.UpsertResources(ctx, projectID, rs...)
 	if err == nil {
-		s.upserted(r)
+		for _, r := range rs {
+			s.upserted(r)
+		}
 	}
 	return changed, err
 }

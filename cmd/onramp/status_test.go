@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -406,9 +407,9 @@ func waitStreamPhase(t *testing.T, events <-chan sseEvent, phase onramp.Phase, t
 
 // TestWatcherCatchesUpWhenSettled: while a project initializes, the status
 // watcher leaves its objects to the pipeline; when the project settles,
-// Settled records the latest state of each from the informers' cache and
-// judges the project. The project lives in a database of its own, with no
-// workers, so that only the watcher writes.
+// Settled records the latest state of each from the informers' cache, in
+// one transaction, and judges the project. The project lives in a database
+// of its own, with no workers, so that only the watcher writes.
 func TestWatcherCatchesUpWhenSettled(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -426,7 +427,8 @@ func TestWatcherCatchesUpWhenSettled(t *testing.T) {
 	if err := db.CreateProject(ctx, "alice", p); err != nil {
 		t.Fatal(err)
 	}
-	w := &status.Watcher{Store: db, Kube: k, Trees: &gitserver.Provider{Root: t.TempDir()}, Logger: slog.New(slog.DiscardHandler)}
+	counted := &batchCounter{DB: db}
+	w := &status.Watcher{Store: counted, Kube: k, Trees: &gitserver.Provider{Root: t.TempDir()}, Logger: slog.New(slog.DiscardHandler)}
 	w.Initializing(name) // as the pipeline marks it; Settled ends the mark
 	go w.Run(ctx)
 	t.Cleanup(func() {
@@ -467,4 +469,24 @@ func TestWatcherCatchesUpWhenSettled(t *testing.T) {
 	if s := got[onramp.KindGitRepository].Status; len(got) != 3 || got[onramp.KindNamespace].Status != onramp.StatusReady || s == "" || s == onramp.StatusReady {
 		t.Errorf("after Settled: %+v; want the Namespace ready, the GitRepository as Flux says (not ready) and the Kustomization", got)
 	}
+	if n := counted.largest.Load(); n < 3 {
+		t.Errorf("the catch-up recorded at most %d objects at once; want the 3 in one call", n)
+	}
+}
+
+// batchCounter is the database, noting the most objects one
+// UpsertResources call recorded.
+type batchCounter struct {
+	*store.DB
+	largest atomic.Int32
+}
+
+func (c *batchCounter) UpsertResources(ctx context.Context, projectID int64, rs ...onramp.Resource) (bool, error) {
+	for {
+		n := c.largest.Load()
+		if int32(len(rs)) <= n || c.largest.CompareAndSwap(n, int32(len(rs))) {
+			break
+		}
+	}
+	return c.DB.UpsertResources(ctx, projectID, rs...)
 }
