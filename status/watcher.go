@@ -17,7 +17,6 @@ import (
 // Store is what the watcher needs of the database.
 type Store interface {
 	LookupProject(ctx context.Context, name string) (int64, onramp.Phase, error)
-	Phase(ctx context.Context, id int64) (onramp.Phase, error)
 	ProjectByID(ctx context.Context, id int64) (*onramp.Project, error)
 	UpsertResources(ctx context.Context, projectID int64, rs ...onramp.Resource) (bool, error)
 	SetEnvironmentStatus(ctx context.Context, projectID int64, env string, status onramp.ResourceStatus) error
@@ -229,16 +228,13 @@ func (w *Watcher) facts(ctx context.Context, id int64, project string) Facts {
 // recorded resources. The pipeline calls it when a project reaches 100%;
 // before that, the pipeline owns the phase and the environments' statuses.
 func (w *Watcher) Judge(ctx context.Context, projectID int64) {
-	if phase, err := w.Store.Phase(ctx, projectID); err != nil || phase == onramp.PhaseInitializing {
-		return
-	}
 	p, err := w.Store.ProjectByID(ctx, projectID)
-	if err != nil {
+	if err != nil || p.Phase == onramp.PhaseInitializing {
 		return
 	}
 	resources := p.GitOps.Resources
 	for _, e := range p.Environments {
-		if s := onramp.EnvironmentStatus(e.Name, resources); s != e.Status && p.Phase != onramp.PhaseInitializing {
+		if s := onramp.EnvironmentStatus(e.Name, resources); s != e.Status {
 			w.Store.SetEnvironmentStatus(ctx, p.ID, e.Name, s)
 		}
 	}

@@ -56,15 +56,12 @@ func (db *DB) recordAppliedTx(ctx context.Context, tx *txn, projectID int64, a o
 // or with newOnly those not yet recorded or recorded missing, with their
 // transitions and events, in three statements whatever their number: on
 // PostgreSQL each statement is a round trip, made while the project's
-// lock is held. On PostgreSQL the rows' locks also make two watchers (two
-// replicas) that see the same change record one transition, not two.
-// It returns how many it wrote.
+// lock is held. Every writer of a project's records holds that lock
+// (recordTx), and the records are read after it is taken, so two watchers
+// (two replicas) that see the same change record one transition, not two,
+// without row locks. It returns how many it wrote.
 func (db *DB) writeResourcesTx(ctx context.Context, tx *txn, projectID int64, rs []onramp.Resource, newOnly bool) (int, error) {
-	lock := ""
-	if db.engine == Postgres {
-		lock = " FOR UPDATE"
-	}
-	rows, err := tx.QueryContext(ctx, db.q(`SELECT kind, namespace, name, status, reason, message, hint, revision FROM resources WHERE project_id = ?`+lock), projectID)
+	rows, err := tx.QueryContext(ctx, db.q(`SELECT kind, namespace, name, status, reason, message, hint, revision FROM resources WHERE project_id = ?`), projectID)
 	if err != nil {
 		return 0, fmt.Errorf("read recorded objects: %w", err)
 	}
