@@ -103,14 +103,27 @@ func (w *Watcher) Settled(ctx context.Context, projectID int64, name string) {
 	if err != nil && !errors.Is(err, kube.ErrNotWatching) {
 		w.Logger.Warn("catch up with the cluster", "project", name, "error", err)
 	}
-	w.mu.Lock()
-	observed := w.catching[name]
-	delete(w.catching, name)
-	w.mu.Unlock()
-	if len(observed) > 0 {
+	w.catchUp(ctx, name)
+	w.Judge(ctx, projectID)
+}
+
+// catchUp records what was observed of a project since Settled began
+// collecting, then stops collecting. Events that arrive while a batch is
+// written join the next one, so that no newer state is written before an
+// older one.
+func (w *Watcher) catchUp(ctx context.Context, name string) {
+	for {
+		w.mu.Lock()
+		observed := w.catching[name]
+		if len(observed) == 0 {
+			delete(w.catching, name)
+			w.mu.Unlock()
+			break
+		}
+		w.catching[name] = []onramp.Resource{}
+		w.mu.Unlock()
 		w.record(ctx, name, observed...)
 	}
-	w.Judge(ctx, projectID)
 }
 
 // Resync marks missing every recorded object of a set-up project that the
