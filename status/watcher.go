@@ -38,10 +38,22 @@ type Watcher struct {
 	Trees  Trees
 	Logger *slog.Logger
 
-	mu       sync.Mutex
-	local    map[string]int               // projects this process initializes (Initializing)
-	catching map[string][]onramp.Resource // projects catching up (Settled): what was observed
+	mu      sync.Mutex
+	local   map[string]int       // projects this process initializes (Initializing)
+	pending map[string]*observed // projects with observations being recorded
+	// flushing bounds the projects whose observations are written at once.
+	flushing chan struct{}
 }
+
+// observed are a project's observations not yet recorded, and the channel
+// closed once every one is.
+type observed struct {
+	rs   []onramp.Resource
+	done chan struct{}
+}
+
+// flushers is how many projects' observations are written at once.
+const flushers = 4
 
 // Initializing marks a project whose initialization this process runs,
 // until ended is first called or the project settles: its objects' events
@@ -88,14 +100,14 @@ func (w *Watcher) Run(ctx context.Context) error {
 // each of Flux's first status changes as well took CPU and database turns
 // from the pipeline (on two cores, ~8 ms of setup_gitops). The informers'
 // cache holds the latest state of everything skipped, so replaying it now
-// records what was missed, in one transaction; then the project is judged.
+// records what was missed; once it is recorded, the project is judged.
 func (w *Watcher) Settled(ctx context.Context, projectID int64, name string) {
 	w.mu.Lock()
 	delete(w.local, name) // replayed events must be recorded
-	if w.catching == nil {
-		w.catching = map[string][]onramp.Resource{}
-	}
-	w.catching[name] = []onramp.Resource{}
+	// The replayed states are written together: no writer starts for
+	// the project until the replay is over, unless one is already busy.
+	held := w.pending[name] == nil
+	o := w.queue(name)
 	w.mu.Unlock()
 	// Without a running watch there is nothing to replay: when it starts,
 	// its initial list delivers every object.
@@ -103,27 +115,24 @@ func (w *Watcher) Settled(ctx context.Context, projectID int64, name string) {
 	if err != nil && !errors.Is(err, kube.ErrNotWatching) {
 		w.Logger.Warn("catch up with the cluster", "project", name, "error", err)
 	}
-	w.catchUp(ctx, name)
+	if held {
+		w.flush(ctx, name, o)
+	}
+	<-w.recorded(name)
 	w.Judge(ctx, projectID)
 }
 
-// catchUp records what was observed of a project since Settled began
-// collecting, then stops collecting. Events that arrive while a batch is
-// written join the next one, so that no newer state is written before an
-// older one.
-func (w *Watcher) catchUp(ctx context.Context, name string) {
-	for {
-		w.mu.Lock()
-		observed := w.catching[name]
-		if len(observed) == 0 {
-			delete(w.catching, name)
-			w.mu.Unlock()
-			break
-		}
-		w.catching[name] = []onramp.Resource{}
-		w.mu.Unlock()
-		w.record(ctx, name, observed...)
+// recorded returns a channel closed once every observation of the project
+// made so far is recorded.
+func (w *Watcher) recorded(project string) <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if o := w.pending[project]; o != nil {
+		return o.done
 	}
+	done := make(chan struct{})
+	close(done)
+	return done
 }
 
 // Resync marks missing every recorded object of a set-up project that the
@@ -155,20 +164,58 @@ func (w *Watcher) Resync(ctx context.Context) error {
 	return nil
 }
 
+// observe queues an observation of a project's object. One goroutine per
+// project writes them, in order: whatever arrives while it writes goes
+// into its next transaction, with one judgement per transaction, so that
+// Flux's bursts of status changes cost a few writes, not one each, and an
+// idle watcher writes at once.
 func (w *Watcher) observe(ctx context.Context, project string, r onramp.Resource) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.local[project] > 0 && r.Status != onramp.StatusMissing {
-		w.mu.Unlock()
 		return // the pipeline's until it settles; see Settled
 	}
-	if observed, ok := w.catching[project]; ok {
-		w.catching[project] = append(observed, r) // recorded together by Settled
-		w.mu.Unlock()
-		return
+	start := w.pending[project] == nil
+	o := w.queue(project)
+	o.rs = append(o.rs, r)
+	if start {
+		go w.flush(ctx, project, o)
 	}
-	w.mu.Unlock()
-	if id, changed := w.record(ctx, project, r); changed {
-		w.Judge(ctx, id)
+}
+
+// queue returns the project's observations waiting to be recorded, made
+// if none were; the caller holds w.mu and starts a writer for a new one.
+func (w *Watcher) queue(project string) *observed {
+	if w.pending == nil {
+		w.pending = map[string]*observed{}
+		w.flushing = make(chan struct{}, flushers)
+	}
+	o := w.pending[project]
+	if o == nil {
+		o = &observed{done: make(chan struct{})}
+		w.pending[project] = o
+	}
+	return o
+}
+
+// flush records a project's observations until none is left.
+func (w *Watcher) flush(ctx context.Context, project string, o *observed) {
+	w.flushing <- struct{}{}
+	defer func() { <-w.flushing }()
+	for {
+		w.mu.Lock()
+		rs := o.rs
+		o.rs = nil
+		if len(rs) == 0 {
+			delete(w.pending, project)
+			close(o.done)
+			w.mu.Unlock()
+			return
+		}
+		w.mu.Unlock()
+		if id, changed := w.record(ctx, project, rs...); changed {
+			w.Judge(ctx, id)
+		}
 	}
 }
 

@@ -48,6 +48,7 @@ func TestInitializingHere(t *testing.T) {
 				t.Errorf("%d lookups for an event of a project initializing here; want 0", n)
 			}
 			w.observe(ctx, p.Name, gone)
+			<-w.recorded(p.Name)
 			if n := s.lookups.Load(); n != 1 {
 				t.Errorf("%d lookups after a deletion; want 1", n)
 			}
@@ -58,6 +59,7 @@ func TestInitializingHere(t *testing.T) {
 			ended()
 			ended() // a second call changes nothing
 			w.observe(ctx, p.Name, seen)
+			<-w.recorded(p.Name)
 			if n := s.lookups.Load(); n != 2 {
 				t.Errorf("%d lookups once ended; want 2", n)
 			}
@@ -68,8 +70,8 @@ func TestInitializingHere(t *testing.T) {
 	}
 }
 
-// racingStore is the real store; during its first record it lets a live
-// event of the same object arrive, as a watch can while Settled writes.
+// racingStore is the real store; during its first record it lets more
+// events of the project arrive, as a watch can.
 type racingStore struct {
 	*store.DB
 	calls [][]onramp.Resource
@@ -84,9 +86,10 @@ func (s *racingStore) UpsertResources(ctx context.Context, projectID int64, rs .
 	return s.DB.UpsertResources(ctx, projectID, rs...)
 }
 
-// TestCatchUpKeepsOrder: an event that arrives while the catch-up writes
-// its batch is written after it, not beside it, so the newer state wins.
-func TestCatchUpKeepsOrder(t *testing.T) {
+// TestObservationsInOrder: observations that arrive while a project's
+// are being written are written next, together, by the same writer, so a
+// newer state is never overwritten by an older one.
+func TestObservationsInOrder(t *testing.T) {
 	for _, engine := range storetest.Engines() {
 		t.Run(engine, func(t *testing.T) {
 			ctx := context.Background()
@@ -100,22 +103,32 @@ func TestCatchUpKeepsOrder(t *testing.T) {
 				t.Fatal(err)
 			}
 			w := &Watcher{Store: s, Logger: slog.New(slog.DiscardHandler), Trees: noTrees{}}
-			replayed := onramp.Resource{Kind: onramp.KindKustomization, Name: p.Name, Namespace: "o-development", Environment: "development",
+			first := onramp.Resource{Kind: onramp.KindKustomization, Name: p.Name, Namespace: "o-development", Environment: "development",
 				Status: onramp.StatusReconciling, Reason: "Progressing", ObservedAt: time.Now()}
-			newer := replayed
+			ns := onramp.Resource{Kind: onramp.KindNamespace, Name: "o-development", Environment: "development",
+				Status: onramp.StatusReady, Reason: "Exists", ObservedAt: time.Now()}
+			newer := first
 			newer.Status, newer.Reason = onramp.StatusReady, "ReconciliationSucceeded"
-			s.live = func() { w.observe(ctx, p.Name, newer) }
-			w.catching = map[string][]onramp.Resource{p.Name: {replayed}}
-			w.catchUp(ctx, p.Name)
-			if len(s.calls) != 2 || s.calls[1][0].Status != onramp.StatusReady {
-				t.Fatalf("records = %+v; want the replayed state, then the live one", s.calls)
+			s.live = func() {
+				w.observe(ctx, p.Name, ns)
+				w.observe(ctx, p.Name, newer)
+			}
+			w.observe(ctx, p.Name, first)
+			<-w.recorded(p.Name)
+			if len(s.calls) != 2 || len(s.calls[1]) != 2 || s.calls[1][1].Status != onramp.StatusReady {
+				t.Fatalf("records = %+v; want the first state, then the two that came while it was written, together", s.calls)
 			}
 			rs, err := s.Resources(ctx, p.ID)
-			if err != nil || len(rs) != 1 || rs[0].Status != onramp.StatusReady {
-				t.Errorf("recorded %+v, %v; want the newer state, ready", rs, err)
+			if err != nil || len(rs) != 2 {
+				t.Fatalf("recorded %+v, %v; want the Kustomization and the Namespace", rs, err)
 			}
-			if _, ok := w.catching[p.Name]; ok {
-				t.Error("still collecting after the catch-up")
+			for _, r := range rs {
+				if r.Status != onramp.StatusReady {
+					t.Errorf("%s recorded %s; want the newer state, ready", r.Kind, r.Status)
+				}
+			}
+			if len(w.pending) != 0 {
+				t.Errorf("pending after every observation is recorded: %v", w.pending)
 			}
 		})
 	}
