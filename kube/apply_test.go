@@ -68,6 +68,16 @@ func TestApplyEnvironment(t *testing.T) {
 	if _, err := e.kube.Verify(ctx, e.spec.Project, []EnvironmentSpec{e.spec}, nil); err != nil {
 		t.Errorf("Verify after apply: %v", err)
 	}
+	// Every project's objects in one list per kind: this one's among them,
+	// as Present lists them alone.
+	own, err := e.kube.Present(ctx, e.spec.Project)
+	if err != nil || len(own) != len(deletionOrder()) {
+		t.Fatalf("Present = %+v, %v; want one object of each kind", own, err)
+	}
+	all, err := e.kube.PresentAll(ctx)
+	if err != nil || !slices.Equal(all[e.spec.Project], own) {
+		t.Errorf("PresentAll()[%s] = %+v, %v; want %+v", e.spec.Project, all[e.spec.Project], err, own)
+	}
 }
 
 // checkObjects reads each object back with a plain client, checks what the

@@ -179,34 +179,56 @@ func (c *Client) Remaining(ctx context.Context, project string) ([]string, error
 // Present lists the objects labelled with project that exist in the
 // cluster: kind, namespace, name and environment.
 func (c *Client) Present(ctx context.Context, project string) ([]onramp.Resource, error) {
-	var out []onramp.Resource
+	byProject, err := c.present(ctx, client.MatchingLabels{LabelManagedBy: ManagedBy, LabelProject: project})
+	return byProject[project], err
+}
+
+// PresentAll lists the objects of every project that exist in the cluster,
+// by project: one list per kind, where Present takes one per kind and
+// project.
+func (c *Client) PresentAll(ctx context.Context) (map[string][]onramp.Resource, error) {
+	return c.present(ctx, client.MatchingLabels{LabelManagedBy: ManagedBy})
+}
+
+func (c *Client) present(ctx context.Context, labels client.MatchingLabels) (map[string][]onramp.Resource, error) {
+	out := map[string][]onramp.Resource{}
 	for _, gvk := range deletionOrder() {
-		objs, err := c.listKind(ctx, project, gvk)
+		objs, err := c.listLabelled(ctx, labels, gvk)
 		if err != nil {
 			return out, err
 		}
 		for _, obj := range objs {
-			out = append(out, onramp.Resource{Kind: gvk.Kind, Namespace: obj.GetNamespace(), Name: obj.GetName(), Environment: obj.GetLabels()[LabelEnvironment]})
+			l := obj.GetLabels()
+			out[l[LabelProject]] = append(out[l[LabelProject]],
+				onramp.Resource{Kind: gvk.Kind, Namespace: obj.GetNamespace(), Name: obj.GetName(), Environment: l[LabelEnvironment]})
 		}
 	}
 	return out, nil
 }
 
 // listKind lists the metadata of the project's objects of one kind, across
-// namespaces; metadata only, so Secret values are never read. A kind the
-// cluster does not serve (Flux not installed) has no objects.
+// namespaces.
 func (c *Client) listKind(ctx context.Context, project string, gvk schema.GroupVersionKind) ([]client.Object, error) {
+	objs, err := c.listLabelled(ctx, client.MatchingLabels{LabelManagedBy: ManagedBy, LabelProject: project}, gvk)
+	if err != nil {
+		return nil, fmt.Errorf("%w (project %s)", err, project)
+	}
+	return objs, nil
+}
+
+// listLabelled lists the metadata of the objects of one kind with labels,
+// across namespaces; metadata only, so Secret values are never read. A kind
+// the cluster does not serve (Flux not installed) has no objects.
+func (c *Client) listLabelled(ctx context.Context, labels client.MatchingLabels, gvk schema.GroupVersionKind) ([]client.Object, error) {
 	list := &metav1.PartialObjectMetadataList{}
 	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-	err := retry(ctx, func() error {
-		return c.c.List(ctx, list, client.MatchingLabels{LabelManagedBy: ManagedBy, LabelProject: project})
-	})
+	err := retry(ctx, func() error { return c.c.List(ctx, list, labels) })
 	var noMatch *apimeta.NoKindMatchError
 	if errors.As(err, &noMatch) || apierrors.IsNotFound(err) {
 		return []client.Object{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list %s of project %s: %w", gvk.Kind, project, err)
+		return nil, fmt.Errorf("list %s: %w", gvk.Kind, err)
 	}
 	objs := make([]client.Object, 0, len(list.Items))
 	for i := range list.Items {

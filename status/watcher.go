@@ -144,13 +144,16 @@ func (w *Watcher) Resync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(projects) == 0 {
+		return nil
+	}
+	present, err := w.Kube.PresentAll(ctx)
+	if err != nil {
+		return fmt.Errorf("list the projects' objects: %w", err)
+	}
 	for _, p := range projects {
-		present, err := w.Kube.Present(ctx, p.Name)
-		if err != nil {
-			return fmt.Errorf("list objects of %s: %w", p.Name, err)
-		}
 		exists := map[string]bool{}
-		for _, r := range present {
+		for _, r := range present[p.Name] {
 			exists[r.Kind+"/"+r.Namespace+"/"+r.Name] = true
 		}
 		for _, r := range p.GitOps.Resources {
