@@ -31,11 +31,7 @@ func TestInitializingHere(t *testing.T) {
 		t.Run(engine, func(t *testing.T) {
 			ctx := context.Background()
 			s := &countingStore{DB: storetest.Open(t, engine)}
-			p := &onramp.Project{Name: storetest.Name("here"), Template: "web-service", Environments: []onramp.Environment{
-				{Name: "development", Type: onramp.Development, Namespace: "x-development", Path: "./deploy"}}}
-			if err := s.CreateProject(ctx, "alice", p); err != nil {
-				t.Fatal(err)
-			}
+			p := createProject(t, s.DB, "here")
 			w := &Watcher{Store: s, Logger: slog.New(slog.DiscardHandler)}
 			seen := onramp.Resource{Kind: onramp.KindNamespace, Name: p.Environments[0].Namespace, Environment: "development",
 				Status: onramp.StatusReady, Reason: "Exists", ObservedAt: time.Now()}
@@ -94,18 +90,14 @@ func TestObservationsInOrder(t *testing.T) {
 		t.Run(engine, func(t *testing.T) {
 			ctx := context.Background()
 			s := &racingStore{DB: storetest.Open(t, engine)}
-			p := &onramp.Project{Name: storetest.Name("order"), Template: "web-service", Environments: []onramp.Environment{
-				{Name: "development", Type: onramp.Development, Namespace: "o-development", Path: "./deploy"}}}
-			if err := s.CreateProject(ctx, "alice", p); err != nil {
-				t.Fatal(err)
-			}
+			p := createProject(t, s.DB, "order")
 			if err := s.ChangePhase(ctx, p.ID, onramp.PhaseInitializing, onramp.PhaseProvisioned); err != nil {
 				t.Fatal(err)
 			}
 			w := &Watcher{Store: s, Logger: slog.New(slog.DiscardHandler), Trees: noTrees{}}
-			first := onramp.Resource{Kind: onramp.KindKustomization, Name: p.Name, Namespace: "o-development", Environment: "development",
+			first := onramp.Resource{Kind: onramp.KindKustomization, Name: p.Name, Namespace: p.Environments[0].Namespace, Environment: "development",
 				Status: onramp.StatusReconciling, Reason: "Progressing", ObservedAt: time.Now()}
-			ns := onramp.Resource{Kind: onramp.KindNamespace, Name: "o-development", Environment: "development",
+			ns := onramp.Resource{Kind: onramp.KindNamespace, Name: p.Environments[0].Namespace, Environment: "development",
 				Status: onramp.StatusReady, Reason: "Exists", ObservedAt: time.Now()}
 			newer := first
 			newer.Status, newer.Reason = onramp.StatusReady, "ReconciliationSucceeded"
@@ -137,3 +129,15 @@ func TestObservationsInOrder(t *testing.T) {
 type noTrees struct{}
 
 func (noTrees) ListTree(context.Context, string) ([]string, error) { return nil, nil }
+
+// createProject creates a project of one development environment.
+func createProject(t *testing.T, db *store.DB, prefix string) *onramp.Project {
+	t.Helper()
+	name := storetest.Name(prefix)
+	p := &onramp.Project{Name: name, Template: "web-service", Environments: []onramp.Environment{
+		{Name: "development", Type: onramp.Development, Namespace: name + "-development", Path: "./deploy"}}}
+	if err := db.CreateProject(context.Background(), "alice", p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
