@@ -115,11 +115,14 @@ func (w *Watcher) Settled(ctx context.Context, projectID int64, name string) {
 	if err != nil && !errors.Is(err, kube.ErrNotWatching) {
 		w.Logger.Warn("catch up with the cluster", "project", name, "error", err)
 	}
+	judged := false
 	if held {
-		w.flush(ctx, name, o)
+		judged = w.flush(ctx, name, o)
 	}
 	<-w.recorded(name)
-	w.Judge(ctx, projectID)
+	if !judged {
+		w.Judge(ctx, projectID)
+	}
 }
 
 // recorded returns a channel closed once every observation of the project
@@ -201,8 +204,10 @@ func (w *Watcher) queue(project string) *observed {
 	return o
 }
 
-// flush records a project's observations until none is left.
-func (w *Watcher) flush(ctx context.Context, project string, o *observed) {
+// flush records a project's observations until none is left, judging the
+// project after each batch that changed something, and reports whether it
+// judged it.
+func (w *Watcher) flush(ctx context.Context, project string, o *observed) (judged bool) {
 	w.flushing <- struct{}{}
 	defer func() { <-w.flushing }()
 	for {
@@ -213,11 +218,12 @@ func (w *Watcher) flush(ctx context.Context, project string, o *observed) {
 			delete(w.pending, project)
 			close(o.done)
 			w.mu.Unlock()
-			return
+			return judged
 		}
 		w.mu.Unlock()
 		if id, changed := w.record(ctx, project, rs...); changed {
 			w.Judge(ctx, id)
+			judged = true
 		}
 	}
 }
