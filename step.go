@@ -38,6 +38,11 @@ type StepDone struct {
 	Repository *Repository
 	// Applied, if set, is recorded first: the step's last objects.
 	Applied *Applied
+	// Recorded, if set, are objects that must each be recorded when the
+	// step ends: checked in the same transaction, so that no record can go
+	// between the check and the progress. If one is not, nothing is written
+	// and the error, with code ECONFLICT, names it.
+	Recorded []Resource
 }
 
 // Applied is what one apply of an environment's objects leaves to record,

@@ -161,12 +161,18 @@ func (r *initRun) run(ctx context.Context) error {
 		if mark {
 			d := onramp.StepDone{Step: s.name, Progress: done, Log: msg, Repository: repo, Applied: r.lastApplied}
 			r.lastApplied = nil
+			if s.name == "verify" {
+				d.Recorded = r.resources
+			}
 			if i+1 < len(steps) && r.marks(steps[i+1].name) {
 				d.Next = steps[i+1].name
 			}
 			started, ends = d.Next, append(ends, d)
 			if d.Next == "" || !steps[i+1].local {
 				if phase, err = r.Store.FinishStep(ctx, r.p.ID, ends...); err != nil {
+					if onramp.ErrorCode(err) == onramp.ECONFLICT { // verify's check (StepDone.Recorded)
+						return r.failed(ctx, "verify", fail(err, unrecordedHint))
+					}
 					return err
 				}
 				ends = nil

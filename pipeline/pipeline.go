@@ -36,7 +36,7 @@ type Store interface {
 	Initializing(ctx context.Context, id int64) (bool, error)
 	FailLostInitializations(ctx context.Context, quiet time.Duration) (int, error)
 	RecordApplied(ctx context.Context, id int64, a onramp.Applied) error
-	Resources(ctx context.Context, id int64) ([]onramp.Resource, error)
+	CheckRecorded(ctx context.Context, id int64, rs []onramp.Resource) error
 	RemoveResources(ctx context.Context, id int64, kind string) error
 	EnsureCredential(ctx context.Context, id int64, name string, generate func() string) (string, error)
 	RemoveProject(ctx context.Context, id int64) error

@@ -278,31 +278,31 @@ func (r *initRun) envSpecs(await func(context.Context) (kube.GitSource, error)) 
 }
 
 // verify reads every object back from the apiserver and checks that the
-// database records each one and the repository holds the pushed commit:
-// only then may progress reach 100%. The three reads are independent: the
-// apiserver's answers, asked for as the last object was applied (setup),
-// come while the repository and the database are read.
+// repository holds the pushed commit and the database records each object:
+// only then may progress reach 100%. The apiserver's answers, asked for as
+// the last object was applied (setup), come while the repository is read.
+// The records are checked in the transaction that ends the step (and
+// writes 100%), so that none can go between the check and the progress; a
+// repair, which writes no progress, checks them here.
 func (r *initRun) verify(ctx context.Context, _, _ int) (string, error) {
-	var (
-		head      string
-		stored    []onramp.Resource
-		headErr   error
-		storedErr error
-		wg        sync.WaitGroup
-	)
 	if r.setup == nil || r.setup.readBack == nil {
 		return "", errors.New("verify: setup_gitops has not applied every object in this attempt")
 	}
-	wg.Go(func() { head, headErr = r.Git.Head(ctx, r.p.Name) })
-	wg.Go(func() { stored, storedErr = r.Store.Resources(ctx, r.p.ID) })
+	var head string
+	var headErr error
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		head, headErr = r.Git.Head(ctx, r.p.Name)
+	}()
 	select {
 	case <-r.setup.readBack:
 	case <-ctx.Done():
-		wg.Wait()
+		<-read
 		return "", ctx.Err()
 	}
 	live, err := r.setup.live, r.setup.liveErr
-	wg.Wait()
+	<-read
 	switch {
 	case headErr != nil:
 		return "", fail(headErr, "the repository could not be read back; onramp retries by itself")
@@ -310,21 +310,17 @@ func (r *initRun) verify(ctx context.Context, _, _ int) (string, error) {
 		return "", fmt.Errorf("repository head is %s, not the pushed %s", head, r.repo.Revision)
 	case err != nil:
 		return "", fail(err, "an object is missing or differs in the cluster; onramp re-applies it on the next attempt")
-	case storedErr != nil:
-		return "", storedErr
 	}
-	recorded := map[string]bool{}
-	for _, s := range stored {
-		recorded[s.Kind+"/"+s.Namespace+"/"+s.Name] = true
-	}
-	for _, l := range live {
-		if !recorded[l.Kind+"/"+l.Namespace+"/"+l.Name] {
-			return "", fmt.Errorf("%s %s/%s exists in the cluster but is not recorded", l.Kind, l.Namespace, l.Name)
+	if !r.marks("verify") {
+		if err := r.Store.CheckRecorded(ctx, r.p.ID, live); err != nil {
+			return "", fail(err, unrecordedHint)
 		}
 	}
 	r.resources = live
 	return fmt.Sprintf("verified %d objects in the cluster and the database, and the repository head %s", len(live), head), nil
 }
+
+const unrecordedHint = "an object was applied but its record is missing; onramp re-applies and records it on the next attempt"
 
 func (r *initRun) finalize(context.Context, int, int) (string, error) {
 	return "GitOps resources created: " + countKinds(r.resources), nil

@@ -74,6 +74,11 @@ func (db *DB) finishTx(ctx context.Context, tx *txn, id int64, d onramp.StepDone
 			return "", err
 		}
 	}
+	if len(d.Recorded) > 0 {
+		if err := db.checkRecorded(ctx, tx, id, d.Recorded); err != nil {
+			return "", err
+		}
+	}
 	if d.Log != "" {
 		if err := db.logTx(ctx, tx, id, d.Step, "info", d.Log); err != nil {
 			return "", err

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -147,6 +148,43 @@ func (db *DB) Resources(ctx context.Context, projectID int64) ([]onramp.Resource
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// CheckRecorded returns an ECONFLICT error naming the first of rs that the
+// project has no record of. (A step's end checks in its own transaction:
+// StepDone.Recorded.)
+func (db *DB) CheckRecorded(ctx context.Context, projectID int64, rs []onramp.Resource) error {
+	return db.checkRecorded(ctx, db.db, projectID, rs)
+}
+
+// querier is a *sql.DB or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func (db *DB) checkRecorded(ctx context.Context, q querier, projectID int64, rs []onramp.Resource) error {
+	rows, err := q.QueryContext(ctx, db.q(`SELECT kind, namespace, name FROM resources WHERE project_id = ?`), projectID)
+	if err != nil {
+		return fmt.Errorf("read records: %w", err)
+	}
+	defer rows.Close()
+	recorded := map[[3]string]bool{}
+	for rows.Next() {
+		var k [3]string
+		if err := rows.Scan(&k[0], &k[1], &k[2]); err != nil {
+			return fmt.Errorf("read records: %w", err)
+		}
+		recorded[k] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read records: %w", err)
+	}
+	for _, r := range rs {
+		if !recorded[[3]string{r.Kind, r.Namespace, r.Name}] {
+			return onramp.Errorf(onramp.ECONFLICT, "%s %s/%s exists in the cluster but is not recorded", r.Kind, r.Namespace, r.Name)
+		}
+	}
+	return nil
 }
 
 // RemoveResources removes the records of a project's objects of kind once

@@ -778,6 +778,51 @@ func TestFinishStepsTogether(t *testing.T) {
 	})
 }
 
+// A step's end that names objects which must be recorded writes nothing
+// while one is not, and says which; CheckRecorded, outside a step's end,
+// answers the same.
+func TestFinishStepChecksRecorded(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		p := newProject("checked")
+		mustCreate(t, db, p)
+		if err := db.StartStep(ctx, p.ID, "verify"); err != nil {
+			t.Fatal(err)
+		}
+		obj := func(kind, name string) onramp.Resource {
+			return onramp.Resource{Kind: kind, Name: name, Namespace: "checked-development", Environment: "development", Status: onramp.StatusReady, ObservedAt: time.Now()}
+		}
+		ns, ks := obj(onramp.KindNamespace, "checked-development"), obj(onramp.KindKustomization, "checked")
+		if _, err := db.UpsertResources(ctx, p.ID, ns); err != nil {
+			t.Fatal(err)
+		}
+		end := []onramp.StepDone{
+			{Step: "verify", Progress: 95, Next: "finalize", Recorded: []onramp.Resource{ns, ks}},
+			{Step: "finalize", Progress: 100},
+		}
+		_, err := db.FinishStep(ctx, p.ID, end...)
+		if onramp.ErrorCode(err) != onramp.ECONFLICT || !strings.Contains(err.Error(), "Kustomization checked-development/checked") {
+			t.Fatalf("FinishStep with an unrecorded object = %v; want a conflict naming Kustomization checked-development/checked", err)
+		}
+		if err := db.CheckRecorded(ctx, p.ID, end[0].Recorded); onramp.ErrorCode(err) != onramp.ECONFLICT {
+			t.Errorf("CheckRecorded with an unrecorded object = %v; want a conflict", err)
+		}
+		got, _ := db.ProjectByID(ctx, p.ID)
+		if got.Progress != 0 || got.Phase != onramp.PhaseInitializing || got.Steps[4].Status != onramp.StepRunning {
+			t.Errorf("after a refused end: %d%%, %s, verify %s; want 0%%, initializing, running (nothing written)", got.Progress, got.Phase, got.Steps[4].Status)
+		}
+		if _, err := db.UpsertResources(ctx, p.ID, ks); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.CheckRecorded(ctx, p.ID, end[0].Recorded); err != nil {
+			t.Errorf("CheckRecorded with every object recorded = %v", err)
+		}
+		if phase, err := db.FinishStep(ctx, p.ID, end...); err != nil || phase != onramp.PhaseProvisioned {
+			t.Fatalf("FinishStep with every object recorded = %s, %v; want provisioned", phase, err)
+		}
+	})
+}
+
 // An initializing project can be retried only once its initialization job
 // has ended without recording an end (here cancelled; in production, its
 // worker's process lost on the last attempt): it then resumes, with a log
