@@ -43,6 +43,11 @@ func (p *Provider) Commit(ctx context.Context, project string, files onramp.File
 	if err != nil {
 		return "", fmt.Errorf("commit %s: %w", project, err)
 	}
+	// Also when nothing was written: an earlier attempt may have written
+	// the commit and died before it was durable.
+	if err := durable(p.Root); err != nil {
+		return "", fmt.Errorf("commit %s: %w", project, err)
+	}
 	return p.revision(h), nil
 }
 

@@ -62,6 +62,9 @@ func (p *Provider) CreateRepository(ctx context.Context, project string) (onramp
 	if err := p.initRepo(project); err != nil {
 		return onramp.Repository{}, fmt.Errorf("create repository %s: %w", project, err)
 	}
+	if err := durable(p.Root); err != nil {
+		return onramp.Repository{}, fmt.Errorf("create repository %s: %w", project, err)
+	}
 	repo := onramp.Repository{
 		URL:    strings.TrimSuffix(p.BaseURL, "/") + "/" + project + ".git",
 		Branch: p.branch(),
@@ -149,12 +152,15 @@ func (p *Provider) DeleteRepository(ctx context.Context, project string) error {
 	if err != nil {
 		return fmt.Errorf("delete repository %s: %w", project, err)
 	}
-	defer os.RemoveAll(tmp)
 	err = os.Rename(repoDir(p.Root, project), filepath.Join(tmp, "repo"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		os.RemoveAll(tmp)
 		return fmt.Errorf("delete repository %s: %w", project, err)
 	}
-	return nil
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("delete repository %s: %w", project, err)
+	}
+	return durable(p.Root)
 }
 
 // Head returns the revision of the branch head, "main@sha1:<sha>", or

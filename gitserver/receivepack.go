@@ -40,6 +40,8 @@ func (s *Server) serveReceivePack(ctx context.Context, w io.Writer, body io.Read
 		}
 	} else if rs.CommandStatuses, err = s.updateRefs(ctx, req, sto, upd.Commands); err != nil {
 		return err
+	} else if err := durable(s.Root); err != nil {
+		return err // the client is told the push failed, not that it is stored
 	} else if s.OnPush != nil && movedHead(sto, rs.CommandStatuses) {
 		s.OnPush(ctx, req.project)
 	}

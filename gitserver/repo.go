@@ -43,6 +43,12 @@ func checkName(project string) error {
 	return nil
 }
 
+// durable makes what the repositories under a root have written durable
+// before onramp says it is done: a repository made, a commit recorded, a
+// push reported stored, a repository deleted. Tests replace it to see when
+// it is called.
+var durable = syncFS
+
 // repoDir returns where project's bare repository lives under root.
 func repoDir(root, project string) string {
 	return filepath.Join(root, project+".git")
