@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -14,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 	"github.com/go-git/go-git/v5/plumbing/revlist"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // serveReceivePack answers a POST to git-receive-pack. It stores the pushed pack
@@ -87,6 +89,11 @@ func (s *Server) updateRefs(ctx context.Context, req gitRequest, sto storer.Stor
 		s.logger().Info("git push", "project", req.project, "user", req.user,
 			"ref", cmd.Name, "old", cmd.Old, "new", cmd.New, "status", status)
 		statuses = append(statuses, &packp.CommandStatus{ReferenceName: cmd.Name, Status: status})
+	}
+	if fs, ok := sto.(*filesystem.Storage); ok && slices.ContainsFunc(statuses, func(st *packp.CommandStatus) bool { return st.Status == "ok" }) {
+		if err := repack(s.Root, req.project, fs); err != nil { // the push is stored; the next one repacks
+			s.logger().Warn("repack", "project", req.project, "err", err)
+		}
 	}
 	return statuses, nil
 }

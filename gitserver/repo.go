@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing/cache"
@@ -90,4 +91,45 @@ func lockRepo(ctx context.Context, root, project string) (unlock func(), err err
 		f.Unlock()
 		f.Close()
 	}, nil
+}
+
+// readLock takes project's readers' lock, shared, and returns its release:
+// while a clone or fetch holds it, repack removes no pack.
+func readLock(root, project string) (release func(), err error) {
+	release, err = flockFile(root, project+".read", syscall.LOCK_SH)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s for reading: %w", project, err)
+	}
+	return release, nil
+}
+
+// lockReaders takes project's readers' lock exclusively if no reader holds
+// it; ok is false if one does.
+func lockReaders(root, project string) (release func(), ok bool, err error) {
+	release, err = flockFile(root, project+".read", syscall.LOCK_EX|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("lock %s's readers out: %w", project, err)
+	}
+	return release, true, nil
+}
+
+// flockFile takes a flock of kind how on the file name in root's lock
+// directory; closing the file releases it.
+func flockFile(root, name string, how int) (release func(), err error) {
+	dir := filepath.Join(root, lockDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
 }

@@ -164,6 +164,14 @@ func unauthorized(w http.ResponseWriter) {
 
 // serve runs the requested service on the repository.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, req gitRequest) {
+	if req.service == uploadPack && !req.advertise {
+		release, err := readLock(s.Root, req.project)
+		if err != nil {
+			s.fail(w, r, req, err)
+			return
+		}
+		defer release()
+	}
 	sto, err := openRepo(s.Root, req.project)
 	if onramp.ErrorCode(err) == onramp.ENOTFOUND {
 		http.Error(w, "repository not found", http.StatusNotFound)
