@@ -3,6 +3,7 @@ package gitserver_test
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -10,7 +11,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/gitserver"
@@ -203,12 +206,16 @@ func TestDeleteRepository(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.provider.Root, "p.git")); !os.IsNotExist(err) {
 		t.Errorf("stat p.git after delete = %v; want not exist", err)
 	}
-	entries, _ := os.ReadDir(e.provider.Root)
-	for _, de := range entries {
-		if de.Name() != ".locks" {
-			t.Errorf("left in root after delete: %s", de.Name())
-		}
+	left := func(when string) {
+		t.Helper()
+		filepath.WalkDir(e.provider.Root, func(path string, de fs.DirEntry, err error) error {
+			if err == nil && path != e.provider.Root && path != filepath.Join(e.provider.Root, ".locks") {
+				t.Errorf("%s: %s is left in the root", when, path)
+			}
+			return err
+		})
 	}
+	left("after delete")
 	if _, err := e.provider.Commit(ctx, "p", sampleFiles(), "x"); onramp.ErrorCode(err) != onramp.ENOTFOUND {
 		t.Errorf("Commit(deleted p) = %v; want %s", err, onramp.ENOTFOUND)
 	}
@@ -219,9 +226,52 @@ func TestDeleteRepository(t *testing.T) {
 	if resp.StatusCode != 404 {
 		t.Errorf("info/refs of deleted p = %d; want 404", resp.StatusCode)
 	}
+	left("after reads of the deleted repository")
 	// It can be created again from scratch.
 	if rev := e.createAndCommit(t, "p", sampleFiles()); !revisionPattern.MatchString(rev) {
 		t.Errorf("Commit(recreated p) = %q", rev)
+	}
+}
+
+// The lock file of a deleted repository is removed while it is held; a
+// writer that was waiting for it then locks the file that stands at its
+// path, not the removed one, so two holders never lock different files.
+func TestLockOfRemovedFile(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.createAndCommit(t, "p", sampleFiles())
+	path := filepath.Join(e.provider.Root, ".locks", "p.lock")
+	hold := func() *os.File {
+		t.Helper()
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	first := hold()
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.provider.Commit(ctx, "p", map[string][]byte{"a.yaml": []byte("a: 1\n")}, "waits")
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // the Commit now waits for first's file
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	second := hold() // as another process would, on a new file
+	first.Close()
+	select {
+	case err := <-done:
+		t.Fatalf("Commit went ahead while the lock file at its path was held (%v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	second.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Commit after the lock was released = %v", err)
 	}
 }
 

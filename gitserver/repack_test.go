@@ -43,7 +43,7 @@ func TestPushesRepack(t *testing.T) {
 	}
 
 	// A reader holds the repository: the packs stay while it reads.
-	lock, err := os.OpenFile(filepath.Join(e.provider.Root, ".locks", "p.read"), os.O_RDWR, 0)
+	lock, err := os.OpenFile(filepath.Join(e.provider.Root, "p.git", "onramp-readers.lock"), os.O_RDWR, 0)
 	if err != nil {
 		t.Fatalf("the readers' lock file: %v", err)
 	}

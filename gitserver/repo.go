@@ -68,8 +68,12 @@ func openRepo(root, project string) (*filesystem.Storage, error) {
 }
 
 // lockRepo takes project's exclusive lock and returns the function that
-// releases it. The lock is a flock on a file that is never removed (removing
-// it would let two holders lock different files); holders keep it for
+// releases it. The lock is a flock on <Root>/.locks/<project>.lock. A
+// holder that leaves no repository behind (a deletion, or a read of a
+// repository that does not exist) removes the file before releasing it,
+// so that nothing of a deleted project stays on disk: a waiter that then
+// gets the lock of the removed file tries again on the file the path names
+// now, so two holders never lock different files. Holders keep it for
 // milliseconds, so waiting for it does not watch ctx.
 func lockRepo(ctx context.Context, root, project string) (unlock func(), err error) {
 	if err := ctx.Err(); err != nil {
@@ -79,51 +83,66 @@ func lockRepo(ctx context.Context, root, project string) (unlock func(), err err
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", project, err)
 	}
-	f, err := osfs.Default.OpenFile(filepath.Join(dir, project+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", project, err)
+	path := lockPath(root, project)
+	for {
+		release, err := flockFile(path, syscall.LOCK_EX)
+		if err != nil {
+			return nil, fmt.Errorf("lock %s: %w", project, err)
+		}
+		if !release.current() {
+			release.close()
+			continue
+		}
+		return func() {
+			if _, err := os.Stat(repoDir(root, project)); errors.Is(err, fs.ErrNotExist) {
+				os.Remove(path)
+			}
+			release.close()
+		}, nil
 	}
-	if err := f.Lock(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", project, err)
-	}
-	return func() {
-		f.Unlock()
-		f.Close()
-	}, nil
+}
+
+func lockPath(root, project string) string {
+	return filepath.Join(root, lockDir, project+".lock")
 }
 
 // readLock takes project's readers' lock, shared, and returns its release:
-// while a clone or fetch holds it, repack removes no pack.
+// while a clone or fetch holds it, repack removes no pack. The lock file is
+// in the repository, so that it goes with it.
 func readLock(root, project string) (release func(), err error) {
-	release, err = flockFile(root, project+".read", syscall.LOCK_SH)
+	l, err := flockFile(readersPath(root, project), syscall.LOCK_SH)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s for reading: %w", project, err)
 	}
-	return release, nil
+	return l.close, nil
 }
 
 // lockReaders takes project's readers' lock exclusively if no reader holds
 // it; ok is false if one does.
 func lockReaders(root, project string) (release func(), ok bool, err error) {
-	release, err = flockFile(root, project+".read", syscall.LOCK_EX|syscall.LOCK_NB)
+	l, err := flockFile(readersPath(root, project), syscall.LOCK_EX|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("lock %s's readers out: %w", project, err)
 	}
-	return release, true, nil
+	return l.close, true, nil
 }
 
-// flockFile takes a flock of kind how on the file name in root's lock
-// directory; closing the file releases it.
-func flockFile(root, name string, how int) (release func(), err error) {
-	dir := filepath.Join(root, lockDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_RDWR, 0o600)
+func readersPath(root, project string) string {
+	return filepath.Join(repoDir(root, project), "onramp-readers.lock")
+}
+
+// fileLock is a flock held on an open file; closing the file releases it.
+type fileLock struct {
+	f    *os.File
+	path string
+}
+
+// flockFile opens (creating) the file at path and takes a flock of kind how.
+func flockFile(path string, how int) (*fileLock, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -131,5 +150,17 @@ func flockFile(root, name string, how int) (release func(), err error) {
 		f.Close()
 		return nil, err
 	}
-	return func() { f.Close() }, nil
+	return &fileLock{f: f, path: path}, nil
 }
+
+// current reports whether the locked file is still the one at its path.
+func (l *fileLock) current() bool {
+	held, err := l.f.Stat()
+	if err != nil {
+		return false
+	}
+	now, err := os.Stat(l.path)
+	return err == nil && os.SameFile(held, now)
+}
+
+func (l *fileLock) close() { l.f.Close() }

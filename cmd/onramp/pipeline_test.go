@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -168,9 +169,12 @@ func deleteAndCheckGone(t *testing.T, s *server, tok, name string) {
 	if err != nil || len(left) > 0 {
 		t.Errorf("left in the cluster after delete: %v %v", left, err)
 	}
-	if _, err := os.Stat(filepath.Join(s.app.Config.DataDir, "git", name+".git")); !os.IsNotExist(err) {
-		t.Errorf("repository still on disk: %v", err)
-	}
+	filepath.WalkDir(filepath.Join(s.app.Config.DataDir, "git"), func(path string, de fs.DirEntry, err error) error {
+		if err == nil && strings.Contains(de.Name(), name+".") { // <name>.git, .locks/<name>.lock, .init-<name>.*
+			t.Errorf("left on disk after delete: %s", path)
+		}
+		return err
+	})
 	var rows int
 	s.app.DB.SQL().QueryRow(`SELECT count(*) FROM projects WHERE name = '` + name + `'`).Scan(&rows)
 	if rows != 0 {
