@@ -59,6 +59,12 @@ type DB struct {
 	created handoff // projects this process just created, for their jobs
 	inserts inserts // this process's job inserts, for River's listener
 
+	// PostgreSQL only: this process's ID in the notifications of its
+	// commits, and the listener of the others' (see Listen).
+	instance  string
+	stop      context.CancelFunc
+	listening chan struct{}
+
 	// writeMu queues onramp's own writers on SQLite, which allows one
 	// writer at a time: without it, a writer that finds the database
 	// locked sleeps in SQLite's busy handler (1, 2, 5, 10 … ms) instead of
@@ -69,8 +75,9 @@ type DB struct {
 // Changed returns a channel that is closed when this process next commits
 // an event of the project, or removes it, so that the project's event
 // streams wake at once instead of at their next poll; other projects'
-// writes leave them asleep. Writes of other processes sharing the database
-// are not signalled.
+// writes leave them asleep. On PostgreSQL, other processes' commits close
+// it too, a notification later (see listen); on SQLite they are not
+// signalled.
 func (db *DB) Changed(projectID int64) <-chan struct{} { return db.changes.wait(projectID) }
 
 // changes hands out, per project, a channel that is closed at the next
@@ -94,6 +101,16 @@ func (c *changes) wait(id int64) <-chan struct{} {
 		c.ch[id] = ch
 	}
 	return ch
+}
+
+// fireAll closes every channel handed out.
+func (c *changes) fireAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, ch := range c.ch {
+		close(ch)
+		delete(c.ch, id)
+	}
 }
 
 func (c *changes) fire(id int64) {
@@ -187,12 +204,16 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 		river.Close()
 		return nil, fmt.Errorf("open postgres listener pool: %w", err)
 	}
-	return &DB{db: db, river: river, pool: pool, engine: Postgres, Now: time.Now}, nil
+	return &DB{db: db, river: river, pool: pool, engine: Postgres, Now: time.Now, instance: newInstance()}, nil
 }
 
 // Close closes the database.
 func (db *DB) Close() error {
 	if db.pool != nil {
+		if db.stop != nil {
+			db.stop()
+			<-db.listening
+		}
 		db.pool.Close()
 		db.river.Close()
 	}

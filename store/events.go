@@ -26,12 +26,17 @@ func (db *DB) appendEvent(tx *txn, projectID int64, typ string, data any) error 
 }
 
 // writeEvents inserts a transaction's events. One statement inserts its
-// rows in the order given, so their IDs keep the order they were made in.
+// rows in the order given, so their IDs keep the order they were made in,
+// and on PostgreSQL announces them to the other processes.
 func (db *DB) writeEvents(ctx context.Context, tx *txn) error {
 	if len(tx.events) == 0 {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO events (project_id, type, data, at) VALUES `+placeholders(len(tx.events)/4, 4)), tx.events...)
+	query, args := `INSERT INTO events (project_id, type, data, at) VALUES `+placeholders(len(tx.events)/4, 4), tx.events
+	if db.engine == Postgres { // the other processes' streams wake (Listen)
+		query, args = withNotify(query+` RETURNING project_id`), append(args, db.instance)
+	}
+	_, err := tx.ExecContext(ctx, db.q(query), args...)
 	if err != nil {
 		return fmt.Errorf("append %d events: %w", len(tx.events)/4, err)
 	}

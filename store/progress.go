@@ -226,7 +226,11 @@ func (db *DB) setRepositoryTx(ctx context.Context, tx *txn, id int64, repo onram
 
 // RemoveProject deletes a project's rows: the last step of its deletion.
 func (db *DB) RemoveProject(ctx context.Context, id int64) error {
-	_, err := db.exec(ctx, `DELETE FROM projects WHERE id = ?`, id)
+	query, args := `DELETE FROM projects WHERE id = ?`, []any{id}
+	if db.engine == Postgres { // the other processes' streams end (Listen)
+		query, args = withNotify(query+` RETURNING id AS project_id`), append(args, db.instance)
+	}
+	_, err := db.exec(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("remove project #%d: %w", id, err)
 	}

@@ -735,6 +735,45 @@ func TestChangedWakesOnlyTheProject(t *testing.T) {
 	})
 }
 
+// On PostgreSQL a replica's event streams wake at another replica's
+// commits of their project's events, and at its removal, without waiting
+// for their poll; other projects' commits leave them asleep.
+func TestChangedWakesAcrossProcesses(t *testing.T) {
+	url := storetest.URL(t, store.Postgres)
+	serving, working := storetest.OpenURL(t, url), storetest.OpenURL(t, url)
+	ctx := context.Background()
+	a, b := newProject("across"), newProject("elsewhere")
+	mustCreate(t, working, a, b)
+	wait := func(ch <-chan struct{}, what string) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not wake the other process's follower", what)
+		}
+	}
+	// Listening wakes every follower once, when it starts: what was
+	// committed before may have been missed.
+	ready := serving.Changed(a.ID)
+	serving.Listen(slog.New(slog.DiscardHandler))
+	wait(ready, "the start of listening")
+
+	wa, wb := serving.Changed(a.ID), serving.Changed(b.ID)
+	if err := working.Log(ctx, a.ID, "", "info", "from the worker"); err != nil {
+		t.Fatal(err)
+	}
+	wait(wa, "a commit of the project's event")
+	select {
+	case <-wb:
+		t.Error("another project's commit woke this one's follower")
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := working.RemoveProject(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	wait(wb, "removing the project")
+}
+
 // Steps ended together are one transaction, written in order: the last
 // two steps' ends make the project provisioned at 100% at once, and a
 // failing end writes nothing of the ends before it.

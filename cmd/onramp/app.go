@@ -90,6 +90,7 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 		return nil, err
 	}
 	if roles.HTTP {
+		a.DB.Listen(logger) // streams wake at other replicas' commits too
 		srv := &api.Server{
 			Projects: a.DB, Templates: tmpl, Auth: a.DB, Logger: logger,
 			Ready: a.ready, Changed: a.DB.Changed, Poll: a.Config.EventPoll,

@@ -47,7 +47,7 @@ func (c *Config) bind(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.TemplatesDir, "templates-dir", getenv("ONRAMP_TEMPLATES_DIR"), "directory of extra templates (ONRAMP_TEMPLATES_DIR)")
 	fs.IntVar(&c.Workers, "workers", 10, "jobs run at once by this process")
 	fs.DurationVar(&c.JobTimeout, "job-timeout", 5*time.Minute, "longest attempt of a job; a job whose worker died is retried after it")
-	fs.DurationVar(&c.EventPoll, "event-poll", 100*time.Millisecond, "how often an event stream reads events other replicas wrote (this process's own wake it at once)")
+	fs.DurationVar(&c.EventPoll, "event-poll", 100*time.Millisecond, "how often an event stream reads events without being woken (this process's own writes wake it at once, and on PostgreSQL other replicas' too)")
 	fs.StringVar(&c.LogLevel, "log-level", env("ONRAMP_LOG_LEVEL", "info"), "debug, info, warn or error (ONRAMP_LOG_LEVEL)")
 	// The key is read from the environment only, never from a flag that
 	// would show in `ps`.

@@ -48,6 +48,27 @@ func TestReplicasShareTheEventStream(t *testing.T) {
 	waitStreamPhase(t, events, onramp.PhaseReady, 2*time.Minute) // written by whichever replica's workers and watcher
 }
 
+// A replica's event stream sees what another replica writes at once, not
+// at its next poll: with b's poll set to an hour and no workers, cluster or
+// watcher of its own, only a's commits (the job failing without a cluster)
+// can wake b's stream, through PostgreSQL's notifications.
+func TestStreamsWakeAcrossReplicas(t *testing.T) {
+	url := storetest.URL(t, store.Postgres)
+	env := map[string]string{"ONRAMP_SECRET_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))}
+	a := startMain(t, "serve", url, env)
+	b := startMain(t, "serve", url, env, "--workers", "0", "--event-poll", "1h")
+	tok := a.token(t, "alice")
+	name := uniqueName("across")
+	if code := call(t, "POST", b.url+"/api/v1/projects", tok, threeEnvs(name, "web-service"), nil); code != 202 {
+		t.Fatalf("create on b = %d", code)
+	}
+	events, code := openStream(t, b, tok, name, -1)
+	if code != 200 {
+		t.Fatalf("stream from b = %d", code)
+	}
+	waitStreamPhase(t, events, onramp.PhaseFailed, time.Minute) // written by a's worker
+}
+
 // The admin commands, through the real Main.
 func TestAdminCommands(t *testing.T) {
 	dir := t.TempDir()
