@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -225,6 +226,10 @@ func TestDeleteRepository(t *testing.T) {
 	resp := e.do(t, "GET", "/git/p.git/info/refs?service=git-upload-pack", "p-reader", "read-secret", nil, nil)
 	if resp.StatusCode != 404 {
 		t.Errorf("info/refs of deleted p = %d; want 404", resp.StatusCode)
+	}
+	resp = e.do(t, "POST", "/git/p.git/git-upload-pack", "p-reader", "read-secret", http.Header{"Content-Type": {"application/x-git-upload-pack-request"}}, []byte("0000"))
+	if resp.StatusCode != 404 {
+		t.Errorf("git-upload-pack of deleted p = %d; want 404", resp.StatusCode)
 	}
 	left("after reads of the deleted repository")
 	// It can be created again from scratch.

@@ -111,7 +111,9 @@ func lockPath(root, project string) string {
 // in the repository, so that it goes with it.
 func readLock(root, project string) (release func(), err error) {
 	l, err := flockFile(readersPath(root, project), syscall.LOCK_SH)
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, onramp.Errorf(onramp.ENOTFOUND, "repository %s does not exist", project)
+	} else if err != nil {
 		return nil, fmt.Errorf("lock %s for reading: %w", project, err)
 	}
 	return l.close, nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/onramp/onramp"
 )
@@ -164,15 +165,15 @@ func unauthorized(w http.ResponseWriter) {
 
 // serve runs the requested service on the repository.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, req gitRequest) {
+	release, err := func() {}, error(nil)
 	if req.service == uploadPack && !req.advertise {
-		release, err := readLock(s.Root, req.project)
-		if err != nil {
-			s.fail(w, r, req, err)
-			return
-		}
-		defer release()
+		release, err = readLock(s.Root, req.project)
 	}
-	sto, err := openRepo(s.Root, req.project)
+	var sto *filesystem.Storage
+	if err == nil {
+		defer release()
+		sto, err = openRepo(s.Root, req.project)
+	}
 	if onramp.ErrorCode(err) == onramp.ENOTFOUND {
 		http.Error(w, "repository not found", http.StatusNotFound)
 		return
