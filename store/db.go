@@ -76,7 +76,7 @@ type DB struct {
 // an event of the project, or removes it, so that the project's event
 // streams wake at once instead of at their next poll; other projects'
 // writes leave them asleep. On PostgreSQL, other processes' commits close
-// it too, a notification later (see listen); on SQLite they are not
+// it too, a notification later (see Listen); on SQLite they are not
 // signalled.
 func (db *DB) Changed(projectID int64) <-chan struct{} { return db.changes.wait(projectID) }
 
