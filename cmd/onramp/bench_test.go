@@ -284,11 +284,14 @@ func BenchmarkIdleServeRSS(b *testing.B) {
 }
 
 // benchBuild builds the onramp binary as `make build` does (no cgo) into a
-// temporary directory of b.
+// temporary directory of b, from this package's source wherever the
+// compiled test binary runs.
 func benchBuild(b *testing.B) string {
 	b.Helper()
 	bin := filepath.Join(b.TempDir(), "onramp")
+	_, self, _, _ := runtime.Caller(0)
 	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = filepath.Dir(self)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("go build ./cmd/onramp: %v\n%s", err, out)
