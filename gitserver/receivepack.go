@@ -24,7 +24,7 @@ import (
 // value the client based its push on. go-git's receive-pack session
 // overwrites references unconditionally and checks no objects, so this is
 // done here with go-git's decoder, pack writer and status report.
-func (s *Server) serveReceivePack(ctx context.Context, w io.Writer, body io.Reader, req gitRequest, sto storer.Storer) error {
+func (s *Server) serveReceivePack(ctx context.Context, w io.Writer, body io.Reader, req gitRequest, sto *filesystem.Storage) error {
 	br := bufio.NewReader(body)
 	if isProbe(br) {
 		return nil
@@ -70,7 +70,7 @@ func storePack(sto storer.Storer, upd *packp.ReferenceUpdateRequest, pack io.Rea
 
 // updateRefs applies the commands under the repository lock and returns
 // one status per command: "ok" or why it was refused.
-func (s *Server) updateRefs(ctx context.Context, req gitRequest, sto storer.Storer, cmds []*packp.Command) ([]*packp.CommandStatus, error) {
+func (s *Server) updateRefs(ctx context.Context, req gitRequest, sto *filesystem.Storage, cmds []*packp.Command) ([]*packp.CommandStatus, error) {
 	unlock, err := lockRepo(ctx, s.Root, req.project)
 	if err != nil {
 		return nil, err
@@ -90,8 +90,8 @@ func (s *Server) updateRefs(ctx context.Context, req gitRequest, sto storer.Stor
 			"ref", cmd.Name, "old", cmd.Old, "new", cmd.New, "status", status)
 		statuses = append(statuses, &packp.CommandStatus{ReferenceName: cmd.Name, Status: status})
 	}
-	if fs, ok := sto.(*filesystem.Storage); ok && slices.ContainsFunc(statuses, func(st *packp.CommandStatus) bool { return st.Status == "ok" }) {
-		if err := repack(s.Root, req.project, fs); err != nil { // the push is stored; the next one repacks
+	if slices.ContainsFunc(statuses, func(st *packp.CommandStatus) bool { return st.Status == "ok" }) {
+		if err := repack(s.Root, req.project, sto); err != nil { // the push is stored; the next one repacks
 			s.logger().Warn("repack", "project", req.project, "err", err)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/onramp/onramp"
@@ -194,7 +193,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req gitRequest) {
 }
 
 // runService decodes the request body and runs the service on it.
-func (s *Server) runService(w http.ResponseWriter, r *http.Request, req gitRequest, sto storer.Storer) error {
+func (s *Server) runService(w http.ResponseWriter, r *http.Request, req gitRequest, sto *filesystem.Storage) error {
 	limit := int64(maxUploadRequest)
 	if req.service == receivePack {
 		limit = maxPushBytes
