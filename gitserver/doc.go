@@ -7,7 +7,7 @@
 // at <Root>/.locks/<project>.lock, so Servers and Providers that share a
 // Root, in one process or several, never interleave reference updates.
 // Clones and fetches share a readers' lock, which a push that repacks the
-// repository takes before it removes packs.
+// repository takes while it repacks.
 //
 // Server speaks protocol v0/v1 (the git CLI falls back to it when it asks
 // for v2), with multi_ack_detailed, side-band-64k, ofs-delta and shallow

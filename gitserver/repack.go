@@ -25,13 +25,19 @@ const maxPacks = 8
 // when the repository holds more than maxPacks, then removes each older
 // pack whose objects that pack holds. A pack that holds anything else (a
 // push in flight stores its pack before it takes the lock) is kept.
-// Removing packs waits for no one: while a clone or fetch reads the
-// repository (readLock), they stay, and a later push removes them.
+// Clones and fetches (readLock) wait while it runs; if they keep the
+// repository busy for readersWait, it does nothing, and a later push
+// repacks.
 func repack(root, project string, sto *filesystem.Storage) error {
 	old, err := sto.ObjectPacks()
 	if err != nil || len(old) <= maxPacks {
 		return err
 	}
+	release, err := lockReadersWithin(root, project, readersWait)
+	if err != nil || release == nil {
+		return err
+	}
+	defer release()
 	tips, _, err := refTips(sto)
 	if err != nil {
 		return err
@@ -51,11 +57,6 @@ func repack(root, project string, sto *filesystem.Storage) error {
 	if err != nil {
 		return fmt.Errorf("write pack of %d objects: %w", len(objects), err)
 	}
-	release, ok, err := lockReaders(root, project)
-	if err != nil || !ok {
-		return err
-	}
-	defer release()
 	in := make(map[plumbing.Hash]bool, len(objects))
 	for _, h := range objects {
 		in[h] = true
@@ -77,6 +78,24 @@ func repack(root, project string, sto *filesystem.Storage) error {
 	}
 	sto.Reindex()
 	return nil
+}
+
+// readersWait is how long a repack waits for a moment without clones or
+// fetches.
+const readersWait = 500 * time.Millisecond
+
+// lockReadersWithin takes project's readers' lock exclusively as soon as no
+// reader holds it, trying for up to wait (a waiting flock would let new
+// readers in ahead of it). It returns a nil release if readers kept it.
+func lockReadersWithin(root, project string, wait time.Duration) (release func(), err error) {
+	deadline := time.Now().Add(wait)
+	for {
+		release, ok, err := lockReaders(root, project)
+		if err != nil || ok || time.Now().After(deadline) {
+			return release, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // packHolds reports whether every object in the pack of the index at path

@@ -22,7 +22,8 @@ func (e *env) packs(t *testing.T, project string) int {
 
 // Every push stores a pack; once a repository holds more than a few, a
 // push packs what is reachable into one and removes the packs it holds,
-// but not while a clone or fetch reads them. History, clones and git's
+// but not while a clone or fetch reads the repository (it waits 0.5 s for
+// it, then leaves the repack to a later push). History, clones and git's
 // own check stay whole throughout.
 func TestPushesRepack(t *testing.T) {
 	e := newEnv(t)
@@ -79,10 +80,8 @@ func TestPushesRepack(t *testing.T) {
 	}
 }
 
-// Clones running while pushes repack all succeed, and the repository stays
-// whole. (The window the readers' lock closes, between a clone listing the
-// packs and opening one, is too short to hit here; TestPushesRepack shows
-// that a held lock keeps the packs.)
+// Clones running while pushes repack all succeed, the repository stays
+// whole, and the pushes find moments without readers to repack in.
 func TestClonesDuringRepacks(t *testing.T) {
 	e := newEnv(t)
 	e.createAndCommit(t, "p", sampleFiles())

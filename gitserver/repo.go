@@ -107,8 +107,8 @@ func lockPath(root, project string) string {
 }
 
 // readLock takes project's readers' lock, shared, and returns its release:
-// while a clone or fetch holds it, repack removes no pack. The lock file is
-// in the repository, so that it goes with it.
+// while a clone or fetch holds it, no repack runs. The lock file is in the
+// repository, so that it goes with it.
 func readLock(root, project string) (release func(), err error) {
 	l, err := flockFile(readersPath(root, project), syscall.LOCK_SH)
 	if errors.Is(err, fs.ErrNotExist) {
