@@ -33,7 +33,7 @@ func repack(root, project string, sto *filesystem.Storage) error {
 	if err != nil || len(old) <= maxPacks {
 		return err
 	}
-	release, err := lockReadersWithin(root, project, readersWait)
+	release, err := lockReaders(root, project, readersWait)
 	if err != nil || release == nil {
 		return err
 	}
@@ -83,20 +83,6 @@ func repack(root, project string, sto *filesystem.Storage) error {
 // readersWait is how long a repack waits for a moment without clones or
 // fetches.
 const readersWait = 500 * time.Millisecond
-
-// lockReadersWithin takes project's readers' lock exclusively as soon as no
-// reader holds it, trying for up to wait (a waiting flock would let new
-// readers in ahead of it). It returns a nil release if readers kept it.
-func lockReadersWithin(root, project string, wait time.Duration) (release func(), err error) {
-	deadline := time.Now().Add(wait)
-	for {
-		release, ok, err := lockReaders(root, project)
-		if err != nil || ok || time.Now().After(deadline) {
-			return release, err
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // packHolds reports whether every object in the pack of the index at path
 // is in set.

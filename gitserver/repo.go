@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing/cache"
@@ -83,7 +84,7 @@ func lockRepo(ctx context.Context, root, project string) (unlock func(), err err
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", project, err)
 	}
-	path := lockPath(root, project)
+	path := filepath.Join(dir, project+".lock")
 	for {
 		release, err := flockFile(path, syscall.LOCK_EX)
 		if err != nil {
@@ -102,10 +103,6 @@ func lockRepo(ctx context.Context, root, project string) (unlock func(), err err
 	}
 }
 
-func lockPath(root, project string) string {
-	return filepath.Join(root, lockDir, project+".lock")
-}
-
 // readLock takes project's readers' lock, shared, and returns its release:
 // while a clone or fetch holds it, no repack runs. The lock file is in the
 // repository, so that it goes with it.
@@ -119,17 +116,23 @@ func readLock(root, project string) (release func(), err error) {
 	return l.close, nil
 }
 
-// lockReaders takes project's readers' lock exclusively if no reader holds
-// it; ok is false if one does.
-func lockReaders(root, project string) (release func(), ok bool, err error) {
-	l, err := flockFile(readersPath(root, project), syscall.LOCK_EX|syscall.LOCK_NB)
-	if errors.Is(err, syscall.EWOULDBLOCK) {
-		return nil, false, nil
+// lockReaders takes project's readers' lock exclusively as soon as no
+// reader holds it, trying for up to wait (a waiting flock would let new
+// readers in ahead of it). It returns a nil release if readers kept it.
+func lockReaders(root, project string, wait time.Duration) (release func(), err error) {
+	deadline := time.Now().Add(wait)
+	for {
+		l, err := flockFile(readersPath(root, project), syscall.LOCK_EX|syscall.LOCK_NB)
+		switch {
+		case err == nil:
+			return l.close, nil
+		case !errors.Is(err, syscall.EWOULDBLOCK):
+			return nil, fmt.Errorf("lock %s's readers out: %w", project, err)
+		case time.Now().After(deadline):
+			return nil, nil
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	if err != nil {
-		return nil, false, fmt.Errorf("lock %s's readers out: %w", project, err)
-	}
-	return l.close, true, nil
 }
 
 func readersPath(root, project string) string {

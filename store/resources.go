@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -62,31 +61,18 @@ func (db *DB) recordAppliedTx(ctx context.Context, tx *txn, projectID int64, a o
 // (two replicas) that see the same change record one transition, not two,
 // without row locks. It returns how many it wrote.
 func (db *DB) writeResourcesTx(ctx context.Context, tx *txn, projectID int64, rs []onramp.Resource, newOnly bool) (int, error) {
-	rows, err := tx.QueryContext(ctx, db.q(`SELECT kind, namespace, name, status, reason, message, hint, revision FROM resources WHERE project_id = ?`), projectID)
+	recorded, err := db.readRecorded(ctx, tx, projectID)
 	if err != nil {
-		return 0, fmt.Errorf("read recorded objects: %w", err)
+		return 0, err
 	}
-	type key [3]string
-	recorded := map[key]onramp.Resource{}
-	for rows.Next() {
-		var r onramp.Resource
-		if err := rows.Scan(&r.Kind, &r.Namespace, &r.Name, &r.Status, &r.Reason, &r.Message, &r.Hint, &r.Revision); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("read recorded objects: %w", err)
-		}
-		recorded[key{r.Kind, r.Namespace, r.Name}] = r
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return 0, fmt.Errorf("read recorded objects: %w", err)
-	}
-	last := map[key]int{} // one row per object in one INSERT … ON CONFLICT
+	last := map[objectKey]int{} // one row per object in one INSERT … ON CONFLICT
 	for i, r := range rs {
-		last[key{r.Kind, r.Namespace, r.Name}] = i
+		last[objectKey{r.Kind, r.Namespace, r.Name}] = i
 	}
 	var upserts, transitions []any
 	n := 0
 	for i, r := range rs {
-		k := key{r.Kind, r.Namespace, r.Name}
+		k := objectKey{r.Kind, r.Namespace, r.Name}
 		old, exists := recorded[k]
 		switch {
 		case last[k] != i:
@@ -157,34 +143,47 @@ func (db *DB) CheckRecorded(ctx context.Context, projectID int64, rs []onramp.Re
 	return db.checkRecorded(ctx, db.db, projectID, rs)
 }
 
+func (db *DB) checkRecorded(ctx context.Context, q querier, projectID int64, rs []onramp.Resource) error {
+	recorded, err := db.readRecorded(ctx, q, projectID)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if _, ok := recorded[objectKey{r.Kind, r.Namespace, r.Name}]; !ok {
+			return onramp.Errorf(onramp.ECONFLICT, "%s %s/%s exists in the cluster but is not recorded", r.Kind, r.Namespace, r.Name)
+		}
+	}
+	return nil
+}
+
+// objectKey names a recorded object: kind, namespace, name.
+type objectKey [3]string
+
 // querier is a *sql.DB or a transaction.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func (db *DB) checkRecorded(ctx context.Context, q querier, projectID int64, rs []onramp.Resource) error {
-	rows, err := q.QueryContext(ctx, db.q(`SELECT kind, namespace, name FROM resources WHERE project_id = ?`), projectID)
+// readRecorded returns a project's records, with what tells a change of
+// state, as q sees them.
+func (db *DB) readRecorded(ctx context.Context, q querier, projectID int64) (map[objectKey]onramp.Resource, error) {
+	rows, err := q.QueryContext(ctx, db.q(`SELECT kind, namespace, name, status, reason, message, hint, revision FROM resources WHERE project_id = ?`), projectID)
 	if err != nil {
-		return fmt.Errorf("read records: %w", err)
+		return nil, fmt.Errorf("read recorded objects: %w", err)
 	}
 	defer rows.Close()
-	recorded := map[[3]string]bool{}
+	recorded := map[objectKey]onramp.Resource{}
 	for rows.Next() {
-		var k [3]string
-		if err := rows.Scan(&k[0], &k[1], &k[2]); err != nil {
-			return fmt.Errorf("read records: %w", err)
+		var r onramp.Resource
+		if err := rows.Scan(&r.Kind, &r.Namespace, &r.Name, &r.Status, &r.Reason, &r.Message, &r.Hint, &r.Revision); err != nil {
+			return nil, fmt.Errorf("read recorded objects: %w", err)
 		}
-		recorded[k] = true
+		recorded[objectKey{r.Kind, r.Namespace, r.Name}] = r
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read records: %w", err)
+		return nil, fmt.Errorf("read recorded objects: %w", err)
 	}
-	for _, r := range rs {
-		if !recorded[[3]string{r.Kind, r.Namespace, r.Name}] {
-			return onramp.Errorf(onramp.ECONFLICT, "%s %s/%s exists in the cluster but is not recorded", r.Kind, r.Namespace, r.Name)
-		}
-	}
-	return nil
+	return recorded, nil
 }
 
 // RemoveResources removes the records of a project's objects of kind once
