@@ -121,7 +121,10 @@ const (
 	MaxEnvironmentNameLength = 20
 )
 
-var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+var (
+	dns1123Label  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dns1123Prefix = regexp.MustCompile(`^[a-z0-9][-a-z0-9]*$`)
+)
 
 var reservedNames = map[string]bool{
 	"default": true, "kube-system": true, "kube-public": true,

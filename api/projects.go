@@ -26,6 +26,9 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := onramp.NewProject(c, t)
+	if err == nil {
+		err = s.Namespaces.Check(p)
+	}
 	if err != nil {
 		s.Error(w, r, err)
 		return

@@ -40,6 +40,8 @@ type Server struct {
 	// stored: a process that also runs the jobs starts the template's
 	// preflight, so that the job finds it done (templates.Registry.Prepare).
 	Prepare func(p *onramp.Project)
+	// Namespaces are the namespaces no project may use.
+	Namespaces onramp.NamespacePolicy
 
 	metrics *metrics
 }

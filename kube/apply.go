@@ -17,7 +17,9 @@ import (
 // dependency order: Namespace, ServiceAccount, RoleBinding, Secret,
 // GitRepository, Kustomization. Each is server-side applied under the field
 // manager "onramp" with forced ownership, so applying again (a retry, a
-// redelivered job) converges to exactly one of each. Before each object, the
+// redelivered job) converges to exactly one of each. A Namespace that
+// exists without being onramp's for the project is refused (CheckNamespaces)
+// before anything is applied. Before each object, the
 // objects it depends on must have come back from the apiserver present and
 // not being deleted; otherwise it stops with an EUNAVAILABLE error naming
 // them. The GitRepository and Kustomization are annotated with a reconcile
@@ -55,6 +57,11 @@ func (c *Client) ApplyEnvironment(ctx context.Context, spec EnvironmentSpec, pro
 		}
 		if err := dependenciesPresent(obj, applied); err != nil {
 			return out, err
+		}
+		if i == 0 { // the Namespace: never one someone else made
+			if err := c.checkNamespace(ctx, spec.Project, spec.Namespace); err != nil {
+				return out, err
+			}
 		}
 		if err := c.apply(ctx, obj); err != nil {
 			return out, err

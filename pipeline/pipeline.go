@@ -44,6 +44,7 @@ type Store interface {
 
 // Cluster is what the jobs need of Kubernetes.
 type Cluster interface {
+	CheckNamespaces(ctx context.Context, project string, namespaces []string) error
 	ApplyEnvironment(ctx context.Context, spec kube.EnvironmentSpec, progress func(onramp.Resource)) ([]onramp.Resource, error)
 	Verify(ctx context.Context, project string, envs []kube.EnvironmentSpec, applied []onramp.Resource) ([]onramp.Resource, error)
 	DeleteProject(ctx context.Context, project string, progress func(kind string, gone bool, msg string)) error
@@ -58,7 +59,9 @@ type Deps struct {
 	// Cluster may be nil when onramp runs without one; steps that need it
 	// then fail with a hint saying how to configure it.
 	Cluster Cluster
-	Logger  *slog.Logger
+	// Namespaces are the namespaces no project may use.
+	Namespaces onramp.NamespacePolicy
+	Logger     *slog.Logger
 	// AttemptTimeout bounds one attempt of a cluster step, so that an
 	// unreachable apiserver turns into a logged, retried attempt.
 	AttemptTimeout time.Duration

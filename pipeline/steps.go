@@ -22,8 +22,31 @@ func (r *initRun) render(ctx context.Context, _, _ int) (string, error) {
 	if err := r.Templates.Preflight(r.p, files); err != nil {
 		return "", fail(err, "the template's overlay paths must match the environments' paths and build with kustomize; fix the template, then create the project again")
 	}
+	if err := r.checkNamespaces(ctx); err != nil {
+		return "", err
+	}
 	r.files = files
 	return fmt.Sprintf("rendered %d files from template %s; every environment's overlay builds", len(files), r.p.Template), nil
+}
+
+// checkNamespaces refuses, before anything is applied, a project whose
+// namespaces are reserved or exist without being onramp's for it.
+func (r *initRun) checkNamespaces(ctx context.Context) error {
+	const hint = "create the project again with another name or other environment names"
+	if err := r.Namespaces.Check(r.p); err != nil {
+		return fail(err, hint)
+	}
+	if r.Cluster == nil {
+		return nil // setup_gitops fails with what to configure
+	}
+	var names []string
+	for _, e := range r.p.Environments {
+		names = append(names, e.Namespace)
+	}
+	if err := r.Cluster.CheckNamespaces(ctx, r.p.Name, names); err != nil {
+		return fail(err, hint+", or remove the namespace if it is not in use")
+	}
+	return nil
 }
 
 func (r *initRun) createRepository(ctx context.Context, _, _ int) (string, error) {

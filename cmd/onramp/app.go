@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/api"
 	"github.com/onramp/onramp/gitserver"
 	"github.com/onramp/onramp/kube"
@@ -60,6 +61,10 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 			a.Close()
 		}
 	}()
+	namespaces, err := cfg.namespacePolicy()
+	if err != nil {
+		return nil, err
+	}
 	if err := a.openDB(ctx); err != nil {
 		return nil, err
 	}
@@ -86,14 +91,14 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 	}
 	gitRoot := filepath.Join(cfg.DataDir, "git")
 	provider := &gitserver.Provider{Root: gitRoot, BaseURL: gitURL}
-	if err := a.startQueue(ctx, roles, tmpl, provider); err != nil {
+	if err := a.startQueue(ctx, roles, tmpl, provider, namespaces); err != nil {
 		return nil, err
 	}
 	if roles.HTTP {
 		a.DB.Listen(logger) // streams wake at other replicas' commits too
 		srv := &api.Server{
 			Projects: a.DB, Templates: tmpl, Auth: a.DB, Logger: logger,
-			Ready: a.ready, Changed: a.DB.Changed, Poll: a.Config.EventPoll,
+			Ready: a.ready, Changed: a.DB.Changed, Poll: a.Config.EventPoll, Namespaces: namespaces,
 			Registry: prometheus.NewRegistry(),
 			Git: &gitserver.Server{Root: gitRoot, Auth: a.DB, Logger: logger, OnPush: func(ctx context.Context, project string) {
 				if err := a.DB.RequestRepair(context.WithoutCancel(ctx), project); err != nil {
@@ -150,7 +155,7 @@ func (a *App) openCluster() error {
 	return nil
 }
 
-func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Registry, git *gitserver.Provider) error {
+func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Registry, git *gitserver.Provider, namespaces onramp.NamespacePolicy) error {
 	// River tells its producers' job counts every minute at info; onramp's
 	// own logs say what its jobs do, so River speaks from warn on unless
 	// onramp logs debug.
@@ -162,7 +167,7 @@ func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Regis
 		_, err := a.DB.NewQueue(store.QueueOptions{Logger: quiet})
 		return err
 	}
-	deps := &pipeline.Deps{Store: a.DB, Templates: tmpl, Git: git, Logger: a.Logger, CrashAt: a.Config.CrashAt,
+	deps := &pipeline.Deps{Store: a.DB, Templates: tmpl, Git: git, Logger: a.Logger, CrashAt: a.Config.CrashAt, Namespaces: namespaces,
 		// An attempt that hangs on the cluster ends well within the job's
 		// time, so that it is logged and retried.
 		AttemptTimeout: min(30*time.Second, a.Config.JobTimeout/2)}
