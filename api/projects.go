@@ -33,9 +33,6 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	if s.Prepare != nil {
-		s.Prepare(p)
-	}
 	if err := s.Projects.CreateProject(r.Context(), owner(r), p); err != nil {
 		s.Error(w, r, err)
 		return

@@ -3,7 +3,6 @@ package kube
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -29,9 +28,6 @@ type Client struct {
 	cfg    *rest.Config
 	scheme *runtime.Scheme
 	c      client.Client
-
-	watchMu sync.Mutex
-	watch   *watching // the running Watch, if any
 }
 
 // New returns a Client for the cluster cfg points to. Client-side rate

@@ -2,12 +2,15 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
 	"sort"
 
+	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 )
 
@@ -20,9 +23,9 @@ var migrations embed.FS
 // River migrations must commit one by one, a session advisory lock is held
 // around them.
 func (db *DB) Migrate(ctx context.Context) error {
-	driver := db.riverDriver()
+	var driver riverdriver.Driver[*sql.Tx] = riversqlite.New(db.db)
 	if db.engine == Postgres {
-		driver = riverdatabasesql.New(db.db) // migrations wait for their flush
+		driver = riverdatabasesql.New(db.db)
 	}
 	migrator, err := rivermigrate.New(driver, nil)
 	if err != nil {

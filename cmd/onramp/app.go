@@ -107,9 +107,6 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 			}},
 			Web: web.New(web.Deps{Projects: a.DB, Auth: a.DB, Logger: logger}),
 		}
-		if roles.Workers {
-			srv.Prepare = tmpl.Prepare
-		}
 		a.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		go a.http.Serve(a.listener)
 		a.stop = append(a.stop, a.http.Shutdown)
@@ -163,33 +160,45 @@ func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Regis
 	if a.Logger.Enabled(ctx, slog.LevelDebug) {
 		quiet = slog.New(a.Logger.Handler().WithGroup("river"))
 	}
-	if !roles.Workers {
-		_, err := a.DB.NewQueue(store.QueueOptions{Logger: quiet})
+	opts := store.QueueOptions{Logger: quiet}
+	if roles.Workers {
+		deps := &pipeline.Deps{Store: a.DB, Templates: tmpl, Git: git, Logger: a.Logger, Namespaces: namespaces,
+			// An attempt that hangs on the cluster ends well within the job's
+			// time, so that it is logged and retried.
+			AttemptTimeout: min(30*time.Second, a.Config.JobTimeout/2)}
+		if testHooks != nil {
+			testHooks(deps)
+		}
+		if a.Kube != nil {
+			deps.Cluster = a.Kube
+			w := &status.Watcher{Store: a.DB, Kube: a.Kube, Trees: git, Logger: a.Logger.With("component", "watcher")}
+			a.background(ctx, "status watcher", w.Run)
+		}
+		workers := river.NewWorkers()
+		pipeline.Register(workers, deps)
+		opts = store.QueueOptions{Workers: workers, MaxWorkers: a.Config.Workers, RetryPolicy: pipeline.RetryPolicy{},
+			Logger: quiet, JobTimeout: a.Config.JobTimeout, Periodic: pipeline.PeriodicJobs()}
+	}
+	q, err := store.OpenQueue(ctx, a.DB, opts)
+	if err != nil {
 		return err
 	}
-	deps := &pipeline.Deps{Store: a.DB, Templates: tmpl, Git: git, Logger: a.Logger, CrashAt: a.Config.CrashAt, Namespaces: namespaces,
-		// An attempt that hangs on the cluster ends well within the job's
-		// time, so that it is logged and retried.
-		AttemptTimeout: min(30*time.Second, a.Config.JobTimeout/2)}
-	if a.Kube != nil {
-		deps.Cluster = a.Kube
-		w := &status.Watcher{Store: a.DB, Kube: a.Kube, Trees: git, Logger: a.Logger.With("component", "watcher")}
-		deps.OnSettled, deps.Initializing = w.Settled, w.Initializing
-		a.background(ctx, "status watcher", w.Run)
-	}
-	workers := river.NewWorkers()
-	pipeline.Register(workers, deps)
-	q, err := a.DB.NewQueue(store.QueueOptions{Workers: workers, MaxWorkers: a.Config.Workers, RetryPolicy: pipeline.RetryPolicy{}, Logger: quiet, JobTimeout: a.Config.JobTimeout, Periodic: pipeline.PeriodicJobs()})
-	if err != nil {
-		return fmt.Errorf("job queue: %w", err)
+	a.Queue = q
+	a.stop = append(a.stop, func(context.Context) error { return q.Close() })
+	if !roles.Workers {
+		return nil
 	}
 	if err := q.Start(ctx); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
-	a.Queue = q
 	a.stop = append(a.stop, q.Stop)
 	return nil
 }
+
+// testHooks, nil in onramp itself, lets the tests' build of this command
+// change the jobs' dependencies: crash tests kill the worker process at a
+// named point of a job.
+var testHooks func(*pipeline.Deps)
 
 // background runs fn until the App closes, logging a failure.
 func (a *App) background(ctx context.Context, name string, fn func(context.Context) error) {

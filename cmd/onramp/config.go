@@ -33,9 +33,6 @@ type Config struct {
 	// a prefix).
 	Namespace          string
 	ReservedNamespaces string
-	// CrashAt makes a worker kill itself at a named point of a job, to
-	// test recovery (ONRAMP_CRASH_AT; tests only).
-	CrashAt string
 }
 
 // bind registers the configuration flags on fs with defaults from getenv.
@@ -62,7 +59,6 @@ func (c *Config) bind(fs *flag.FlagSet, getenv func(string) string) {
 	// The key is read from the environment only, never from a flag that
 	// would show in `ps`.
 	c.SecretKey = getenv("ONRAMP_SECRET_KEY")
-	c.CrashAt = getenv("ONRAMP_CRASH_AT")
 }
 
 // serviceAccountNamespace is where Kubernetes tells a pod its namespace.

@@ -85,9 +85,11 @@ func OpenURL(t testing.TB, url string) *store.DB {
 		t.Fatal(err)
 	}
 	db.Cipher = box
-	if _, err := db.NewQueue(store.QueueOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
+	q, err := store.OpenQueue(ctx, db, store.QueueOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
 		t.Fatalf("queue: %v", err)
 	}
+	t.Cleanup(func() { q.Close() })
 	return db
 }
 
