@@ -172,7 +172,6 @@ func TestVerifyNamesWhatIsWrong(t *testing.T) {
 	}
 }
 
-
 // TestFluxReadyAtPushedRevision checks that real Flux reconciles what
 // ApplyEnvironment created to Ready at the pushed revision, and that Status
 // says so with Flux's own reason and message.

@@ -125,4 +125,3 @@ func TestWatch(t *testing.T) {
 		}
 	}
 }
-

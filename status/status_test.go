@@ -110,7 +110,6 @@ func TestDiagnose(t *testing.T) {
 	}
 }
 
-
 // The facts that cost a read of the repository or the database are read
 // only by the hints that name them, not for objects on their way to ready.
 func TestDiagnoseReadsFactsOnlyWhenUsed(t *testing.T) {

@@ -32,7 +32,9 @@ func TestReservedNamespacesRefused(t *testing.T) {
 		if tt.project == "kube" || tt.project == "team" { // every namespace of theirs is reserved
 			body["environments"] = []map[string]string{{"name": tt.env, "type": "production"}}
 		}
-		var e struct{ Error struct{ Code, Message, Field string } }
+		var e struct {
+			Error struct{ Code, Message, Field string }
+		}
 		code := call(t, "POST", s.url+"/api/v1/projects", tok, body, &e)
 		ns := tt.project + "-" + tt.env
 		wantField := "environments[1].name"
