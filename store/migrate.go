@@ -48,7 +48,10 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7242001)`); err != nil {
 		return fmt.Errorf("lock migrations: %w", err)
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7242001)`)
+	defer func() {
+		// Closing the connection releases the lock too, should this fail.
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7242001)`)
+	}()
 	if err := db.withTx(ctx, func(tx *txn) error { return db.migrateOnramp(ctx, tx) }); err != nil {
 		return err
 	}

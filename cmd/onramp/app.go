@@ -108,7 +108,11 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 			Web: web.New(web.Deps{Projects: a.DB, Auth: a.DB, Logger: logger}),
 		}
 		a.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-		go a.http.Serve(a.listener)
+		go func() {
+			if err := a.http.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("HTTP server stopped", "error", err)
+			}
+		}()
 		a.stop = append(a.stop, a.http.Shutdown)
 	}
 	return a, nil

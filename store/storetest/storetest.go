@@ -50,7 +50,9 @@ func URL(t testing.TB, engine string) string {
 	t.Cleanup(func() {
 		db, err := store.Open(context.Background(), base)
 		if err == nil {
-			db.SQL().Exec("DROP SCHEMA " + schema + " CASCADE")
+			if _, err := db.SQL().Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+				t.Errorf("drop schema %s: %v", schema, err)
+			}
 			db.Close()
 		}
 	})
