@@ -18,8 +18,9 @@ import (
 )
 
 // Client creates, checks, watches and deletes the objects of onramp projects
-// in one cluster. Its reads go straight to the apiserver (no cache), so what
-// it reports is what the cluster holds at that moment.
+// in one cluster. It keeps no cache of its own: a read is the apiserver's
+// answer (Verify's, "not older than" an apply, from the apiserver's watch
+// cache), so what it reports is what the cluster holds.
 type Client struct {
 	// DeleteTimeout bounds how long DeleteProject waits for the objects of
 	// one kind to be gone; zero means DefaultDeleteTimeout.
