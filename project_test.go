@@ -205,3 +205,34 @@ func TestJudgePhase(t *testing.T) {
 		}
 	}
 }
+
+func TestRecheck(t *testing.T) {
+	ready := onramp.Resource{Kind: onramp.KindKustomization, Status: onramp.StatusReady, Reason: "ReconciliationSucceeded", Revision: "main@sha1:a", ObservedGeneration: 2}
+	again := onramp.Resource{Kind: onramp.KindKustomization, Status: onramp.StatusReconciling, Reason: onramp.ReasonProgressing, Revision: "main@sha1:a", ObservedGeneration: 2, Wanted: "main@sha1:a"}
+	failed := ready
+	failed.Status, failed.Reason = onramp.StatusFailed, "BuildFailed"
+	tests := []struct {
+		name     string
+		old, obs onramp.Resource
+		want     bool
+	}{
+		{"periodic reconcile of what is ready", ready, again, true},
+		{"periodic retry of what failed", failed, again, true},
+		{"a new revision is wanted", ready, with(again, func(r *onramp.Resource) { r.Wanted = "main@sha1:b" }), false},
+		{"a new revision arrived", ready, with(again, func(r *onramp.Resource) { r.Revision = "main@sha1:b" }), false},
+		{"a new generation", ready, with(again, func(r *onramp.Resource) { r.ObservedGeneration = 3 }), false},
+		{"not Flux's reconcile", ready, with(again, func(r *onramp.Resource) { r.Reason = "DependencyNotReady" }), false},
+		{"a failure", ready, failed, false},
+		{"first reconcile", with(ready, func(r *onramp.Resource) { r.Status = onramp.StatusReconciling }), again, false},
+	}
+	for _, tt := range tests {
+		if got := onramp.Recheck(tt.old, tt.obs); got != tt.want {
+			t.Errorf("%s: Recheck = %v; want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func with(r onramp.Resource, change func(*onramp.Resource)) onramp.Resource {
+	change(&r)
+	return r
+}

@@ -49,6 +49,9 @@ type Resource struct {
 	// ResourceVersion is the apiserver's version of the object when it was
 	// observed; it is neither stored nor shown.
 	ResourceVersion string `json:"-"`
+	// Wanted is the revision onramp expects Flux to reach, if any; it is
+	// neither stored nor shown.
+	Wanted string `json:"-"`
 }
 
 // StatusTransition is one change of a resource's status, kept for good
@@ -105,4 +108,21 @@ func EnvironmentStatus(env string, resources []Resource) ResourceStatus {
 		return StatusReconciling
 	}
 	return status
+}
+
+// ReasonProgressing is Flux's reason while it reconciles (meta.ProgressingReason).
+const ReasonProgressing = "Progressing"
+
+// Recheck reports whether r, an observation of an object whose last
+// recorded state is old, is only Flux reconciling again what it already
+// judged: at every interval Flux says Ready=Unknown ("reconciliation in
+// progress") for a moment, for the same generation and revision, and then
+// what it said before. That is no change of state: the recorded status
+// stands until Flux says something else (a failure, a stall, a deletion, a
+// new generation or revision).
+func Recheck(old, r Resource) bool {
+	return r.Status == StatusReconciling && r.Reason == ReasonProgressing &&
+		r.Kind == old.Kind && r.ObservedGeneration == old.ObservedGeneration && r.Revision == old.Revision &&
+		(r.Wanted == "" || r.Wanted == r.Revision) &&
+		(old.Status == StatusReady || old.Status == StatusFailed || old.Status == StatusStalled)
 }

@@ -29,6 +29,7 @@ func Status(obj client.Object, wantRevision string) onramp.Resource {
 		Namespace:       obj.GetNamespace(),
 		Environment:     obj.GetLabels()[LabelEnvironment],
 		ResourceVersion: obj.GetResourceVersion(),
+		Wanted:          wantRevision,
 	}
 	switch o := obj.(type) {
 	case *sourcev1.GitRepository:

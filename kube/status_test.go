@@ -136,6 +136,7 @@ func TestStatus(t *testing.T) {
 			want := onramp.Resource{
 				Kind: kindOf(tt.obj), Name: tt.obj.GetName(), Namespace: tt.obj.GetNamespace(), Environment: "development",
 				Status: tt.status, Reason: tt.reason, Message: tt.message, Revision: tt.revision, ObservedGeneration: tt.generation,
+				Wanted: tt.want,
 			}
 			if (got.Hint != "") != tt.hint {
 				t.Errorf("Status(%s, %q).Hint = %q; want a hint: %v", tt.name, tt.want, got.Hint, tt.hint)

@@ -69,7 +69,7 @@ func (db *DB) writeResourcesTx(ctx context.Context, tx *txn, projectID int64, rs
 	for i, r := range rs {
 		last[objectKey{r.Kind, r.Namespace, r.Name}] = i
 	}
-	var upserts, transitions []any
+	var upserts, transitions, rechecks []any
 	n := 0
 	for i, r := range rs {
 		k := objectKey{r.Kind, r.Namespace, r.Name}
@@ -78,6 +78,10 @@ func (db *DB) writeResourcesTx(ctx context.Context, tx *txn, projectID int64, rs
 		case last[k] != i:
 			continue
 		case exists && newOnly && (old.Status != onramp.StatusMissing || r.Status == onramp.StatusMissing):
+			continue
+		case exists && !newOnly && onramp.Recheck(old, r):
+			// No change of state: only when it was last reconciled.
+			rechecks = append(rechecks, r.ObservedAt.UnixMicro(), projectID, r.Kind, r.Namespace, r.Name)
 			continue
 		case exists && old.Status == r.Status && old.Reason == r.Reason && old.Message == r.Message && old.Hint == r.Hint && old.Revision == r.Revision:
 			continue
@@ -91,6 +95,12 @@ func (db *DB) writeResourcesTx(ctx context.Context, tx *txn, projectID int64, rs
 			transitions = append(transitions, projectID, r.Kind, r.Namespace, r.Name, old.Status, r.Status, r.Reason, r.Message, r.Revision, at)
 		}
 		n++
+	}
+	for i := 0; i < len(rechecks); i += 5 {
+		_, err := tx.ExecContext(ctx, db.q(`UPDATE resources SET observed_at = ? WHERE project_id = ? AND kind = ? AND namespace = ? AND name = ?`), rechecks[i:i+5]...)
+		if err != nil {
+			return 0, fmt.Errorf("record a reconcile of %s %s/%s: %w", rechecks[i+2], rechecks[i+3], rechecks[i+4], err)
+		}
 	}
 	if n == 0 {
 		return 0, nil
@@ -167,7 +177,7 @@ type querier interface {
 // readRecorded returns a project's records, with what tells a change of
 // state, as q sees them.
 func (db *DB) readRecorded(ctx context.Context, q querier, projectID int64) (map[objectKey]onramp.Resource, error) {
-	rows, err := q.QueryContext(ctx, db.q(`SELECT kind, namespace, name, status, reason, message, hint, revision FROM resources WHERE project_id = ?`), projectID)
+	rows, err := q.QueryContext(ctx, db.q(`SELECT kind, namespace, name, status, reason, message, hint, revision, observed_generation FROM resources WHERE project_id = ?`), projectID)
 	if err != nil {
 		return nil, fmt.Errorf("read recorded objects: %w", err)
 	}
@@ -175,7 +185,7 @@ func (db *DB) readRecorded(ctx context.Context, q querier, projectID int64) (map
 	recorded := map[objectKey]onramp.Resource{}
 	for rows.Next() {
 		var r onramp.Resource
-		if err := rows.Scan(&r.Kind, &r.Namespace, &r.Name, &r.Status, &r.Reason, &r.Message, &r.Hint, &r.Revision); err != nil {
+		if err := rows.Scan(&r.Kind, &r.Namespace, &r.Name, &r.Status, &r.Reason, &r.Message, &r.Hint, &r.Revision, &r.ObservedGeneration); err != nil {
 			return nil, fmt.Errorf("read recorded objects: %w", err)
 		}
 		recorded[objectKey{r.Kind, r.Namespace, r.Name}] = r

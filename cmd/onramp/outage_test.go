@@ -35,6 +35,28 @@ func TestApiserverOutageDuringSetup(t *testing.T) {
 	tok := s.token(t, "alice")
 	name := uniqueName("outage")
 
+	// The repository's lock, taken here as another process would, holds
+	// the job in create_repository, past preflight (which reads the
+	// cluster): the apiserver stops before the objects are applied.
+	gitRoot := filepath.Join(s.app.Config.DataDir, "git")
+	if err := os.MkdirAll(filepath.Join(gitRoot, ".locks"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := os.OpenFile(filepath.Join(gitRoot, ".locks", name+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if code := call(t, "POST", s.url+"/api/v1/projects", tok, threeEnvs(name, "web-service"), nil); code != 202 {
+		t.Fatalf("create = %d", code)
+	}
+	waitUntil(t, time.Minute, "create_repository running", func() bool {
+		p, _ := getProject(t, s, tok, name)
+		return len(p.Steps) > 1 && p.Steps[1].Status == onramp.StepRunning
+	})
 	if err := syscall.Kill(apiserver, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -44,8 +66,8 @@ func TestApiserverOutageDuringSetup(t *testing.T) {
 			syscall.Kill(apiserver, syscall.SIGCONT)
 		}
 	}()
-	if code := call(t, "POST", s.url+"/api/v1/projects", tok, threeEnvs(name, "web-service"), nil); code != 202 {
-		t.Fatalf("create = %d", code)
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_UN); err != nil {
+		t.Fatal(err)
 	}
 	waitUntil(t, time.Minute, "two failed attempts logged", func() bool {
 		return strings.Count(logText(t, s, tok, name), "failed:") >= 2
