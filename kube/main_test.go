@@ -36,9 +36,9 @@ var aggregateAdmin sync.Once
 // ensureAdminRole makes sure the ClusterRole admin, which the Flux service
 // account is bound to, has rules. It is an aggregated role: the
 // clusterrole-aggregation controller of kube-controller-manager copies the
-// rules of the aggregate-to-admin roles into it. The local cluster runs only
-// the namespace and garbage collector controllers, so this runs the real
-// aggregation controller from the same binary until it has done its job.
+// rules of the aggregate-to-admin roles into it. The local cluster runs that
+// controller; should admin have no rules (a control plane started without
+// it), this runs it once from the same binary until it has done its job.
 func ensureAdminRole(t testing.TB, c client.Client) {
 	t.Helper()
 	aggregateAdmin.Do(func() {

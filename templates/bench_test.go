@@ -8,7 +8,7 @@ import (
 // BenchmarkRenderPreflight measures what creating a project costs before
 // anything is pushed: rendering web-service and preflighting its three
 // environments (three in-process kustomize builds). Each project has its
-// own name, so that no preflight finds an earlier answer.
+// own name, as a new project would.
 func BenchmarkRenderPreflight(b *testing.B) {
 	r, err := New("")
 	if err != nil {

@@ -1,6 +1,6 @@
 package main
 
-// Benchmarks of the issues' "Benchmarks" sections. They print figures with
+// End-to-end benchmarks of onramp. They print figures with
 // b.ReportMetric and b.Logf and assert none of them: a figure that misses its
 // target is written down in docs/benchmarks.md, not turned into a failure.
 // Each runs on its own with
@@ -57,7 +57,7 @@ import (
 )
 
 // ---------------------------------------------------------------------------
-// Issue 2: the API and the store.
+// The API and the store.
 
 // BenchmarkCreateProjectAPI posts 1,000 three-environment projects through the
 // API, one client at a time and then 8 at once, on each engine. Every create
@@ -300,7 +300,7 @@ func benchBuild(b *testing.B) string {
 }
 
 // ---------------------------------------------------------------------------
-// Issue 4: the pipeline against the local control plane.
+// The pipeline against the local control plane.
 
 // BenchmarkCreateTo100 creates 3-environment projects one at a time against
 // the local control plane and follows each one's event stream until the
@@ -310,7 +310,7 @@ func benchBuild(b *testing.B) string {
 // pointing at the project's real repository with its real credential.
 //
 // "stream" is the client's view: POST sent → progress 100 read on the SSE
-// stream (which polls the database every 100 ms). "server" is onramp's own:
+// stream (woken when onramp commits the event). "server" is onramp's own:
 // the project row's created_at → the stored time of the progress-100 event.
 // Two modes, 20 projects each: back-to-back (the next create as soon as the
 // previous one is at 100%, while Flux works on the earlier ones on the same
@@ -787,7 +787,7 @@ func BenchmarkCreateToReady(b *testing.B) {
 }
 
 // ---------------------------------------------------------------------------
-// Issue 5: live status.
+// Live status.
 
 // BenchmarkStatusFreshness makes a one-environment project ready, then moves
 // its Kustomization's spec.path to a missing directory and back, 200 times

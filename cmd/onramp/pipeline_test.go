@@ -25,9 +25,10 @@ import (
 	"github.com/onramp/onramp/store/storetest"
 )
 
-// The original design's test plan: at the first moment the project reports 100%, the
-// cluster and the database already hold every object; then Flux makes
-// every environment ready at the pushed revision; then delete removes it all.
+// TestInitializeThreeEnvironments checks that at the first moment the
+// project reports 100%, the cluster and the database already hold every
+// object; then Flux makes every environment ready at the pushed revision;
+// then delete removes it all.
 func TestInitializeThreeEnvironments(t *testing.T) {
 	for _, engine := range storetest.Engines() {
 		t.Run(engine, func(t *testing.T) {
