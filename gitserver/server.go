@@ -42,7 +42,8 @@ type Server struct {
 	// Auth decides who may read and write each repository.
 	Auth onramp.GitAuthorizer
 	// Logger receives one line per request and the details of failures;
-	// nil discards them. Passwords are never logged.
+	// nil discards them. Credentials are never logged, in the password or
+	// in the user name.
 	Logger *slog.Logger
 	// OnPush, if set, is called after a push moved the branch HEAD points
 	// at, so that the new revision is deployed and judged at once.
@@ -54,7 +55,23 @@ type gitRequest struct {
 	project   string
 	service   string
 	advertise bool // GET info/refs rather than POST to the service
-	user      string
+	// username is the basic-auth user name. It is never logged: a client
+	// may put its token there (http://TOKEN:@host/…); as() says what may be.
+	username string
+	hasAuth  bool
+}
+
+// as names the kind of credential a request came with, for the log: "flux"
+// for the read-only identity, "token" for any other user name (whose
+// password must be an API token), "anonymous" without credentials.
+func (req gitRequest) as() string {
+	switch {
+	case !req.hasAuth:
+		return "anonymous"
+	case req.username == onramp.GitReadUser:
+		return onramp.GitReadUser
+	}
+	return "token"
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -75,7 +92,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.logger().LogAttrs(r.Context(), slog.LevelInfo, "git request",
 		slog.String("method", r.Method), slog.String("path", r.URL.Path),
-		slog.String("service", req.service), slog.String("user", req.user),
+		slog.String("service", req.service), slog.String("as", req.as()),
 		slog.Int("status", sw.status()), slog.Duration("duration", time.Since(start)))
 }
 
@@ -96,7 +113,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) (gitRequest, bool
 		unauthorized(w)
 		return req, false
 	}
-	req.user = user
+	req.username, req.hasAuth = user, true
 	return req, s.authorize(w, r, req, password)
 }
 
@@ -142,7 +159,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, req gitReques
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return false
 	}
-	err := s.Auth.AuthorizeGit(r.Context(), req.project, req.user, password, req.service == receivePack)
+	err := s.Auth.AuthorizeGit(r.Context(), req.project, req.username, password, req.service == receivePack)
 	switch onramp.ErrorCode(err) {
 	case "":
 		return true
@@ -151,7 +168,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, req gitReques
 	case onramp.ENOTFOUND:
 		http.Error(w, "repository not found", http.StatusNotFound)
 	default:
-		s.logger().Error("authorize git request", "project", req.project, "user", req.user, "err", err)
+		s.logger().Error("authorize git request", "project", req.project, "as", req.as(), "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 	}
 	return false
