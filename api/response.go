@@ -1,10 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 
@@ -60,38 +62,88 @@ func (s *Server) JSON(w http.ResponseWriter, r *http.Request, status int, v any)
 	}
 }
 
-// decode reads a JSON body of at most maxBody bytes into v.
+// decode reads a JSON object of at most maxBody bytes into v. A body that
+// is not one JSON object (trailing data, another kind of value, an empty
+// key) is EMALFORMED; a value of the wrong type is EINVALID naming its
+// field with indexes, as in environments[2].name.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return onramp.Errorf(onramp.EMALFORMED, "Content-Type %q is not application/json", ct)
+	if err := checkJSONType(r); err != nil {
+		return err
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return onramp.Errorf(onramp.ETOOLARGE, "request body is larger than %d bytes", maxBody)
+	case err != nil:
+		return onramp.Errorf(onramp.EMALFORMED, "read request body: %v", err)
+	}
+	doc, err := parseObject(body)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	return decodeError(dec.Decode(v), doc)
+}
+
+// checkJSONType refuses a body that says it is not JSON. A missing
+// Content-Type is taken as JSON.
+func checkJSONType(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		return onramp.Errorf(onramp.EMALFORMED, "Content-Type %q is not application/json: send -H 'Content-Type: application/json'", ct)
+	}
+	return nil
+}
+
+// parseObject checks that body is exactly one JSON object without empty
+// keys, and returns it parsed, to name fields in later errors.
+func parseObject(body []byte) (map[string]any, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, onramp.Errorf(onramp.EMALFORMED, "request body is empty; send a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, onramp.Errorf(onramp.EMALFORMED, "request body is not valid JSON: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, onramp.Errorf(onramp.EMALFORMED, "request body has data after the JSON object; send one object")
+	}
+	obj, ok := doc.(map[string]any)
+	if !ok {
+		return nil, onramp.Errorf(onramp.EMALFORMED, "request body is a JSON %s; send a JSON object", jsonKind(doc))
+	}
+	if path, ok := emptyKey(obj, ""); ok {
+		return nil, onramp.Errorf(onramp.EMALFORMED, "request body has an empty key in %s; every key needs a name", orTop(path))
+	}
+	return obj, nil
+}
+
+// decodeError turns an error of decoding doc's text into a struct into
+// an application error.
+func decodeError(err error, doc map[string]any) error {
 	var typeErr *json.UnmarshalTypeError
 	var appErr *onramp.Error
 	switch {
 	case err == nil:
+		return nil
 	case errors.As(err, &appErr):
 		return appErr
-	case errors.As(err, &tooLarge):
-		return onramp.Errorf(onramp.ETOOLARGE, "request body is larger than %d bytes", maxBody)
-	case errors.Is(err, io.EOF):
-		return onramp.Errorf(onramp.EMALFORMED, "request body is empty; send a JSON object")
 	case errors.As(err, &typeErr):
-		return &onramp.Error{Code: onramp.EINVALID, Field: typeErr.Field, Message: "field " + typeErr.Field + " must be a JSON " + typeErr.Type.String()}
+		field := fieldPath(doc, typeErr)
+		return &onramp.Error{Code: onramp.EINVALID, Field: field, Message: "field " + field + " must be a JSON " + typeName(typeErr.Type)}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// encoding/json has no typed error for this one.
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return &onramp.Error{Code: onramp.EINVALID, Field: field, Message: "unknown field " + field}
-	default:
-		return onramp.Errorf(onramp.EMALFORMED, "request body is not valid JSON: %v", err)
 	}
-	if dec.More() {
-		return onramp.Errorf(onramp.EMALFORMED, "request body has data after the JSON object")
-	}
-	return nil
+	return onramp.Errorf(onramp.EMALFORMED, "request body is not valid JSON: %v", err)
 }
 
 // logger returns the server's logger with the request's attributes.
