@@ -78,7 +78,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Web != nil {
 		mux.Handle("/", s.Web)
 	}
-	return s.instrument(mux)
+	return s.instrument(s.refuseBadBytes(mux))
 }
 
 // authenticate requires a valid bearer token, or a browser session cookie,
