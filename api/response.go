@@ -42,9 +42,20 @@ type ErrorBody struct {
 	} `json:"error"`
 }
 
-// Error writes err as JSON; internal errors are logged, never shown.
+// statusClientGone is the status recorded, as nginx does, for a request
+// whose client left before its answer: not a server error.
+const statusClientGone = 499
+
+// Error writes err as JSON; internal errors are logged, never shown. A
+// request whose client has left (its context canceled) is not a server
+// error: it is logged at debug and counted as 499.
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	code := onramp.ErrorCode(err)
+	if code == onramp.EINTERNAL && r.Context().Err() != nil {
+		s.Logger.Debug("client left", "method", r.Method, "path", r.URL.Path, "error", err)
+		w.WriteHeader(statusClientGone)
+		return
+	}
 	if code == onramp.EINTERNAL {
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 	}

@@ -168,6 +168,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, req gitReques
 	case onramp.ENOTFOUND:
 		http.Error(w, "repository not found", http.StatusNotFound)
 	default:
+		if r.Context().Err() != nil { // the client left: not a server error
+			s.logger().Debug("authorize git request", "project", req.project, "as", req.as(), "err", err)
+			return false
+		}
 		s.logger().Error("authorize git request", "project", req.project, "as", req.as(), "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 	}

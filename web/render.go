@@ -61,7 +61,14 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 }
 
 // serverError logs err and shows a page that says so without its details.
+// A request whose client has left is not a server error: it is logged at
+// debug and counted as 499, as the API does.
 func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		h.deps.Logger.Debug("client left", "method", r.Method, "path", r.URL.Path, "error", err)
+		w.WriteHeader(499)
+		return
+	}
 	h.deps.Logger.Error("page failed", "method", r.Method, "path", r.URL.Path, "error", err)
 	h.render(w, r, http.StatusInternalServerError, "error", pageData{
 		Title: "Something went wrong", Message: onramp.ErrorMessage(err),
