@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/onramp/onramp"
 )
@@ -23,6 +25,7 @@ var statusCodes = map[string]int{
 	onramp.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	onramp.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	onramp.EMALFORMED:    http.StatusBadRequest,
+	onramp.ETOOMANY:      http.StatusTooManyRequests,
 }
 
 // StatusCode returns the HTTP status for an application error code.
@@ -31,6 +34,12 @@ func StatusCode(code string) int {
 		return s
 	}
 	return http.StatusInternalServerError
+}
+
+// RetryAfter is the Retry-After header's value for an ETOOMANY error:
+// whole seconds.
+func RetryAfter(err error) string {
+	return strconv.Itoa(int(onramp.ErrorRetryAfter(err) / time.Second))
 }
 
 // ErrorBody is the JSON shape of every error answer.
@@ -58,6 +67,9 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if code == onramp.EINTERNAL {
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	}
+	if code == onramp.ETOOMANY {
+		w.Header().Set("Retry-After", RetryAfter(err))
 	}
 	var body ErrorBody
 	body.Error.Code, body.Error.Message, body.Error.Field = code, onramp.ErrorMessage(err), onramp.ErrorField(err)
