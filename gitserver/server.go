@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -162,11 +163,15 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, req gitReques
 	err := s.Auth.AuthorizeGit(r.Context(), req.project, req.username, password, req.service == receivePack)
 	switch onramp.ErrorCode(err) {
 	case "":
+		allowTransfer(w)
 		return true
 	case onramp.EUNAUTHORIZED:
 		unauthorized(w)
 	case onramp.ENOTFOUND:
 		http.Error(w, "repository not found", http.StatusNotFound)
+	case onramp.ETOOMANY:
+		w.Header().Set("Retry-After", strconv.Itoa(int(onramp.ErrorRetryAfter(err)/time.Second)))
+		http.Error(w, onramp.ErrorMessage(err), http.StatusTooManyRequests)
 	default:
 		if r.Context().Err() != nil { // the client left: not a server error
 			s.logger().Debug("authorize git request", "project", req.project, "as", req.as(), "err", err)
@@ -176,6 +181,19 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, req gitReques
 		http.Error(w, "internal error", http.StatusInternalServerError)
 	}
 	return false
+}
+
+// maxTransfer bounds an authorized clone or push, which may take longer
+// than the server's read and write timeouts allow a request.
+const maxTransfer = 15 * time.Minute
+
+// allowTransfer lets an authorized request read and write for maxTransfer
+// from now. Where the writer cannot set deadlines, there are none to lift.
+func allowTransfer(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	end := time.Now().Add(maxTransfer)
+	rc.SetReadDeadline(end)
+	rc.SetWriteDeadline(end)
 }
 
 func unauthorized(w http.ResponseWriter) {

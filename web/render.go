@@ -7,6 +7,8 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/onramp/onramp"
 )
@@ -73,4 +75,18 @@ func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, err error)
 	h.render(w, r, http.StatusInternalServerError, "error", pageData{
 		Title: "Something went wrong", Message: onramp.ErrorMessage(err),
 	})
+}
+
+// tooMany answers a request refused by a limit with 429, Retry-After and
+// page, whose Error or Message says when to try again.
+func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, page string, data pageData, err error) {
+	secs := int(onramp.ErrorRetryAfter(err) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	msg := fmt.Sprintf("%s (try again in %d s)", onramp.ErrorMessage(err), secs)
+	if page == "signin" {
+		data.Error = msg
+	} else {
+		data.Message = msg
+	}
+	h.render(w, r, http.StatusTooManyRequests, page, data)
 }
