@@ -17,6 +17,12 @@ import (
 // onramp process sharing it can serve the stream.
 func (s *Server) projectEvents(w http.ResponseWriter, r *http.Request) {
 	ctx, name, who := r.Context(), r.PathValue("name"), owner(r)
+	release, ok := s.streams.acquire(who, s.Limits.orDefaults().MaxStreamsPerUser)
+	if !ok {
+		s.Error(w, r, onramp.TooManyf(5*time.Second, "you have %d event streams open, the most a user may; close one and try again", s.Limits.orDefaults().MaxStreamsPerUser))
+		return
+	}
+	defer release()
 	after, resumed, err := lastEventID(r)
 	if err != nil {
 		s.Error(w, r, err)
@@ -39,8 +45,13 @@ func (s *Server) projectEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
+	// A stream outlives the server's read and write timeouts: it reads
+	// nothing more (the client's leaving still ends it), and each write
+	// gets the write timeout of its own.
+	rc.SetReadDeadline(time.Time{})
+	s.extendWrite(rc)
+	w.WriteHeader(http.StatusOK)
 	if !resumed {
 		writeEvent(w, after, onramp.EventSnapshot, p)
 	}
@@ -79,6 +90,7 @@ func (s *Server) follow(ctx context.Context, w http.ResponseWriter, rc *http.Res
 		case <-wake:
 			read = true
 		}
+		s.extendWrite(rc)
 		if read {
 			// Asked for before reading: a write committed after this
 			// point closes it, and the next wait ends at once.
@@ -102,6 +114,12 @@ func (s *Server) follow(ctx context.Context, w http.ResponseWriter, rc *http.Res
 			return
 		}
 	}
+}
+
+// extendWrite gives the stream's next writes the server's write timeout
+// from now.
+func (s *Server) extendWrite(rc *http.ResponseController) {
+	rc.SetWriteDeadline(time.Now().Add(s.Limits.orDefaults().WriteTimeout))
 }
 
 func writeEvent(w http.ResponseWriter, id int64, typ string, data any) {

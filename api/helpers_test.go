@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/onramp/onramp/api"
+	"github.com/onramp/onramp/gitserver"
 	"github.com/onramp/onramp/store"
 	"github.com/onramp/onramp/store/storetest"
 	"github.com/onramp/onramp/templates"
@@ -30,8 +31,10 @@ type env struct {
 	logs  *lockedBuffer
 }
 
-// newEnv starts the API, its pages and its event streams on engine's
-// database; configure, if given, changes the server before it starts.
+// newEnv starts the API, its pages, its event streams and the Git server
+// as onramp serves them (the real http.Server and listener, with their
+// limits) on engine's database; configure, if given, changes the server
+// before it starts.
 func newEnv(t testing.TB, engine string, configure ...func(*api.Server)) *env {
 	t.Helper()
 	db := storetest.Open(t, engine)
@@ -49,14 +52,22 @@ func newEnv(t testing.TB, engine string, configure ...func(*api.Server)) *env {
 		Projects: db, Templates: tmpl, Auth: db, Logger: logger, Registry: prometheus.NewRegistry(),
 		Ready:   func(context.Context) map[string]error { return nil },
 		Changed: db.Changed,
-		Web:     web.New(web.Deps{Projects: db, Auth: db, Logger: logger}),
 	}
 	for _, c := range configure {
 		c(srv)
 	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	return &env{url: ts.URL, db: db, srv: srv, token: token, logs: logs}
+	auth := api.NewAuthLimiter(srv.Auth, db, srv.Limits.AuthFailuresPerMinute)
+	srv.Auth = auth
+	srv.Web = web.New(web.Deps{Projects: db, Auth: auth, Logger: logger})
+	srv.Git = &gitserver.Server{Root: t.TempDir(), Auth: auth, Logger: logger}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := srv.HTTPServer()
+	go hs.Serve(srv.LimitListener(ln))
+	t.Cleanup(func() { hs.Close() })
+	return &env{url: "http://" + ln.Addr().String(), db: db, srv: srv, token: token, logs: logs}
 }
 
 // do sends a request with alice's token and returns the status and body.

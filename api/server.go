@@ -40,8 +40,11 @@ type Server struct {
 	// stored: a process that also runs the jobs starts the template's
 	// preflight, so that the job finds it done (templates.Registry.Prepare).
 	Prepare func(p *onramp.Project)
+	// Limits bound what one client can hold of the server.
+	Limits Limits
 
 	metrics *metrics
+	streams counter // open event streams by user
 }
 
 // maxBody bounds request bodies.
@@ -78,7 +81,9 @@ func (s *Server) Handler() http.Handler {
 	if s.Web != nil {
 		mux.Handle("/", s.Web)
 	}
-	return s.instrument(s.refuseBadBytes(mux))
+	// instrument reads the route the mux sets on its request: nothing between
+	// them may copy the request.
+	return withClient(s.instrument(s.refuseOverLimit(s.refuseBadBytes(mux))))
 }
 
 // authenticate requires a valid bearer token, or a browser session cookie,
