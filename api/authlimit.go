@@ -68,7 +68,7 @@ func (a *AuthLimiter) check(ctx context.Context) (*rate.Limiter, error) {
 	lim := a.limiter(client, now)
 	if tokens := lim.TokensAt(now); tokens < 1 {
 		wait := time.Duration((1 - tokens) / float64(lim.Limit()) * float64(time.Second))
-		return nil, onramp.TooManyf(wait, "too many refused credentials from your address; try again in a minute with a valid token")
+		return nil, onramp.TooManyf(wait, "too many refused credentials from your address; wait, then try again with a valid token")
 	}
 	return lim, nil
 }

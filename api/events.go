@@ -101,6 +101,9 @@ func (s *Server) follow(ctx context.Context, w http.ResponseWriter, rc *http.Res
 				rc.Flush()
 				return
 			}
+			if err != nil && ctx.Err() != nil {
+				return // the client left during the read
+			}
 			if err != nil {
 				s.Logger.Warn("event stream", "project", name, "error", err)
 				continue
