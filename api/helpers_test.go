@@ -29,6 +29,8 @@ type env struct {
 	srv   *api.Server
 	token string // alice's
 	logs  *lockedBuffer
+	// gitRoot holds the Git server's repositories.
+	gitRoot string
 }
 
 // newEnv starts the API, its pages, its event streams and the Git server
@@ -59,7 +61,8 @@ func newEnv(t testing.TB, engine string, configure ...func(*api.Server)) *env {
 	auth := api.NewAuthLimiter(srv.Auth, db, srv.Limits.AuthFailuresPerMinute)
 	srv.Auth = auth
 	srv.Web = web.New(web.Deps{Projects: db, Auth: auth, Logger: logger})
-	srv.Git = &gitserver.Server{Root: t.TempDir(), Auth: auth, Logger: logger}
+	gitRoot := t.TempDir()
+	srv.Git = &gitserver.Server{Root: gitRoot, Auth: auth, Logger: logger}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +70,7 @@ func newEnv(t testing.TB, engine string, configure ...func(*api.Server)) *env {
 	hs := srv.HTTPServer()
 	go hs.Serve(srv.LimitListener(ln))
 	t.Cleanup(func() { hs.Close() })
-	return &env{url: "http://" + ln.Addr().String(), db: db, srv: srv, token: token, logs: logs}
+	return &env{url: "http://" + ln.Addr().String(), db: db, srv: srv, token: token, logs: logs, gitRoot: gitRoot}
 }
 
 // do sends a request with alice's token and returns the status and body.

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/onramp/onramp/api"
+	"github.com/onramp/onramp/gitserver"
 	"github.com/onramp/onramp/store"
 )
 
@@ -264,9 +266,8 @@ func TestSlowClientsCutOff(t *testing.T) {
 	}
 }
 
-// TestStreamsOutliveTimeouts checks that an event stream, and the Git
-// transfers, are not cut off by the read and write timeouts that bound
-// other requests.
+// TestStreamsOutliveTimeouts checks that an event stream is not cut off by
+// the read and write timeouts that bound other requests.
 func TestStreamsOutliveTimeouts(t *testing.T) {
 	e := newEnv(t, store.SQLite, func(s *api.Server) {
 		s.Limits = api.Limits{ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond}
@@ -288,6 +289,39 @@ func TestStreamsOutliveTimeouts(t *testing.T) {
 		if _, err := r.ReadString('\n'); err != nil {
 			t.Fatalf("stream ended after %s: %v; want it open past the timeouts", time.Since(start).Round(time.Millisecond), err)
 		}
+	}
+}
+
+// TestGitTransfersOutliveTimeouts checks that an authorized Git request
+// may send its body for longer than the read timeout, as a large push over
+// a slow link does.
+func TestGitTransfersOutliveTimeouts(t *testing.T) {
+	e := newEnv(t, store.SQLite, func(s *api.Server) { s.Limits = api.Limits{ReadTimeout: 200 * time.Millisecond} })
+	if code, body := e.do(t, "POST", "/api/v1/projects", "application/json", validBody); code != 202 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	if _, err := (&gitserver.Provider{Root: e.gitRoot}).CreateRepository(context.Background(), "shop"); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	auth := base64.StdEncoding.EncodeToString([]byte("x:" + e.token))
+	// A push's probe, "0000", in two halves with three read timeouts between.
+	fmt.Fprintf(conn, "POST /git/shop.git/git-receive-pack HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\n"+
+		"Content-Type: application/x-git-receive-pack-request\r\nContent-Length: 4\r\n\r\n00", auth)
+	time.Sleep(600 * time.Millisecond)
+	io.WriteString(conn, "00")
+	conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("slow push: %v; want an answer", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("slow push = %d; want 200", resp.StatusCode)
 	}
 }
 
