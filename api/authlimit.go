@@ -99,10 +99,7 @@ func (a *AuthLimiter) limiter(client string, now time.Time) *rate.Limiter {
 		}
 		a.nextPrune = max(1024, 2*len(a.clients))
 	}
-	n := a.PerMinute
-	if n <= 0 {
-		n = DefaultLimits().AuthFailuresPerMinute
-	}
+	n := or(a.PerMinute, DefaultLimits().AuthFailuresPerMinute)
 	lim := rate.NewLimiter(rate.Limit(float64(n)/60), n)
 	a.clients[client] = lim
 	return lim

@@ -17,9 +17,9 @@ import (
 // onramp process sharing it can serve the stream.
 func (s *Server) projectEvents(w http.ResponseWriter, r *http.Request) {
 	ctx, name, who := r.Context(), r.PathValue("name"), owner(r)
-	release, ok := s.streams.acquire(who, s.Limits.orDefaults().MaxStreamsPerUser)
-	if !ok {
-		s.Error(w, r, onramp.TooManyf(5*time.Second, "you have %d event streams open, the most a user may; close one and try again", s.Limits.orDefaults().MaxStreamsPerUser))
+	release, err := s.holdStream(who)
+	if err != nil {
+		s.Error(w, r, err)
 		return
 	}
 	defer release()
@@ -57,6 +57,17 @@ func (s *Server) projectEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.Flush()
 	s.follow(ctx, w, rc, who, p, after)
+}
+
+// holdStream counts one more event stream of the user, or returns
+// ETOOMANY when they hold as many as they may.
+func (s *Server) holdStream(user string) (release func(), err error) {
+	max := s.Limits.orDefaults().MaxStreamsPerUser
+	release, ok := s.streams.acquire(user, max)
+	if !ok {
+		return nil, onramp.TooManyf(5*time.Second, "you have %d event streams open, the most a user may; close one and try again", max)
+	}
+	return release, nil
 }
 
 // follow sends the project's events after `after` until the client leaves

@@ -42,18 +42,23 @@ func DefaultLimits() Limits {
 // orDefaults fills l's zero fields from DefaultLimits.
 func (l Limits) orDefaults() Limits {
 	d := DefaultLimits()
-	for _, f := range []struct{ v, def *time.Duration }{{&l.ReadTimeout, &d.ReadTimeout}, {&l.WriteTimeout, &d.WriteTimeout}, {&l.IdleTimeout, &d.IdleTimeout}} {
-		if *f.v <= 0 {
-			*f.v = *f.def
-		}
+	return Limits{
+		ReadTimeout:             or(l.ReadTimeout, d.ReadTimeout),
+		WriteTimeout:            or(l.WriteTimeout, d.WriteTimeout),
+		IdleTimeout:             or(l.IdleTimeout, d.IdleTimeout),
+		MaxConnections:          or(l.MaxConnections, d.MaxConnections),
+		MaxConnectionsPerClient: or(l.MaxConnectionsPerClient, d.MaxConnectionsPerClient),
+		MaxStreamsPerUser:       or(l.MaxStreamsPerUser, d.MaxStreamsPerUser),
+		AuthFailuresPerMinute:   or(l.AuthFailuresPerMinute, d.AuthFailuresPerMinute),
 	}
-	for _, f := range []struct{ v, def *int }{{&l.MaxConnections, &d.MaxConnections}, {&l.MaxConnectionsPerClient, &d.MaxConnectionsPerClient},
-		{&l.MaxStreamsPerUser, &d.MaxStreamsPerUser}, {&l.AuthFailuresPerMinute, &d.AuthFailuresPerMinute}} {
-		if *f.v <= 0 {
-			*f.v = *f.def
-		}
+}
+
+// or returns v, or def when v is not positive.
+func or[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
 	}
-	return l
+	return def
 }
 
 // HTTPServer returns the http.Server that serves Handler with the
