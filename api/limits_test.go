@@ -40,13 +40,7 @@ func get(t *testing.T, c *http.Client, u, token string) (*http.Response, string)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return do(t, c, req)
 }
 
 // wantTooMany checks that resp is a 429 with a Retry-After of at least
@@ -173,30 +167,37 @@ func streamStatus(u, token string) (int, error) {
 // together, and that past the limit every check from that address is
 // refused with 429 while other addresses are not affected.
 func TestAuthFailureLimit(t *testing.T) {
-	// 6 a minute: one more every 10 s, far longer than the test's steps.
-	e := newEnv(t, store.SQLite, func(s *api.Server) { s.Limits = api.Limits{AuthFailuresPerMinute: 6} })
+	// 8 a minute: one more every 7.5 s, far longer than the test's steps.
+	e := newEnv(t, store.SQLite, func(s *api.Server) { s.Limits = api.Limits{AuthFailuresPerMinute: 8} })
 	c := clientAt("127.0.0.1")
+	noRedirect := &http.Client{Transport: c.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	git := e.url + "/git/shop.git/info/refs?service=git-upload-pack"
 	attempts := []struct {
-		name string
-		send func(token string) (*http.Response, string)
+		name    string
+		refused int // the answer to a wrong token
+		send    func(token string) (*http.Response, string)
 	}{
-		{"API token", func(tok string) (*http.Response, string) { return get(t, c, e.url+"/api/v1/projects", tok) }},
-		{"sign-in", func(tok string) (*http.Response, string) {
+		{"API token", 401, func(tok string) (*http.Response, string) { return get(t, c, e.url+"/api/v1/projects", tok) }},
+		{"sign-in", 401, func(tok string) (*http.Response, string) {
 			return post(t, c, e.url+"/signin", url.Values{"token": {tok}})
 		}},
-		{"Git", func(tok string) (*http.Response, string) { return gitAs(t, c, git, "x", tok) }},
+		{"Git", 401, func(tok string) (*http.Response, string) { return gitAs(t, c, git, "x", tok) }},
+		{"page's session cookie", http.StatusSeeOther, func(tok string) (*http.Response, string) {
+			req, _ := http.NewRequest("GET", e.url+"/projects/shop", nil)
+			req.AddCookie(&http.Cookie{Name: "onramp_session", Value: tok})
+			return do(t, noRedirect, req)
+		}},
 	}
 	for _, a := range attempts {
 		for i := range 2 {
-			if resp, body := a.send(fmt.Sprintf("onr_guess%d_guess", i)); resp.StatusCode != http.StatusUnauthorized {
-				t.Fatalf("wrong %s = %d %.100s; want 401", a.name, resp.StatusCode, body)
+			if resp, body := a.send(fmt.Sprintf("onr_guess%d_guess", i)); resp.StatusCode != a.refused {
+				t.Fatalf("wrong %s = %d %.100s; want %d", a.name, resp.StatusCode, body, a.refused)
 			}
 		}
 	}
 	for _, a := range attempts {
 		resp, body := a.send(e.token)
-		wantTooMany(t, a.name+" with a valid token after 6 refusals", resp, body)
+		wantTooMany(t, a.name+" with a valid token after 8 refusals", resp, body)
 	}
 	if resp, body := gitAs(t, c, git, "", ""); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("Git without credentials = %d %s; want 401, the challenge git answers", resp.StatusCode, body)
@@ -206,16 +207,24 @@ func TestAuthFailureLimit(t *testing.T) {
 	}
 }
 
-// post sends a form through c.
-func post(t *testing.T, c *http.Client, u string, form url.Values) (*http.Response, string) {
+// do sends req through c and returns the response with its body read.
+func do(t *testing.T, c *http.Client, req *http.Request) (*http.Response, string) {
 	t.Helper()
-	resp, err := c.PostForm(u, form)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
+}
+
+// post sends a form through c.
+func post(t *testing.T, c *http.Client, u string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return do(t, c, req)
 }
 
 // gitAs sends a Git request through c with basic credentials, if any.
@@ -225,13 +234,7 @@ func gitAs(t *testing.T, c *http.Client, u, user, password string) (*http.Respon
 	if user != "" || password != "" {
 		req.SetBasicAuth(user, password)
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return do(t, c, req)
 }
 
 // TestSlowClientsCutOff checks that a client that sends its headers or
