@@ -36,7 +36,7 @@ func NewAuthLimiter(auth onramp.AuthService, git onramp.GitAuthorizer, perMinute
 // Authenticate checks a token unless the caller's address has been
 // refused too often.
 func (a *AuthLimiter) Authenticate(ctx context.Context, token string) (*onramp.User, error) {
-	lim, err := a.check(ctx)
+	lim, err := a.check(ctx, "")
 	if err != nil {
 		return nil, err
 	}
@@ -47,8 +47,16 @@ func (a *AuthLimiter) Authenticate(ctx context.Context, token string) (*onramp.U
 
 // AuthorizeGit checks Git credentials unless the caller's address has
 // been refused too often.
+//
+// Flux's reads are counted per project: every project's Flux clones from
+// the same source-controller address, and the retries of one project whose
+// credential broke must not refuse the others'.
 func (a *AuthLimiter) AuthorizeGit(ctx context.Context, project, username, password string, write bool) error {
-	lim, err := a.check(ctx)
+	scope := ""
+	if username == onramp.GitReadUser && !write {
+		scope = "flux " + project
+	}
+	lim, err := a.check(ctx, scope)
 	if err != nil {
 		return err
 	}
@@ -57,12 +65,16 @@ func (a *AuthLimiter) AuthorizeGit(ctx context.Context, project, username, passw
 	return err
 }
 
-// check returns the limiter of ctx's client address, or ETOOMANY when it
-// has no refusal left. A context without an address is not limited.
-func (a *AuthLimiter) check(ctx context.Context) (*rate.Limiter, error) {
+// check returns the limiter of ctx's client address, within scope if
+// given, or ETOOMANY when it has no refusal left. A context without an
+// address is not limited.
+func (a *AuthLimiter) check(ctx context.Context, scope string) (*rate.Limiter, error) {
 	client, ok := clientFromContext(ctx)
 	if !ok {
 		return nil, nil
+	}
+	if scope != "" {
+		client += " " + scope
 	}
 	now := time.Now()
 	lim := a.limiter(client, now)

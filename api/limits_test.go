@@ -219,6 +219,31 @@ func do(t *testing.T, c *http.Client, req *http.Request) (*http.Response, string
 	return resp, string(b)
 }
 
+// TestFluxFailuresStayWithTheirProject checks that Flux's refused reads
+// are counted per project: all projects' Flux comes from one address, and
+// one project with a broken credential must not lock the others, or the
+// users at that address, out.
+func TestFluxFailuresStayWithTheirProject(t *testing.T) {
+	e := newEnv(t, store.SQLite, func(s *api.Server) { s.Limits = api.Limits{AuthFailuresPerMinute: 3} })
+	c := clientAt("127.0.0.1")
+	refs := func(project string) string {
+		return e.url + "/git/" + project + ".git/info/refs?service=git-upload-pack"
+	}
+	for range 3 {
+		if resp, body := gitAs(t, c, refs("broken"), "flux", "wrong"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("Flux with a wrong credential = %d %s; want 401", resp.StatusCode, body)
+		}
+	}
+	resp, body := gitAs(t, c, refs("broken"), "flux", "wrong")
+	wantTooMany(t, "Flux's fourth refused read of one project", resp, body)
+	if resp, body := gitAs(t, c, refs("other"), "flux", "wrong"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("Flux's read of another project = %d %s; want 401, not that project's limit", resp.StatusCode, body)
+	}
+	if resp, body := get(t, c, e.url+"/api/v1/projects", e.token); resp.StatusCode != http.StatusOK {
+		t.Errorf("a user at the same address = %d %s; want 200", resp.StatusCode, body)
+	}
+}
+
 // post sends a form through c.
 func post(t *testing.T, c *http.Client, u string, form url.Values) (*http.Response, string) {
 	t.Helper()
