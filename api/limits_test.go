@@ -264,14 +264,17 @@ func gitAs(t *testing.T, c *http.Client, u, user, password string) (*http.Respon
 
 // TestSlowClientsCutOff checks that a client that sends its headers or
 // its body too slowly loses its connection at the read timeout, signed in
-// or not.
+// or not, and one that keeps it idle at the idle timeout.
 func TestSlowClientsCutOff(t *testing.T) {
-	e := newEnv(t, store.SQLite, func(s *api.Server) { s.Limits = api.Limits{ReadTimeout: 300 * time.Millisecond} })
+	e := newEnv(t, store.SQLite, func(s *api.Server) {
+		s.Limits = api.Limits{ReadTimeout: 300 * time.Millisecond, IdleTimeout: 300 * time.Millisecond}
+	})
 	host := strings.TrimPrefix(e.url, "http://")
 	tests := []struct{ name, start string }{
 		{"slow headers", "GET /api/v1/projects HTTP/1.1\r\nHost: x\r\n"},
 		{"slow body, anonymous", "POST /api/v1/projects HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{"},
 		{"slow body, signed in", "POST /api/v1/projects HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + e.token + "\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"},
+		{"idle after a request", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
