@@ -3,6 +3,7 @@ package onramp
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Application error codes. Each maps to one HTTP status in the api package.
@@ -15,6 +16,7 @@ const (
 	ETOOLARGE     = "too_large"
 	EUNAVAILABLE  = "unavailable"
 	EMALFORMED    = "malformed"
+	ETOOMANY      = "too_many"
 )
 
 // Error is an error a user can act on: a code, a message that says what to
@@ -23,6 +25,8 @@ type Error struct {
 	Code    string
 	Message string
 	Field   string
+	// RetryAfter, for ETOOMANY, is when the client may try again.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -40,6 +44,27 @@ func Errorf(code, format string, args ...any) *Error {
 // FieldErrorf returns an EINVALID error about one input field.
 func FieldErrorf(field, format string, args ...any) *Error {
 	return &Error{Code: EINVALID, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// TooManyf returns an ETOOMANY error: a limit was met, and the client may
+// try again after retryAfter.
+func TooManyf(retryAfter time.Duration, format string, args ...any) *Error {
+	return &Error{Code: ETOOMANY, Message: fmt.Sprintf(format, args...), RetryAfter: retryAfter}
+}
+
+// ErrorRetryAfter returns when the client of an ETOOMANY error may try
+// again, rounded up to whole seconds as Retry-After says it, and at least
+// one second.
+func ErrorRetryAfter(err error) time.Duration {
+	var e *Error
+	if !errors.As(err, &e) || e.RetryAfter <= time.Second {
+		return time.Second
+	}
+	d := e.RetryAfter
+	if r := d % time.Second; r != 0 {
+		d += time.Second - r
+	}
+	return d
 }
 
 // ErrorCode returns the code of an application error, or EINTERNAL for any

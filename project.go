@@ -119,6 +119,10 @@ const (
 	MaxNameLength = 63 - 1 - MaxEnvironmentNameLength
 	// MaxEnvironmentNameLength bounds environment names.
 	MaxEnvironmentNameLength = 20
+	// MaxEnvironments bounds a project's environments: each costs a
+	// namespace and five objects in the cluster, and a create writes them
+	// all in one transaction.
+	MaxEnvironments = 50
 )
 
 var (
@@ -157,6 +161,9 @@ func (c *ProjectCreate) Validate() error {
 	}
 	if len(c.Environments) == 0 {
 		return FieldErrorf("environments", "at least one environment is required (development, staging or production)")
+	}
+	if len(c.Environments) > MaxEnvironments {
+		return FieldErrorf("environments", "%d environments are more than a project may have; give at most %d", len(c.Environments), MaxEnvironments)
 	}
 	seen := map[string]bool{}
 	for i, e := range c.Environments {

@@ -17,6 +17,12 @@ import (
 // onramp process sharing it can serve the stream.
 func (s *Server) projectEvents(w http.ResponseWriter, r *http.Request) {
 	ctx, name, who := r.Context(), r.PathValue("name"), owner(r)
+	release, err := s.holdStream(who)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	defer release()
 	after, resumed, err := lastEventID(r)
 	if err != nil {
 		s.Error(w, r, err)
@@ -39,13 +45,29 @@ func (s *Server) projectEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
+	// A stream outlives the server's read and write timeouts: it reads
+	// nothing more (the client's leaving still ends it), and each write
+	// gets the write timeout of its own.
+	rc.SetReadDeadline(time.Time{})
+	s.extendWrite(rc)
+	w.WriteHeader(http.StatusOK)
 	if !resumed {
 		writeEvent(w, after, onramp.EventSnapshot, p)
 	}
 	rc.Flush()
 	s.follow(ctx, w, rc, who, p, after)
+}
+
+// holdStream counts one more event stream of the user, or returns
+// ETOOMANY when they hold as many as they may.
+func (s *Server) holdStream(user string) (release func(), err error) {
+	max := s.Limits.orDefaults().MaxStreamsPerUser
+	release, ok := s.streams.acquire(user, max)
+	if !ok {
+		return nil, onramp.TooManyf(5*time.Second, "you have %d event streams open, the most a user may; close one and try again", max)
+	}
+	return release, nil
 }
 
 // follow sends the project's events after `after` until the client leaves
@@ -79,6 +101,7 @@ func (s *Server) follow(ctx context.Context, w http.ResponseWriter, rc *http.Res
 		case <-wake:
 			read = true
 		}
+		s.extendWrite(rc)
 		if read {
 			// Asked for before reading: a write committed after this
 			// point closes it, and the next wait ends at once.
@@ -88,6 +111,9 @@ func (s *Server) follow(ctx context.Context, w http.ResponseWriter, rc *http.Res
 				writeEvent(w, after, onramp.EventPhase, map[string]string{"phase": "deleted"})
 				rc.Flush()
 				return
+			}
+			if err != nil && ctx.Err() != nil {
+				return // the client left during the read
 			}
 			if err != nil {
 				s.Logger.Warn("event stream", "project", name, "error", err)
@@ -102,6 +128,12 @@ func (s *Server) follow(ctx context.Context, w http.ResponseWriter, rc *http.Res
 			return
 		}
 	}
+}
+
+// extendWrite gives the stream's next writes the server's write timeout
+// from now.
+func (s *Server) extendWrite(rc *http.ResponseController) {
+	rc.SetWriteDeadline(time.Now().Add(s.Limits.orDefaults().WriteTimeout))
 }
 
 func writeEvent(w http.ResponseWriter, id int64, typ string, data any) {

@@ -38,8 +38,11 @@ type Server struct {
 	Changed func(projectID int64) <-chan struct{}
 	// Namespaces are the namespaces no project may use.
 	Namespaces onramp.NamespacePolicy
+	// Limits bound what one client can hold of the server.
+	Limits Limits
 
 	metrics *metrics
+	streams counter // open event streams by user
 }
 
 // maxBody bounds request bodies.
@@ -76,7 +79,9 @@ func (s *Server) Handler() http.Handler {
 	if s.Web != nil {
 		mux.Handle("/", s.Web)
 	}
-	return s.instrument(mux)
+	// instrument reads the route the mux sets on its request: nothing between
+	// them may copy the request.
+	return withClient(s.instrument(s.refuseOverLimit(s.refuseBadBytes(mux))))
 }
 
 // authenticate requires a valid bearer token, or a browser session cookie,

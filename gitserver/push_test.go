@@ -212,20 +212,25 @@ func TestFetchGitCLI(t *testing.T) {
 	}
 }
 
-func TestLogsNoPasswords(t *testing.T) {
+// TestLogsNoCredentials checks that no credential reaches the log, in the
+// password or in the user name, where a client may put its token
+// (http://TOKEN:@host/…).
+func TestLogsNoCredentials(t *testing.T) {
 	e := newEnv(t)
 	e.createAndCommit(t, "p", sampleFiles())
 	e.do(t, "GET", "/git/p.git/info/refs?service=git-upload-pack", "p-reader", "wrong-secret", nil, nil)
+	e.do(t, "GET", "/git/p.git/info/refs?service=git-upload-pack", "token-as-user-secret", "", nil, nil)
+	e.do(t, "GET", "/git/p.git/info/refs?service=git-upload-pack", "q-secret", "", nil, nil)
 	dir := e.cloneAs(t, "p-writer", "p")
 	commitFile(t, dir, "x.txt", []byte("x\n"))
 	mustGit(t, dir, "push", "origin", "main")
 	logs := e.logs.String()
-	for _, want := range []string{"user=p-writer", "status=401", "ref=refs/heads/main"} {
+	for _, want := range []string{"as=token", "status=401", "ref=refs/heads/main"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("server log lacks %q:\n%s", want, logs)
 		}
 	}
-	for _, secret := range []string{"wrong-secret", "write-secret"} {
+	for _, secret := range []string{"wrong-secret", "write-secret", "token-as-user-secret", "q-secret", "p-reader", "p-writer"} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("server log contains the password %q:\n%s", secret, logs)
 		}

@@ -35,7 +35,7 @@ func (s *Server) serveReceivePack(ctx context.Context, w io.Writer, body io.Read
 	}
 	rs := &packp.ReportStatus{UnpackStatus: "ok"}
 	if err := storePack(sto, upd, br); err != nil {
-		s.logger().Warn("store pushed pack", "project", req.project, "user", req.user, "err", err)
+		s.logger().Warn("store pushed pack", "project", req.project, "as", req.as(), "err", err)
 		rs.UnpackStatus = "cannot store the pack"
 		for _, cmd := range upd.Commands {
 			rs.CommandStatuses = append(rs.CommandStatuses, &packp.CommandStatus{ReferenceName: cmd.Name, Status: "unpacker error"})
@@ -86,7 +86,7 @@ func (s *Server) updateRefs(ctx context.Context, req gitRequest, sto *filesystem
 		if err := updateRef(sto, cmd, head, tips); err != nil {
 			status = err.Error()
 		}
-		s.logger().Info("git push", "project", req.project, "user", req.user,
+		s.logger().Info("git push", "project", req.project, "as", req.as(),
 			"ref", cmd.Name, "old", cmd.Old, "new", cmd.New, "status", status)
 		statuses = append(statuses, &packp.CommandStatus{ReferenceName: cmd.Name, Status: status})
 	}

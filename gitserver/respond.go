@@ -60,7 +60,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, req gitRequest, er
 	}
 	s.logger().LogAttrs(r.Context(), level, "git request failed",
 		slog.String("project", req.project), slog.String("service", req.service),
-		slog.String("user", req.user), slog.Any("err", err))
+		slog.String("as", req.as()), slog.Any("err", err))
 	if sw, ok := w.(*statusWriter); ok && sw.code == 0 {
 		http.Error(w, msg, status)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,7 +43,8 @@ type Server struct {
 	// Auth decides who may read and write each repository.
 	Auth onramp.GitAuthorizer
 	// Logger receives one line per request and the details of failures;
-	// nil discards them. Passwords are never logged.
+	// nil discards them. Credentials are never logged, in the password or
+	// in the user name.
 	Logger *slog.Logger
 	// OnPush, if set, is called after a push moved the branch HEAD points
 	// at, so that the new revision is deployed and judged at once.
@@ -54,7 +56,23 @@ type gitRequest struct {
 	project   string
 	service   string
 	advertise bool // GET info/refs rather than POST to the service
-	user      string
+	// username is the basic-auth user name. It is never logged: a client
+	// may put its token there (http://TOKEN:@host/…); as() says what may be.
+	username string
+	hasAuth  bool
+}
+
+// as names the kind of credential a request came with, for the log: "flux"
+// for the read-only identity, "token" for any other user name (whose
+// password must be an API token), "anonymous" without credentials.
+func (req gitRequest) as() string {
+	switch {
+	case !req.hasAuth:
+		return "anonymous"
+	case req.username == onramp.GitReadUser:
+		return onramp.GitReadUser
+	}
+	return "token"
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -75,7 +93,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.logger().LogAttrs(r.Context(), slog.LevelInfo, "git request",
 		slog.String("method", r.Method), slog.String("path", r.URL.Path),
-		slog.String("service", req.service), slog.String("user", req.user),
+		slog.String("service", req.service), slog.String("as", req.as()),
 		slog.Int("status", sw.status()), slog.Duration("duration", time.Since(start)))
 }
 
@@ -96,7 +114,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) (gitRequest, bool
 		unauthorized(w)
 		return req, false
 	}
-	req.user = user
+	req.username, req.hasAuth = user, true
 	return req, s.authorize(w, r, req, password)
 }
 
@@ -142,19 +160,40 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, req gitReques
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return false
 	}
-	err := s.Auth.AuthorizeGit(r.Context(), req.project, req.user, password, req.service == receivePack)
+	err := s.Auth.AuthorizeGit(r.Context(), req.project, req.username, password, req.service == receivePack)
 	switch onramp.ErrorCode(err) {
 	case "":
+		allowTransfer(w)
 		return true
 	case onramp.EUNAUTHORIZED:
 		unauthorized(w)
 	case onramp.ENOTFOUND:
 		http.Error(w, "repository not found", http.StatusNotFound)
+	case onramp.ETOOMANY:
+		w.Header().Set("Retry-After", strconv.Itoa(int(onramp.ErrorRetryAfter(err)/time.Second)))
+		http.Error(w, onramp.ErrorMessage(err), http.StatusTooManyRequests)
 	default:
-		s.logger().Error("authorize git request", "project", req.project, "user", req.user, "err", err)
+		if r.Context().Err() != nil { // the client left: not a server error
+			s.logger().Debug("authorize git request", "project", req.project, "as", req.as(), "err", err)
+			return false
+		}
+		s.logger().Error("authorize git request", "project", req.project, "as", req.as(), "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 	}
 	return false
+}
+
+// maxTransfer bounds an authorized clone or push, which may take longer
+// than the server's read and write timeouts allow a request.
+const maxTransfer = 15 * time.Minute
+
+// allowTransfer lets an authorized request read and write for maxTransfer
+// from now. Where the writer cannot set deadlines, there are none to lift.
+func allowTransfer(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	end := time.Now().Add(maxTransfer)
+	rc.SetReadDeadline(end)
+	rc.SetWriteDeadline(end)
 }
 
 func unauthorized(w http.ResponseWriter) {

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"database/sql"
 	"errors"
+	"fmt"
 
 	"github.com/onramp/onramp"
 )
@@ -13,25 +14,19 @@ var _ onramp.GitAuthorizer = (*DB)(nil)
 
 // AuthorizeGit lets Flux read a project's repository with the project's
 // sealed read credential, and its owner read and write with an API token.
-// Anyone else gets ENOTFOUND, so other owners' projects stay invisible.
+// Credentials are checked before the project is looked for, so that a
+// caller without valid ones gets EUNAUTHORIZED whether the project exists
+// or not; a signed-in caller gets ENOTFOUND for other owners' projects, so
+// they stay invisible.
 func (db *DB) AuthorizeGit(ctx context.Context, project, username, password string, write bool) error {
-	var id int64
-	var owner string
-	err := db.db.QueryRowContext(ctx, db.q(`SELECT p.id, u.name FROM projects p JOIN users u ON u.id = p.owner_id WHERE p.name = ?`), project).Scan(&id, &owner)
-	if errors.Is(err, sql.ErrNoRows) {
-		return notFound(project)
+	if username == onramp.GitReadUser && !write {
+		return db.authorizeGitRead(ctx, project, password)
 	}
+	u, err := db.Authenticate(ctx, password)
 	if err != nil {
 		return err
 	}
-	if username == onramp.GitReadUser && !write {
-		cred, err := db.Credential(ctx, id, onramp.GitReadCredential)
-		if err == nil && subtle.ConstantTimeCompare([]byte(cred), []byte(password)) == 1 {
-			return nil
-		}
-		return onramp.Errorf(onramp.EUNAUTHORIZED, "wrong Git credentials for %s", project)
-	}
-	u, err := db.Authenticate(ctx, password)
+	_, owner, err := db.gitProject(ctx, project)
 	if err != nil {
 		return err
 	}
@@ -39,4 +34,35 @@ func (db *DB) AuthorizeGit(ctx context.Context, project, username, password stri
 		return notFound(project)
 	}
 	return nil
+}
+
+// authorizeGitRead checks Flux's read credential for project. A missing
+// project is refused as a wrong credential is.
+func (db *DB) authorizeGitRead(ctx context.Context, project, password string) error {
+	wrong := onramp.Errorf(onramp.EUNAUTHORIZED, "wrong Git credentials for %s", project)
+	id, _, err := db.gitProject(ctx, project)
+	if onramp.ErrorCode(err) == onramp.ENOTFOUND {
+		return wrong
+	} else if err != nil {
+		return err
+	}
+	cred, err := db.Credential(ctx, id, onramp.GitReadCredential)
+	if err == nil && subtle.ConstantTimeCompare([]byte(cred), []byte(password)) == 1 {
+		return nil
+	}
+	return wrong
+}
+
+// gitProject returns the ID and owner of the named project, or ENOTFOUND.
+func (db *DB) gitProject(ctx context.Context, project string) (int64, string, error) {
+	var id int64
+	var owner string
+	err := db.db.QueryRowContext(ctx, db.q(`SELECT p.id, u.name FROM projects p JOIN users u ON u.id = p.owner_id WHERE p.name = ?`), project).Scan(&id, &owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", notFound(project)
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("find repository %s: %w", project, err)
+	}
+	return id, owner, nil
 }

@@ -472,7 +472,11 @@ func TestTokens(t *testing.T) {
 		if err != nil || u.Name != "alice" {
 			t.Fatalf("Authenticate = %v, %v; want alice", u, err)
 		}
-		for _, bad := range []string{"", "x", tok + "x", tok[:len(tok)-1], "onr_nope_nope"} {
+		// Bad bytes are refused as invalid tokens, not as PostgreSQL's
+		// "invalid byte sequence" (SQLSTATE 22021).
+		id, _, _ := strings.Cut(strings.TrimPrefix(tok, "onr_"), "_")
+		for _, bad := range []string{"", "x", tok + "x", tok[:len(tok)-1], "onr_nope_nope",
+			"onr_\x00_x", "onr_" + id + "\x00_x", "onr_\xff\xfe_x", "onr_" + id + "_\xc3\x28", tok + "\x00"} {
 			if _, err := db.Authenticate(ctx, bad); onramp.ErrorCode(err) != onramp.EUNAUTHORIZED {
 				t.Errorf("Authenticate(%q) err = %v; want unauthorized", bad, err)
 			}
@@ -1221,4 +1225,44 @@ func BenchmarkRecordApplied(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestAuthorizeGitHidesExistence checks that a caller without valid
+// credentials learns nothing of which projects exist, and that a signed-in
+// caller sees other owners' projects as missing.
+func TestAuthorizeGitHidesExistence(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		p := newProject(storetest.Name("hidden"))
+		mustCreate(t, db, p)
+		alice, _ := db.CreateToken(ctx, "alice")
+		bob, _ := db.CreateToken(ctx, "bob")
+		missing := storetest.Name("missing")
+		tests := []struct {
+			name, user, password string
+			write                bool
+			want                 string
+		}{
+			{name: "no password", user: "x", want: onramp.EUNAUTHORIZED},
+			{name: "wrong token", user: "x", password: "onr_nope_nope", want: onramp.EUNAUTHORIZED},
+			{name: "wrong read credential", user: onramp.GitReadUser, password: "nope", want: onramp.EUNAUTHORIZED},
+			{name: "token as read user", user: onramp.GitReadUser, password: alice, want: onramp.EUNAUTHORIZED},
+			{name: "another owner", user: "bob", password: bob, want: onramp.ENOTFOUND},
+			{name: "another owner pushes", user: "bob", password: bob, write: true, want: onramp.ENOTFOUND},
+		}
+		for _, tt := range tests {
+			for _, project := range []string{p.Name, missing} {
+				err := db.AuthorizeGit(ctx, project, tt.user, tt.password, tt.write)
+				if got := onramp.ErrorCode(err); got != tt.want {
+					t.Errorf("%s: AuthorizeGit(%s) = %v; want %s", tt.name, project, err, tt.want)
+				}
+			}
+		}
+		if err := db.AuthorizeGit(ctx, p.Name, "any", alice, true); err != nil {
+			t.Errorf("owner: AuthorizeGit = %v; want nil", err)
+		}
+		if err := db.AuthorizeGit(ctx, missing, "any", alice, false); onramp.ErrorCode(err) != onramp.ENOTFOUND {
+			t.Errorf("owner, missing project: AuthorizeGit = %v; want not_found", err)
+		}
+	})
 }

@@ -62,9 +62,8 @@ func (db *DB) ensureUser(ctx context.Context, tx *txn, name string) (int64, erro
 // Authenticate returns the user a token belongs to.
 func (db *DB) Authenticate(ctx context.Context, token string) (*onramp.User, error) {
 	unauthorized := onramp.Errorf(onramp.EUNAUTHORIZED, "invalid API token: create one with `onramp token create --user NAME`")
-	rest, ok := strings.CutPrefix(token, tokenPrefix)
-	id, secret, ok2 := strings.Cut(rest, "_")
-	if !ok || !ok2 {
+	id, secret, ok := splitToken(token)
+	if !ok {
 		return nil, unauthorized
 	}
 	var u onramp.User
@@ -83,6 +82,34 @@ func (db *DB) Authenticate(ctx context.Context, token string) (*onramp.User, err
 	}
 	u.CreatedAt = fromMicros(created)
 	return &u, nil
+}
+
+// splitToken returns a token's id and secret. A token that is not made of
+// the letters and digits onramp writes is refused here, before it reaches
+// the database: PostgreSQL refuses a NUL byte or invalid UTF-8 in a query
+// parameter with an error, which is no reason to answer 500.
+func splitToken(token string) (id, secret string, ok bool) {
+	rest, ok := strings.CutPrefix(token, tokenPrefix)
+	if !ok {
+		return "", "", false
+	}
+	id, secret, ok = strings.Cut(rest, "_")
+	if !ok || !alphanumeric(id) || !alphanumeric(secret) || len(id) > 64 || len(secret) > 64 {
+		return "", "", false
+	}
+	return id, secret, true
+}
+
+// alphanumeric reports whether s is non-empty and only ASCII letters and
+// digits, which is all randomString writes.
+func alphanumeric(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func randomString(n int) string {

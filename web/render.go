@@ -7,6 +7,8 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/onramp/onramp"
 )
@@ -61,9 +63,30 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 }
 
 // serverError logs err and shows a page that says so without its details.
+// A request whose client has left is not a server error: it is logged at
+// debug and counted as 499, as the API does.
 func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		h.deps.Logger.Debug("client left", "method", r.Method, "path", r.URL.Path, "error", err)
+		w.WriteHeader(499)
+		return
+	}
 	h.deps.Logger.Error("page failed", "method", r.Method, "path", r.URL.Path, "error", err)
 	h.render(w, r, http.StatusInternalServerError, "error", pageData{
 		Title: "Something went wrong", Message: onramp.ErrorMessage(err),
 	})
+}
+
+// tooMany answers a request refused by a limit with 429, Retry-After and
+// page, whose Error or Message says when to try again.
+func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, page string, data pageData, err error) {
+	secs := int(onramp.ErrorRetryAfter(err) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	msg := fmt.Sprintf("%s (try again in %d s)", onramp.ErrorMessage(err), secs)
+	if page == "signin" {
+		data.Error = msg
+	} else {
+		data.Message = msg
+	}
+	h.render(w, r, http.StatusTooManyRequests, page, data)
 }

@@ -21,6 +21,8 @@ func (h *Handler) page(next func(http.ResponseWriter, *http.Request, *onramp.Use
 		case "":
 			w.Header().Set("Cache-Control", "no-store")
 			next(w, r, u)
+		case onramp.ETOOMANY:
+			h.tooMany(w, r, "error", pageData{Title: "Too many requests"}, err)
 		case onramp.EUNAUTHORIZED:
 			if _, cerr := r.Cookie(onramp.SessionCookie); cerr == nil {
 				http.SetCookie(w, sessionCookie(r, ""))
@@ -115,6 +117,9 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	u, err := h.deps.Auth.Authenticate(r.Context(), token)
 	switch onramp.ErrorCode(err) {
 	case "":
+	case onramp.ETOOMANY:
+		h.tooMany(w, r, "signin", data, err)
+		return
 	case onramp.EUNAUTHORIZED:
 		h.deps.Logger.Info("sign-in refused", "remote", r.RemoteAddr)
 		data.Error = "That token is not valid. Check that you copied all of it, or create a new one with `onramp token create --user NAME`."

@@ -96,20 +96,22 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 	}
 	if roles.HTTP {
 		a.DB.Listen(logger) // streams wake at other replicas' commits too
+		// One limiter of refused credentials for the API, the pages and Git.
+		auth := api.NewAuthLimiter(a.DB, a.DB, cfg.Limits.AuthFailuresPerMinute)
 		srv := &api.Server{
-			Projects: a.DB, Templates: tmpl, Auth: a.DB, Logger: logger,
+			Projects: a.DB, Templates: tmpl, Auth: auth, Logger: logger,
 			Ready: a.ready, Changed: a.DB.Changed, Poll: a.Config.EventPoll, Namespaces: namespaces,
-			Registry: prometheus.NewRegistry(),
-			Git: &gitserver.Server{Root: gitRoot, Auth: a.DB, Logger: logger, OnPush: func(ctx context.Context, project string) {
+			Registry: prometheus.NewRegistry(), Limits: cfg.Limits,
+			Git: &gitserver.Server{Root: gitRoot, Auth: auth, Logger: logger, OnPush: func(ctx context.Context, project string) {
 				if err := a.DB.RequestRepair(context.WithoutCancel(ctx), project); err != nil {
 					logger.Warn("deploy pushed revision", "project", project, "error", err)
 				}
 			}},
-			Web: web.New(web.Deps{Projects: a.DB, Auth: a.DB, Logger: logger}),
+			Web: web.New(web.Deps{Projects: a.DB, Auth: auth, Logger: logger}),
 		}
-		a.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		a.http = srv.HTTPServer()
 		go func() {
-			if err := a.http.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := a.http.Serve(srv.LimitListener(a.listener)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				logger.Error("HTTP server stopped", "error", err)
 			}
 		}()

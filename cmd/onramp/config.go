@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/api"
 )
 
 // Config is the server's configuration: flags win over the environment.
@@ -33,6 +34,8 @@ type Config struct {
 	// a prefix).
 	Namespace          string
 	ReservedNamespaces string
+	// Limits bound what one client can hold of the HTTP server.
+	Limits api.Limits
 }
 
 // bind registers the configuration flags on fs with defaults from getenv.
@@ -55,6 +58,7 @@ func (c *Config) bind(fs *flag.FlagSet, getenv func(string) string) {
 	fs.DurationVar(&c.EventPoll, "event-poll", 100*time.Millisecond, "how often an event stream reads events without being woken (this process's own writes wake it at once, and on PostgreSQL other replicas' too)")
 	fs.StringVar(&c.Namespace, "namespace", env("ONRAMP_NAMESPACE", ownNamespace()), "onramp's own namespace, which no project may use (ONRAMP_NAMESPACE)")
 	fs.StringVar(&c.ReservedNamespaces, "reserved-namespaces", getenv("ONRAMP_RESERVED_NAMESPACES"), "more namespaces no project may use, comma-separated; prefix* matches a prefix (ONRAMP_RESERVED_NAMESPACES)")
+	c.bindLimits(fs)
 	fs.StringVar(&c.LogLevel, "log-level", env("ONRAMP_LOG_LEVEL", "info"), "debug, info, warn or error (ONRAMP_LOG_LEVEL)")
 	// The key is read from the environment only, never from a flag that
 	// would show in `ps`.
@@ -80,6 +84,19 @@ func (c *Config) namespacePolicy() (onramp.NamespacePolicy, error) {
 		return onramp.NamespacePolicy{}, fmt.Errorf("--reserved-namespaces (ONRAMP_RESERVED_NAMESPACES): %w", err)
 	}
 	return onramp.NamespacePolicy{Own: c.Namespace, Reserved: reserved}, nil
+}
+
+// bindLimits registers the flags of the HTTP server's limits.
+func (c *Config) bindLimits(fs *flag.FlagSet) {
+	d := api.DefaultLimits()
+	l := &c.Limits
+	fs.DurationVar(&l.ReadTimeout, "read-timeout", d.ReadTimeout, "longest read of a request, body included (Git pushes and event streams get longer)")
+	fs.DurationVar(&l.WriteTimeout, "write-timeout", d.WriteTimeout, "longest write of an answer (event streams get it per write, Git transfers longer)")
+	fs.DurationVar(&l.IdleTimeout, "idle-timeout", d.IdleTimeout, "how long a kept-alive connection may stay idle")
+	fs.IntVar(&l.MaxConnections, "max-connections", d.MaxConnections, "open connections the server accepts; more are answered 429")
+	fs.IntVar(&l.MaxConnectionsPerClient, "max-connections-per-client", d.MaxConnectionsPerClient, "open connections (and so requests) one client address may hold")
+	fs.IntVar(&l.MaxStreamsPerUser, "max-streams-per-user", d.MaxStreamsPerUser, "event streams one user may hold open")
+	fs.IntVar(&l.AuthFailuresPerMinute, "max-auth-failures", d.AuthFailuresPerMinute, "refused tokens (API, sign-in, Git) a client address may send per minute before its checks are refused for a while")
 }
 
 // databaseURL returns the configured database, or SQLite in the data dir.

@@ -31,7 +31,7 @@ func TestBadInputs(t *testing.T) {
 		{"empty body", "POST", "/api/v1/projects", ``, 400, "malformed", ""},
 		{"not JSON", "POST", "/api/v1/projects", `name=shop`, 400, "malformed", ""},
 		{"truncated JSON", "POST", "/api/v1/projects", `{"name":"shop"`, 400, "malformed", ""},
-		{"JSON array", "POST", "/api/v1/projects", `[1,2]`, 422, "invalid", ""},
+		{"JSON array", "POST", "/api/v1/projects", `[1,2]`, 400, "malformed", ""},
 		{"two objects", "POST", "/api/v1/projects", `{"name":"a"}{"name":"b"}`, 400, "malformed", ""},
 		{"unknown field", "POST", "/api/v1/projects", `{"name":"shop","colour":"red"}`, 422, "invalid", "colour"},
 		{"name a number", "POST", "/api/v1/projects", `{"name":42}`, 422, "invalid", "name"},
