@@ -4,7 +4,7 @@ GO ?= go
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: dev build test localcluster bench vet clean
+.PHONY: dev build test localcluster gitea bench vet clean
 
 ## dev: build the local control plane if needed and bin/onramp, then run onramp dev
 dev: localcluster build
@@ -18,12 +18,16 @@ build:
 localcluster:
 	$(GO) run ./cmd/localcluster build
 
-## test: every test, against SQLite, PostgreSQL, a real control plane with Flux and a real browser
-test: localcluster
+## gitea: build the Gitea the external Git provider tests run, from a pinned module (cached; cgo)
+gitea:
+	$(GO) run ./cmd/localgitea build
+
+## test: every test, against SQLite, PostgreSQL, a real control plane with Flux, a real Gitea and a real browser
+test: localcluster gitea
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -run Concurrent ./templates/
 	ONRAMP_TEST_POSTGRES_URL="$${ONRAMP_TEST_POSTGRES_URL:-$(PG_URL)}" ONRAMP_REQUIRE_CLUSTER=1 \
-		$(GO) test -count=1 -timeout 60m ./...
+		ONRAMP_REQUIRE_GITEA=1 $(GO) test -count=1 -timeout 60m ./...
 
 ## bench: the benchmarks the issues ask for, with figures printed
 bench: localcluster
