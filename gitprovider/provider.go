@@ -163,7 +163,9 @@ func New(c Connection) (Provider, error) {
 	switch c.Kind {
 	case KindGitea:
 		return newGitea(c)
+	case KindGitHub:
+		return newGitHub(c)
 	default:
-		return nil, onramp.FieldErrorf("kind", "unknown git provider kind %q: use %s", c.Kind, KindGitea)
+		return nil, onramp.FieldErrorf("kind", "unknown git provider kind %q: use %s or %s", c.Kind, KindGitea, KindGitHub)
 	}
 }
