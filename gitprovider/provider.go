@@ -165,7 +165,9 @@ func New(c Connection) (Provider, error) {
 		return newGitea(c)
 	case KindGitHub:
 		return newGitHub(c)
+	case KindGitLab:
+		return newGitLab(c)
 	default:
-		return nil, onramp.FieldErrorf("kind", "unknown git provider kind %q: use %s or %s", c.Kind, KindGitea, KindGitHub)
+		return nil, onramp.FieldErrorf("kind", "unknown git provider kind %q: use %s, %s or %s", c.Kind, KindGitea, KindGitHub, KindGitLab)
 	}
 }
