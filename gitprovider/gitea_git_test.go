@@ -150,6 +150,9 @@ func TestGiteaDeployKey(t *testing.T) {
 	if err == nil {
 		t.Errorf("push with the read-only deploy key succeeded; want it refused")
 	}
+	if b, _, _ := e.admin.GetRepoBranch(repo.Owner, repo.Name, "other"); b != nil {
+		t.Errorf("a push with the read-only deploy key made branch other")
+	}
 
 	same, err := e.p.EnsureDeployCredential(ctx(t), repo, &cred)
 	if err != nil || same.ID != cred.ID || string(same.Identity) != string(cred.Identity) {
