@@ -58,6 +58,9 @@ func (c DeployCredential) String() string {
 	return fmt.Sprintf("deploy credential %s (id %d) for %s", c.Title, c.ID, c.URL)
 }
 
+// GoString is String, so that %#v does not show the secret half either.
+func (c DeployCredential) GoString() string { return c.String() }
+
 // LogValue logs c without its secret half.
 func (c DeployCredential) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("title", c.Title), slog.Int64("id", c.ID), slog.String("url", c.URL))

@@ -46,6 +46,9 @@ func (c Connection) String() string {
 	return fmt.Sprintf("%s %s owner %s", c.Kind, c.URL, c.Owner)
 }
 
+// GoString is String, so that %#v does not show the token either.
+func (c Connection) GoString() string { return c.String() }
+
 // LogValue logs c without its token.
 func (c Connection) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("kind", c.Kind), slog.String("url", c.URL), slog.String("owner", c.Owner))
