@@ -191,6 +191,9 @@ func (g *Gitea) Stop() error {
 // Done is closed when the Gitea process has exited, by Stop or otherwise.
 func (g *Gitea) Done() <-chan struct{} { return g.proc.done }
 
+// PID is the process id of `gitea web`.
+func (g *Gitea) PID() int { return g.proc.pid() }
+
 // DataDir is the data dir Gitea runs in.
 func (g *Gitea) DataDir() string { return g.dataDir }
 

@@ -16,9 +16,14 @@ package giteatest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -71,7 +76,8 @@ func run(m *testing.M) int {
 		}
 		fmt.Fprintf(os.Stderr, "giteatest: %v; tests that need Gitea will skip\n", e.binErr)
 	}
-	dataDir, err := os.MkdirTemp("", "onramp-giteatest-")
+	removeStaleDataDirs()
+	dataDir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", dataDirPrefix, os.Getpid()))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "giteatest: create data dir: %v\n", err)
 		return 1
@@ -86,6 +92,26 @@ func run(m *testing.M) int {
 		}
 	}
 	return code
+}
+
+// dataDirPrefix starts the name of every shared Gitea's temporary data dir;
+// the pid of the test binary follows.
+const dataDirPrefix = "onramp-giteatest-"
+
+// removeStaleDataDirs deletes the data dirs of test binaries that died
+// without cleaning up (a test timeout exits without running defers).
+func removeStaleDataDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dataDirPrefix+"*"))
+	for _, dir := range dirs {
+		pidText, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(dir), dataDirPrefix), "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			os.RemoveAll(dir)
+		}
+	}
 }
 
 // findBinary locates the built Gitea as the environment says.
