@@ -131,10 +131,12 @@ func (p *giteaProvider) EnsureRepository(ctx context.Context, name string) (Repo
 		return repo, err
 	}
 	opt := gitea.CreateRepoOption{Name: name, Description: description(name), Private: true, DefaultBranch: "main"}
+	me, resp, err := c.GetMyUserInfo()
+	if err != nil {
+		return Repo{}, p.fail("read the token's user", resp, err)
+	}
 	var r *gitea.Repository
-	var resp *gitea.Response
-	me, _, _ := c.GetMyUserInfo()
-	if me != nil && strings.EqualFold(me.UserName, p.conn.Owner) {
+	if strings.EqualFold(me.UserName, p.conn.Owner) {
 		r, resp, err = c.CreateRepo(opt)
 	} else {
 		r, resp, err = c.CreateOrgRepo(p.conn.Owner, opt)

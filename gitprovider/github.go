@@ -131,8 +131,12 @@ func (p *githubProvider) EnsureRepository(ctx context.Context, name string) (Rep
 	if onramp.ErrorCode(err) != onramp.ENOTFOUND {
 		return repo, err
 	}
+	me, resp, err := p.client.Users.Get(ctx, "")
+	if err != nil {
+		return Repo{}, p.fail("read the token's user", resp, err)
+	}
 	org := p.conn.Owner
-	if me, _, err := p.client.Users.Get(ctx, ""); err == nil && strings.EqualFold(me.GetLogin(), org) {
+	if strings.EqualFold(me.GetLogin(), org) {
 		org = "" // the user's own account
 	}
 	r, resp, err := p.client.Repositories.Create(ctx, org, &github.Repository{

@@ -123,8 +123,11 @@ func (p *gitlabProvider) EnsureRepository(ctx context.Context, name string) (Rep
 	}
 	opt := &gitlab.CreateProjectOptions{Name: gitlab.Ptr(name), Path: gitlab.Ptr(name), Description: gitlab.Ptr(description(name)),
 		Visibility: gitlab.Ptr(gitlab.PrivateVisibility), DefaultBranch: gitlab.Ptr("main")}
-	me, _, err := p.client.Users.CurrentUser(gitlab.WithContext(ctx))
-	if err == nil && !strings.EqualFold(me.Username, p.conn.Owner) {
+	me, resp, err := p.client.Users.CurrentUser(gitlab.WithContext(ctx))
+	if err != nil {
+		return Repo{}, p.fail("read the token's user", resp, err)
+	}
+	if !strings.EqualFold(me.Username, p.conn.Owner) {
 		g, resp, err := p.client.Groups.GetGroup(p.conn.Owner, &gitlab.GetGroupOptions{}, gitlab.WithContext(ctx))
 		if err != nil {
 			return Repo{}, p.fail("read group "+p.conn.Owner, resp, err)
