@@ -96,6 +96,9 @@ ENABLED = false
 [cron]
 ENABLED = false
 
+[cron.update_checker]
+ENABLED = false
+
 [log]
 MODE = console
 LEVEL = Warn
