@@ -76,8 +76,15 @@ func Build(ctx context.Context, opts BuildOptions) (binDir string, err error) {
 }
 
 // Lookup returns the bin directory Build would produce, without building;
-// the error wraps ErrNotBuilt when the binary is missing.
+// the error wraps ErrNotBuilt when the binary is missing. Outside an onramp
+// checkout (no ToolsDir given and none found) there is no key to compute,
+// so it returns the most recently built complete bin directory.
 func Lookup(ctx context.Context, opts BuildOptions) (binDir string, err error) {
+	if opts.ToolsDir == "" {
+		if _, err := FindToolsDir(); err != nil {
+			return newestBinDir(opts.CacheDir)
+		}
+	}
 	_, binDir, err = resolve(ctx, opts)
 	if err != nil {
 		return "", err
@@ -97,6 +104,34 @@ func CheckBinDir(dir string) error {
 		}
 	}
 	return nil
+}
+
+// newestBinDir returns the most recently built complete bin directory
+// under cacheDir (DefaultCacheDir when empty).
+func newestBinDir(cacheDir string) (string, error) {
+	if cacheDir == "" {
+		var err error
+		if cacheDir, err = DefaultCacheDir(); err != nil {
+			return "", err
+		}
+	}
+	entries, _ := os.ReadDir(cacheDir)
+	var best string
+	var bestTime time.Time
+	for _, e := range entries {
+		dir := filepath.Join(cacheDir, e.Name())
+		info, err := e.Info()
+		if err != nil || !e.IsDir() || CheckBinDir(dir) != nil {
+			continue
+		}
+		if best == "" || info.ModTime().After(bestTime) {
+			best, bestTime = dir, info.ModTime()
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("%w: no complete bin dir in %s", ErrNotBuilt, cacheDir)
+	}
+	return best, nil
 }
 
 // DefaultCacheDir is the cache root used when BuildOptions.CacheDir is empty:
