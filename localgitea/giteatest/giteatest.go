@@ -58,15 +58,31 @@ type env struct {
 	startErr error
 }
 
+// Runner runs a package's tests: a *testing.M, or another test helper's
+// wrapper of it.
+type Runner interface{ Run() int }
+
 // Main runs the tests of a package that uses Gitea; call it from TestMain.
 // Gitea starts on the first Gitea call, so a run that selects no Gitea test
 // pays nothing. Main stops it and exits with the tests' code.
-func Main(m *testing.M) {
+func Main(m Runner) {
 	os.Exit(run(m))
 }
 
+// Wrap returns m with a Gitea around it, for a package that needs another
+// helper's TestMain too:
+//
+//	func TestMain(m *testing.M) { clustertest.Main(giteatest.Wrap(m)) }
+func Wrap(m Runner) Runner { return wrapped{m} }
+
+// wrapped is what Wrap returns.
+type wrapped struct{ m Runner }
+
+// Run runs the tests between Gitea's setup and teardown.
+func (w wrapped) Run() int { return run(w.m) }
+
 // run is Main without the exit, so that deferred cleanup runs.
-func run(m *testing.M) int {
+func run(m Runner) int {
 	e := &env{}
 	e.binDir, e.binErr = findBinary()
 	if e.binErr != nil {
