@@ -74,10 +74,13 @@ func RetryAt(err error) (at time.Time, ok bool) {
 }
 
 // newError returns an Error of the given status with message; a status of
-// 409 is ECONFLICT, 404 ENOTFOUND, 422 or 400 EINVALID.
+// 409 is ECONFLICT, 404 ENOTFOUND, 422 or 400 EINVALID, 401 or 403
+// EUNAUTHORIZED.
 func newError(op string, status int, message string, cause error) *Error {
 	code := onramp.EINTERNAL
 	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		code = onramp.EUNAUTHORIZED
 	case http.StatusConflict:
 		code = onramp.ECONFLICT
 	case http.StatusNotFound:

@@ -48,3 +48,22 @@ func TestParseToken(t *testing.T) {
 		t.Errorf("parseToken(no token) = %q; want empty", got)
 	}
 }
+
+// TestExitErrorPortInUse: a Gitea that could not bind its port is told
+// apart, so that Start tries again on new ports.
+func TestExitErrorPortInUse(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "gitea.log")
+	p := &process{logPath: log, exitErr: errors.New("exit status 1")}
+	if err := os.WriteFile(log, []byte("[F] Failed to start SSH server: listen tcp 127.0.0.1:39283: bind: address already in use\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.exitError(); !errors.Is(err, errPortInUse) {
+		t.Errorf("exitError() = %v; want errPortInUse", err)
+	}
+	if err := os.WriteFile(log, []byte("[F] something else\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.exitError(); errors.Is(err, errPortInUse) {
+		t.Errorf("exitError() = %v; want no errPortInUse", err)
+	}
+}

@@ -2,6 +2,7 @@ package localgitea
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -15,13 +16,18 @@ type ports struct {
 	SSH  int `json:"ssh"`
 }
 
+// errPortInUse marks a start that failed because a port choosePorts picked
+// was taken before Gitea bound it; Start tries again on new ports.
+var errPortInUse = errors.New("port taken before gitea could bind it")
+
 // choosePorts returns two free ports on 127.0.0.1, reusing the previous
 // run's (dataDir/ports.json) where they are still free, so that clone URLs
-// handed out before a restart keep working, and records them.
-func choosePorts(dataDir string) (ports, error) {
+// handed out before a restart keep working, and records them. fresh picks
+// new ones.
+func choosePorts(dataDir string, fresh bool) (ports, error) {
 	path := filepath.Join(dataDir, "ports.json")
 	var prev ports
-	if b, err := os.ReadFile(path); err == nil {
+	if b, err := os.ReadFile(path); err == nil && !fresh {
 		_ = json.Unmarshal(b, &prev) // a bad file only costs stable ports
 	}
 	var listeners []net.Listener

@@ -76,9 +76,15 @@ func (p *process) stop(grace time.Duration) (killed bool) {
 	return true
 }
 
-// exitError says that gitea exited, how, and what it logged last.
+// exitError says that gitea exited, how, and what it logged last; it wraps
+// errPortInUse when the log says a port was taken.
 func (p *process) exitError() error {
-	return fmt.Errorf("gitea exited: %v; last lines of %s:\n%s", p.exitErr, p.logPath, tailFile(p.logPath, 20))
+	tail := tailFile(p.logPath, 20)
+	err := fmt.Errorf("gitea exited: %v; last lines of %s:\n%s", p.exitErr, p.logPath, tail)
+	if strings.Contains(tail, "address already in use") {
+		return fmt.Errorf("%w: %w", errPortInUse, err)
+	}
+	return err
 }
 
 // tailFile returns the last n lines of the file at path.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -66,7 +67,30 @@ func Start(ctx context.Context, opts Options) (*Gitea, error) {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	begin := time.Now()
-	g, cfgPath, err := prepare(opts)
+	var err error
+	for attempt := range startAttempts {
+		var g *Gitea
+		g, err = start(ctx, opts, attempt > 0)
+		if err == nil {
+			g.log.Info("localgitea started", "url", g.URL, "ssh", g.SSHAddr, "pid", g.proc.pid(), "took", time.Since(begin).Round(time.Millisecond))
+			return g, nil
+		}
+		if !errors.Is(err, errPortInUse) {
+			return nil, err
+		}
+		opts.Log.Warn("localgitea port taken before gitea could bind it; starting again on new ports", "err", err)
+	}
+	return nil, err
+}
+
+// startAttempts bounds how often Start picks new ports after one was taken
+// between choosing it and Gitea binding it.
+const startAttempts = 3
+
+// start is one attempt of Start; fresh picks new ports instead of the last
+// run's.
+func start(ctx context.Context, opts Options, fresh bool) (*Gitea, error) {
+	g, cfgPath, err := prepare(opts, fresh)
 	if err != nil {
 		return nil, err
 	}
@@ -85,12 +109,11 @@ func Start(ctx context.Context, opts Options) (*Gitea, error) {
 		g.proc.stop(time.Second)
 		return nil, err
 	}
-	g.log.Info("localgitea started", "url", g.URL, "ssh", g.SSHAddr, "pid", g.proc.pid(), "took", time.Since(begin).Round(time.Millisecond))
 	return g, nil
 }
 
 // prepare makes the data dir's folders, host key and app.ini.
-func prepare(opts Options) (*Gitea, string, error) {
+func prepare(opts Options, fresh bool) (*Gitea, string, error) {
 	dataDir, err := filepath.Abs(opts.DataDir)
 	if err != nil {
 		return nil, "", fmt.Errorf("data dir: %w", err)
@@ -109,7 +132,7 @@ func prepare(opts Options) (*Gitea, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	ports, err := choosePorts(dataDir)
+	ports, err := choosePorts(dataDir, fresh)
 	if err != nil {
 		return nil, "", err
 	}
@@ -140,9 +163,13 @@ func (g *Gitea) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
-	for {
+	for i := 0; ; i++ {
 		if err := g.ready(ctx, client); err == nil {
 			return nil
+		}
+		// Gitea logs a taken HTTP port and keeps running without it.
+		if i%20 == 19 && strings.Contains(tailFile(g.proc.logPath, 50), "address already in use") {
+			return fmt.Errorf("%w: last lines of %s:\n%s", errPortInUse, g.proc.logPath, tailFile(g.proc.logPath, 20))
 		}
 		select {
 		case <-g.proc.done:
