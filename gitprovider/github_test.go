@@ -242,3 +242,13 @@ func TestGitHubFaults(t *testing.T) {
 		}
 	})
 }
+
+// TestGitHubUserOwner creates the repository in the token's own account
+// (POST /user/repos).
+func TestGitHubUserOwner(t *testing.T) {
+	f := newFakeGitHub(t)
+	repo, err := f.provider(t, "octo").EnsureRepository(ctx(t), "shop")
+	if err != nil || repo.FullName() != "octo/shop" || !repo.Private {
+		t.Fatalf("EnsureRepository() = %+v, %v; want private octo/shop", repo, err)
+	}
+}

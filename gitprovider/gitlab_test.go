@@ -213,3 +213,13 @@ func TestGitLabFaults(t *testing.T) {
 		wantNoSecret(t, err, f.token)
 	})
 }
+
+// TestGitLabUserOwner creates the project in the token's own namespace (no
+// namespace_id).
+func TestGitLabUserOwner(t *testing.T) {
+	f := newFakeGitLab(t)
+	repo, err := f.provider(t, "alice").EnsureRepository(ctx(t), "shop")
+	if err != nil || repo.FullName() != "alice/shop" || !repo.Private {
+		t.Fatalf("EnsureRepository() = %+v, %v; want private alice/shop", repo, err)
+	}
+}
