@@ -98,10 +98,18 @@ func TestGiteaRevokedToken(t *testing.T) {
 	if _, err := p.Check(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
+	repo, err := p.EnsureRepository(ctx(t), projectName(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.admin.DeleteAccessToken(tokenName); err != nil {
 		t.Fatal(err)
 	}
-	_, err := p.EnsureRepository(ctx(t), projectName(t))
+	_, err = p.Push(ctx(t), repo, onramp.Files{"a": []byte("a")}, "")
+	wantCode(t, err, onramp.EUNAUTHORIZED)
+	wantRetry(t, err, false)
+	wantNoSecret(t, err, token)
+	_, err = p.EnsureRepository(ctx(t), projectName(t))
 	wantCode(t, err, onramp.EUNAUTHORIZED)
 	wantRetry(t, err, false)
 	wantNoSecret(t, err, token)
