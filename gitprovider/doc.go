@@ -2,6 +2,22 @@
 // external Git providers: Gitea, GitHub and GitLab, each through its
 // official Go client, behind one interface, Provider.
 //
+//	p, err := gitprovider.New(gitprovider.Connection{Kind: "gitea", URL: url, Owner: "platform", Token: token})
+//	id, err := p.Check(ctx)                              // when the user connects
+//	repo, err := p.EnsureRepository(ctx, "shop")         // create_repository
+//	rev, err := p.Push(ctx, repo, files, "Render shop")  // push_commit: "main@sha1:<sha>"
+//	cred, err := p.EnsureDeployCredential(ctx, repo, sealedEarlier) // setup_gitops: cred.URL, cred.SecretData()
+//	err = p.EnsureWebhook(ctx, repo, publicURL, secret)  // with ONRAMP_PUBLIC_URL
+//	ev, err := p.VerifyWebhook(r, body, secret)          // each delivery: ev.Revision()
+//	err = p.DeleteRepository(ctx, "shop")                // or RemoveWebhook + RemoveDeployCredential
+//
+// Every method is idempotent, and a repository onramp did not create (its
+// description does not carry onramp's mark) is never taken, pushed to or
+// deleted. Push and Head take the Repo that EnsureRepository or Repository
+// returned, since they need its clone URL and default branch; the deploy
+// credential's secret half is shown by a provider only once, so the caller
+// keeps what EnsureDeployCredential returned (sealed) and hands it back.
+//
 // What each kind does:
 //
 //	                      Gitea                   GitHub                  GitLab
