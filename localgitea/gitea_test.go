@@ -41,12 +41,16 @@ func TestStart(t *testing.T) {
 }
 
 // TestRestart starts a Gitea of its own twice on one data dir: the admin,
-// its token and the ports survive.
+// its token and the ports survive; while it runs, the data dir is refused
+// to another.
 func TestRestart(t *testing.T) {
 	opts := localgitea.Options{BinDir: giteatest.BinDir(t), DataDir: t.TempDir()}
 	first, err := localgitea.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := localgitea.Start(context.Background(), opts); err == nil || !strings.Contains(err.Error(), "in use by another Gitea") {
+		t.Errorf("a second Start on a data dir in use: %v; want it refused", err)
 	}
 	first.Stop()
 	second, err := localgitea.Start(context.Background(), opts)

@@ -45,15 +45,26 @@ type Gitea struct {
 	dataDir string
 	log     *slog.Logger
 	proc    *process
+	unlock  func()
 }
 
 // Admin is a site administrator: a user name, its password (basic auth, for
 // the endpoints that take no token) and an access token with every scope.
+// Printed or logged, it shows the user name only.
 type Admin struct {
 	User     string `json:"user"`
 	Password string `json:"password"`
 	Token    string `json:"token"`
 }
+
+// String is the user name, without the password and the token.
+func (a Admin) String() string { return a.User }
+
+// GoString is String, so that %#v shows no secret either.
+func (a Admin) GoString() string { return a.String() }
+
+// LogValue logs the user name only.
+func (a Admin) LogValue() slog.Value { return slog.StringValue(a.User) }
 
 // Start runs Gitea from opts.BinDir on 127.0.0.1 and returns once its API
 // and its SSH server answer. On first use of a data dir it creates the
@@ -66,20 +77,29 @@ func Start(ctx context.Context, opts Options) (*Gitea, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create gitea data dir: %w", err)
+	}
+	unlock, err := lockDataDir(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	begin := time.Now()
-	var err error
 	for attempt := range startAttempts {
 		var g *Gitea
 		g, err = start(ctx, opts, attempt > 0)
 		if err == nil {
+			g.unlock = unlock
 			g.log.Info("localgitea started", "url", g.URL, "ssh", g.SSHAddr, "pid", g.proc.pid(), "took", time.Since(begin).Round(time.Millisecond))
 			return g, nil
 		}
 		if !errors.Is(err, errPortInUse) {
+			unlock()
 			return nil, err
 		}
 		opts.Log.Warn("localgitea port taken before gitea could bind it; starting again on new ports", "err", err)
 	}
+	unlock()
 	return nil, err
 }
 
@@ -211,6 +231,7 @@ func (g *Gitea) Stop() error {
 		return errors.New("gitea was not started")
 	}
 	killed := g.proc.stop(10 * time.Second)
+	g.unlock()
 	g.log.Info("localgitea stopped", "killed", killed)
 	return nil
 }
