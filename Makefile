@@ -30,7 +30,7 @@ test: localcluster gitea
 		ONRAMP_REQUIRE_GITEA=1 $(GO) test -count=1 -timeout 60m ./...
 
 ## bench: the benchmarks the issues ask for, with figures printed
-bench: localcluster
+bench: localcluster gitea
 	ONRAMP_TEST_POSTGRES_URL="$${ONRAMP_TEST_POSTGRES_URL:-$(PG_URL)}" \
 		$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 
