@@ -73,3 +73,37 @@ func TestSecretsNotPrinted(t *testing.T) {
 		}
 	}
 }
+
+// TestNew checks the connection's fields and where each client points.
+func TestNew(t *testing.T) {
+	for _, c := range []Connection{
+		{Kind: "bitbucket", URL: "https://bitbucket.org", Owner: "o", Token: "t"},
+		{Kind: KindGitea, URL: "https://git.acme.dev", Token: "t"},
+		{Kind: KindGitea, URL: "https://git.acme.dev", Owner: "o"},
+		{Kind: KindGitHub, URL: "not a url", Owner: "o", Token: "t"},
+	} {
+		if _, err := New(c); err == nil {
+			t.Errorf("New(%v) succeeded; want an error", c)
+		}
+	}
+	tests := []struct{ url, wantAPI string }{
+		{"https://github.com", "https://api.github.com/"},
+		{"https://github.acme.dev/", "https://github.acme.dev/api/v3/"},
+	}
+	for _, tt := range tests {
+		p, err := New(Connection{Kind: KindGitHub, URL: tt.url, Owner: "o", Token: "t"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.(*githubProvider).client.BaseURL(); got != tt.wantAPI {
+			t.Errorf("GitHub API for %s = %s; want %s", tt.url, got, tt.wantAPI)
+		}
+	}
+	p, err := New(Connection{Kind: KindGitLab, URL: "https://gitlab.acme.dev/", Owner: "o", Token: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.(*gitlabProvider).client.BaseURL().String(); got != "https://gitlab.acme.dev/api/v4/" {
+		t.Errorf("GitLab API = %s; want https://gitlab.acme.dev/api/v4/", got)
+	}
+}
