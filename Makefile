@@ -4,7 +4,7 @@ GO ?= go
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: dev build test lint localcluster bench vet clean
+.PHONY: dev build test lint localcluster gitea bench vet clean
 
 ## dev: build the local control plane if needed and bin/onramp, then run onramp dev
 dev: localcluster build
@@ -23,13 +23,16 @@ localcluster:
 # would take too long).
 RACE := ./store/... ./status/... ./pipeline/... ./gitserver/... ./api/... ./templates/...
 ERRCHECK := github.com/kisielk/errcheck@v1.10.0
+TESTENV := ONRAMP_TEST_POSTGRES_URL="$${ONRAMP_TEST_POSTGRES_URL:-$(PG_URL)}" ONRAMP_REQUIRE_CLUSTER=1 ONRAMP_REQUIRE_GITEA=1
 
-## test: every test, against SQLite, PostgreSQL, a real control plane with Flux and a real browser
-test: localcluster lint
-	ONRAMP_TEST_POSTGRES_URL="$${ONRAMP_TEST_POSTGRES_URL:-$(PG_URL)}" ONRAMP_REQUIRE_CLUSTER=1 \
-		$(GO) test -race -count=1 -timeout 30m $(RACE)
-	ONRAMP_TEST_POSTGRES_URL="$${ONRAMP_TEST_POSTGRES_URL:-$(PG_URL)}" ONRAMP_REQUIRE_CLUSTER=1 \
-		$(GO) test -count=1 -timeout 60m $$($(GO) list ./... | grep -v -e /store -e /status -e /pipeline -e /gitserver -e /api -e /templates)
+## gitea: build the Gitea the external Git provider tests run, from a pinned module (cached; cgo)
+gitea:
+	$(GO) run ./cmd/localgitea build
+
+## test: every test, against SQLite, PostgreSQL, a real control plane with Flux, a real Gitea and a real browser
+test: localcluster gitea lint
+	$(TESTENV) $(GO) test -race -count=1 -timeout 30m $(RACE)
+	$(TESTENV) $(GO) test -count=1 -timeout 60m $$($(GO) list ./... | grep -v -e /store -e /status -e /pipeline -e /gitserver -e /api -e /templates)
 
 ## lint: go vet, and errcheck for dropped errors (.errcheck-excludes says which are fine to drop)
 lint:
@@ -37,7 +40,7 @@ lint:
 	$(GO) run $(ERRCHECK) -ignoretests -exclude .errcheck-excludes ./...
 
 ## bench: every benchmark, against the local control plane, with figures printed
-bench: localcluster
+bench: localcluster gitea
 	ONRAMP_TEST_POSTGRES_URL="$${ONRAMP_TEST_POSTGRES_URL:-$(PG_URL)}" \
 		$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 

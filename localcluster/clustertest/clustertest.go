@@ -72,12 +72,14 @@ type env struct {
 // TestMain. The cluster starts on the first Config, Cluster or Namespace call
 // (in a temporary data dir), so a run that selects no cluster tests pays
 // nothing. Main stops it and exits with the tests' code.
-func Main(m *testing.M) {
+// m is the package's *testing.M, or another helper's wrapper of it (such as
+// giteatest.Wrap(m), for tests that need a Gitea too).
+func Main(m interface{ Run() int }) {
 	os.Exit(run(m))
 }
 
 // run is Main without the exit, so that deferred cleanup runs.
-func run(m *testing.M) int {
+func run(m interface{ Run() int }) int {
 	e := &env{logged: map[testing.TB]bool{}}
 	e.binDir, e.binErr = findBinaries()
 	if e.binErr != nil {
