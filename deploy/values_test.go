@@ -165,6 +165,15 @@ func TestSchemaRefuses(t *testing.T) {
 			wantTmpl:   "more than one replica cannot share a ReadWriteOnce volume",
 		},
 		{
+			name: "replicas with the built-in Git server and no volume",
+			values: map[string]any{
+				"replicaCount": 2, "database": map[string]any{"type": "postgres", "existingSecret": "db"},
+				"secretKey": map[string]any{"existingSecret": "k"}, "persistence": map[string]any{"enabled": false},
+			},
+			wantSchema: "at '/persistence/enabled': value must be true",
+			wantTmpl:   "more than one replica with the built-in Git server needs one shared volume",
+		},
+		{
 			name:       "external provider without a token",
 			values:     map[string]any{"gitProvider": map[string]any{"kind": "github", "url": "https://api.github.com", "owner": "acme"}},
 			wantSchema: "at '/gitProvider/existingSecret': minLength: got 0, want 1",
@@ -228,7 +237,11 @@ func render(t testing.TB, release, namespace string, values map[string]any) obje
 	if err != nil {
 		t.Fatalf("Render: %v", err)
 	}
-	return objects{list: r.Objects, release: release, name: release + "-onramp", namespace: namespace}
+	name := release + "-onramp" // the chart's full name
+	if strings.Contains(release, "onramp") {
+		name = release
+	}
+	return objects{list: r.Objects, release: release, name: name, namespace: namespace}
 }
 
 // get returns the object of kind named name (the release's full name when
