@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"helm.sh/helm/v4/pkg/action"
@@ -89,6 +90,22 @@ const DefaultKubeVersion = "v1.36.0"
 type Rendered struct {
 	Objects []*unstructured.Unstructured // in Helm's install order
 	Notes   string                       // NOTES.txt
+}
+
+// identityKinds are the kinds of the objects that make up onramp's identity
+// in the cluster.
+var identityKinds = []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+
+// Identity returns the rendered ServiceAccount, its roles and their
+// bindings: what onramp runs as and may do, without the workload.
+func (r *Rendered) Identity() []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, obj := range r.Objects {
+		if slices.Contains(identityKinds, obj.GetKind()) {
+			out = append(out, obj)
+		}
+	}
+	return out
 }
 
 // Render renders the chart for r with the Helm SDK's client-only install (the
