@@ -86,7 +86,8 @@ func serviceAccountToken(t *testing.T, admin *rest.Config, namespace, account st
 
 // checkAccess asks the apiserver what the token may do: the Lease of leader
 // election in its own namespace only, binding admin but not cluster-admin,
-// and no escalate.
+// no escalate; and reading /readyz, which onramp's readiness asks the
+// apiserver for.
 func checkAccess(t *testing.T, cfg *rest.Config, namespace string) {
 	t.Helper()
 	cs, err := kubernetes.NewForConfig(cfg)
@@ -118,5 +119,15 @@ func checkAccess(t *testing.T, cfg *rest.Config, namespace string) {
 		if got.Status.Allowed != tt.want {
 			t.Errorf("the chart's ServiceAccount may %s = %v; want %v", tt.name, got.Status.Allowed, tt.want)
 		}
+	}
+	review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+		NonResourceAttributes: &authorizationv1.NonResourceAttributes{Path: "/readyz", Verb: "get"},
+	}}
+	got, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(context.Background(), review, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("SelfSubjectAccessReview /readyz: %v", err)
+	}
+	if !got.Status.Allowed {
+		t.Errorf("the chart's ServiceAccount may not GET /readyz: onramp's readiness would fail")
 	}
 }
