@@ -230,6 +230,29 @@ func TestTag(t *testing.T) {
 	}
 }
 
+// TestBuildArm64: an arm64 binary gives an image for linux/arm64 (the
+// binary is not run, so any file stands in for it).
+func TestBuildArm64(t *testing.T) {
+	binary := filepath.Join(t.TempDir(), "onramp")
+	if err := os.WriteFile(binary, []byte("not a real binary"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	img, err := Build(Options{Binary: binary, Arch: "arm64", Version: "v1"})
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cf.OS != "linux" || cf.Architecture != "arm64" {
+		t.Errorf("platform = %s/%s; want linux/arm64", cf.OS, cf.Architecture)
+	}
+	if got := cf.Created.UTC(); !got.Equal(time.Unix(0, 0)) {
+		t.Errorf("created = %s; want the Unix epoch when none is given", got)
+	}
+}
+
 // TestRunRefusesMissingFlags: the command says what to give.
 func TestRunRefusesMissingFlags(t *testing.T) {
 	tests := []struct {
