@@ -113,6 +113,7 @@ func checkPod(t *testing.T, d *unstructured.Unstructured) {
 	wantString(t, d, "RuntimeDefault", append(sc, "seccompProfile", "type")...)
 	wantString(t, d, "RuntimeDefault", "spec", "template", "spec", "securityContext", "seccompProfile", "type")
 	c := []string{"spec", "template", "spec", "containers", "0"}
+	wantString(t, d, "/healthz", append(c, "startupProbe", "httpGet", "path")...)
 	wantString(t, d, "/healthz", append(c, "livenessProbe", "httpGet", "path")...)
 	wantString(t, d, "/readyz", append(c, "readinessProbe", "httpGet", "path")...)
 	wantString(t, d, "serve", append(c, "args", "0")...)
