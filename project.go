@@ -121,7 +121,10 @@ const (
 	MaxEnvironmentNameLength = 20
 )
 
-var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+var (
+	dns1123Label  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dns1123Prefix = regexp.MustCompile(`^[a-z0-9][-a-z0-9]*$`)
+)
 
 var reservedNames = map[string]bool{
 	"default": true, "kube-system": true, "kube-public": true,
@@ -199,4 +202,30 @@ func NewProject(c ProjectCreate, t *Template) (*Project, error) {
 		})
 	}
 	return p, nil
+}
+
+// JudgePhase is a set-up project's phase judged from its resources:
+// degraded when one is failed, stalled or missing; ready when every
+// environment's Kustomization is ready at the pushed revision; provisioned
+// otherwise. Projects that are initializing, failed or deleting keep their
+// phase.
+func JudgePhase(p *Project, resources []Resource) Phase {
+	switch p.Phase {
+	case PhaseProvisioned, PhaseReady, PhaseDegraded:
+	default:
+		return p.Phase
+	}
+	ready := len(p.Environments) > 0
+	for _, e := range p.Environments {
+		switch s := EnvironmentStatus(e.Name, resources); {
+		case s.Broken():
+			return PhaseDegraded
+		case s != StatusReady:
+			ready = false
+		}
+	}
+	if ready {
+		return PhaseReady
+	}
+	return PhaseProvisioned
 }

@@ -114,3 +114,94 @@ func TestShownProgress(t *testing.T) {
 		}
 	}
 }
+
+func TestNamespacePolicy(t *testing.T) {
+	policy := onramp.NamespacePolicy{Own: "platform-onramp", Reserved: []string{"apps-prod", "team-*"}}
+	tests := []struct {
+		project, env string
+		field        string // "" when allowed
+	}{
+		{"shop", "production", ""},
+		{"kube", "system", "environments[0].name"},
+		{"kube", "public", "environments[0].name"},
+		{"kube", "node-lease", "environments[0].name"},
+		{"flux", "system", "environments[0].name"},
+		{"platform", "onramp", "environments[0].name"},
+		{"onramp", "system", ""}, // not onramp's namespace in this configuration
+		{"team", "a", "environments[0].name"},
+		{"apps", "prod", "environments[0].name"},
+		{"apps", "production", ""},
+		{"teams", "a", ""},
+	}
+	for _, tt := range tests {
+		p := &onramp.Project{Name: tt.project, Environments: []onramp.Environment{{Name: tt.env}}}
+		err := policy.Check(p)
+		if got := onramp.ErrorField(err); got != tt.field {
+			t.Errorf("Check(%s-%s) field = %q (%v); want %q", tt.project, tt.env, got, err, tt.field)
+		}
+		if err != nil && onramp.ErrorCode(err) != onramp.EINVALID {
+			t.Errorf("Check(%s-%s) code = %q; want %q", tt.project, tt.env, onramp.ErrorCode(err), onramp.EINVALID)
+		}
+	}
+	// The field names the environment that makes the reserved namespace.
+	p := &onramp.Project{Name: "flux", Environments: []onramp.Environment{{Name: "dev"}, {Name: "system"}}}
+	if got := onramp.ErrorField(policy.Check(p)); got != "environments[1].name" {
+		t.Errorf("Check(flux: dev, system) field = %q; want environments[1].name", got)
+	}
+	// Without configuration, onramp's own namespace is the default one.
+	p = &onramp.Project{Name: "onramp", Environments: []onramp.Environment{{Name: "system"}}}
+	if err := (onramp.NamespacePolicy{}).Check(p); onramp.ErrorField(err) != "environments[0].name" {
+		t.Errorf("Check(onramp-system) with no configuration = %v; want refused", err)
+	}
+}
+
+func TestParseReserved(t *testing.T) {
+	got, err := onramp.ParseReserved(" monitoring, team-*,,")
+	if err != nil || strings.Join(got, "|") != "monitoring|team-*" {
+		t.Errorf("ParseReserved = %q, %v; want [monitoring team-*]", got, err)
+	}
+	for _, bad := range []string{"*", "Team", "a*b*", "a b"} {
+		if _, err := onramp.ParseReserved(bad); err == nil {
+			t.Errorf("ParseReserved(%q) = nil error; want refused", bad)
+		}
+	}
+}
+
+func TestJudgePhase(t *testing.T) {
+	envs := []onramp.Environment{{Name: "dev"}, {Name: "prod"}}
+	res := func(statuses ...onramp.ResourceStatus) []onramp.Resource {
+		var out []onramp.Resource
+		for i, s := range statuses {
+			env := envs[i/2].Name
+			kind := onramp.KindGitRepository
+			if i%2 == 1 {
+				kind = onramp.KindKustomization
+			}
+			out = append(out, onramp.Resource{Kind: kind, Environment: env, Status: s})
+		}
+		return out
+	}
+	R, C, F, M := onramp.StatusReady, onramp.StatusReconciling, onramp.StatusFailed, onramp.StatusMissing
+	tests := []struct {
+		name      string
+		phase     onramp.Phase
+		resources []onramp.Resource
+		want      onramp.Phase
+	}{
+		{"all ready", onramp.PhaseProvisioned, res(R, R, R, R), onramp.PhaseReady},
+		{"one reconciling", onramp.PhaseProvisioned, res(R, R, R, C), onramp.PhaseProvisioned},
+		{"one failed", onramp.PhaseReady, res(R, R, F, R), onramp.PhaseDegraded},
+		{"one missing", onramp.PhaseReady, res(R, M, R, R), onramp.PhaseDegraded},
+		{"recovered", onramp.PhaseDegraded, res(R, R, R, R), onramp.PhaseReady},
+		{"no kustomization yet", onramp.PhaseProvisioned, res(R, R, R), onramp.PhaseProvisioned},
+		{"initializing keeps its phase", onramp.PhaseInitializing, res(F, F, F, F), onramp.PhaseInitializing},
+		{"deleting keeps its phase", onramp.PhaseDeleting, res(R, R, R, R), onramp.PhaseDeleting},
+		{"failed keeps its phase", onramp.PhaseFailed, res(R, R, R, R), onramp.PhaseFailed},
+	}
+	for _, tt := range tests {
+		p := &onramp.Project{Phase: tt.phase, Environments: envs}
+		if got := onramp.JudgePhase(p, tt.resources); got != tt.want {
+			t.Errorf("%s: JudgePhase(%s) = %s; want %s", tt.name, tt.phase, got, tt.want)
+		}
+	}
+}

@@ -26,12 +26,12 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := onramp.NewProject(c, t)
+	if err == nil {
+		err = s.Namespaces.Check(p)
+	}
 	if err != nil {
 		s.Error(w, r, err)
 		return
-	}
-	if s.Prepare != nil {
-		s.Prepare(p)
 	}
 	if err := s.Projects.CreateProject(r.Context(), owner(r), p); err != nil {
 		s.Error(w, r, err)

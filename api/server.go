@@ -36,10 +36,8 @@ type Server struct {
 	// project's events: its event streams then look at once rather than at
 	// their next poll.
 	Changed func(projectID int64) <-chan struct{}
-	// Prepare, if set, is given each valid new project just before it is
-	// stored: a process that also runs the jobs starts the template's
-	// preflight, so that the job finds it done (templates.Registry.Prepare).
-	Prepare func(p *onramp.Project)
+	// Namespaces are the namespaces no project may use.
+	Namespaces onramp.NamespacePolicy
 
 	metrics *metrics
 }

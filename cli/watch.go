@@ -185,25 +185,25 @@ func (v *view) apply(e Event) (bool, error) {
 		v.p = &onramp.Project{}
 	}
 	p := v.p
+	var err error
 	switch e.Type {
 	case onramp.EventProgress:
 		var d struct{ Progress int }
-		json.Unmarshal(e.Data, &d)
+		err = json.Unmarshal(e.Data, &d)
 		p.Progress = max(p.Progress, d.Progress)
 	case onramp.EventPhase:
 		var d struct{ Phase onramp.Phase }
-		json.Unmarshal(e.Data, &d)
-		if d.Phase == "deleted" {
+		if err = json.Unmarshal(e.Data, &d); err == nil && d.Phase == "deleted" {
 			return true, nil
 		}
 		p.Phase = d.Phase
 	case onramp.EventStep:
 		var s onramp.Step
-		json.Unmarshal(e.Data, &s)
+		err = json.Unmarshal(e.Data, &s)
 		replaceStep(p, s)
 	case onramp.EventResource:
 		var r onramp.Resource
-		json.Unmarshal(e.Data, &r)
+		err = json.Unmarshal(e.Data, &r)
 		if r.Status == onramp.StatusDeleted {
 			removeResource(p, r)
 		} else {
@@ -211,8 +211,11 @@ func (v *view) apply(e Event) (bool, error) {
 		}
 	case onramp.EventLog:
 		var l onramp.LogLine
-		json.Unmarshal(e.Data, &l)
+		err = json.Unmarshal(e.Data, &l)
 		v.logs = append(v.logs, fmt.Sprintf("%s %-5s %s", l.Time.Local().Format("15:04:05.000"), l.Level, l.Message))
+	}
+	if err != nil {
+		return false, fmt.Errorf("read the server's %s event %d: %w", e.Type, e.ID, err)
 	}
 	return false, nil
 }
@@ -268,7 +271,7 @@ func (v *view) render(final bool) {
 	printEnvironments(&block, v.p)
 	v.drawn = bytes.Count(block.Bytes(), []byte("\n"))
 	b.Write(block.Bytes())
-	v.w.Write(b.Bytes())
+	_, _ = v.w.Write(b.Bytes()) // a terminal that went away has nothing to show
 }
 
 // plain prints log lines and a status line whenever the status changes.
@@ -320,7 +323,9 @@ func (c *command) logs(ctx context.Context, args []string) (int, error) {
 			return false, nil
 		}
 		var line onramp.LogLine
-		json.Unmarshal(e.Data, &line)
+		if err := json.Unmarshal(e.Data, &line); err != nil {
+			return false, fmt.Errorf("read the server's log event %d: %w", e.ID, err)
+		}
 		if line.ID > last {
 			printLog(c.env.Stdout, line)
 			last = line.ID

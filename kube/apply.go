@@ -17,13 +17,13 @@ import (
 // dependency order: Namespace, ServiceAccount, RoleBinding, Secret,
 // GitRepository, Kustomization. Each is server-side applied under the field
 // manager "onramp" with forced ownership, so applying again (a retry, a
-// redelivered job) converges to exactly one of each. Before each object, the
+// redelivered job) converges to exactly one of each. A Namespace that
+// exists without being onramp's for the project is refused (CheckNamespaces)
+// before anything is applied. Before each object, the
 // objects it depends on must have come back from the apiserver present and
 // not being deleted; otherwise it stops with an EUNAVAILABLE error naming
 // them. The GitRepository and Kustomization are annotated with a reconcile
 // request so that Flux acts at once rather than at the next interval.
-// With spec.Repository set, the GitRepository and the Kustomization are
-// made once it has answered, and its error stops the apply there.
 // progress, when not nil, is called after each object is applied, with the
 // object's status as the apiserver returned it. The resources returned are
 // the six objects, in order.
@@ -38,23 +38,15 @@ func (c *Client) ApplyEnvironment(ctx context.Context, spec EnvironmentSpec, pro
 	for i := range objs {
 		obj := objs[i]
 		if isFlux(obj) {
-			if spec.Repository != nil {
-				src, err := spec.Repository(ctx)
-				if err != nil {
-					return out, err
-				}
-				spec.GitURL, spec.Branch, spec.Revision, spec.Repository = src.URL, src.Branch, src.Revision, nil
-				if err := spec.Validate(); err != nil {
-					return out, err
-				}
-				spec = spec.withDefaults()
-				objs = Objects(spec)
-				obj = objs[i]
-			}
 			requestReconcile(obj, time.Now().Format(time.RFC3339Nano))
 		}
 		if err := dependenciesPresent(obj, applied); err != nil {
 			return out, err
+		}
+		if i == 0 { // the Namespace: never one someone else made
+			if err := c.checkNamespace(ctx, spec.Project, spec.Namespace); err != nil {
+				return out, err
+			}
 		}
 		if err := c.apply(ctx, obj); err != nil {
 			return out, err

@@ -2,7 +2,6 @@ package kube
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/onramp/onramp"
@@ -174,37 +172,6 @@ func TestVerifyNamesWhatIsWrong(t *testing.T) {
 	}
 }
 
-// TestVerifyReadsFromTheWatch: with a Watch running, Verify reads the
-// applied objects back from the watch's cache, so it passes even when every
-// direct request of the client fails.
-func TestVerifyReadsFromTheWatch(t *testing.T) {
-	t.Parallel()
-	e := newClusterEnv(t)
-	applied := e.apply(t)
-	unreachable := rest.CopyConfig(e.kube.cfg)
-	unreachable.Host = "https://127.0.0.1:1"
-	direct, err := client.New(unreachable, client.Options{Scheme: e.kube.scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := &Client{cfg: e.kube.cfg, scheme: e.kube.scheme, c: direct}
-	ctx := context.Background()
-	if _, err := k.Verify(ctx, e.spec.Project, []EnvironmentSpec{e.spec}, applied); err == nil {
-		t.Fatal("Verify without a watch and with an unreachable apiserver = nil error; want the failed reads")
-	}
-	startWatch(t, k)
-	if !k.running().cache.WaitForCacheSync(ctx) {
-		t.Fatal("the watch never synced")
-	}
-	res, err := k.Verify(ctx, e.spec.Project, []EnvironmentSpec{e.spec}, applied)
-	if err != nil {
-		t.Fatalf("Verify from the watch: %v", err)
-	}
-	if len(res) != 6 || res[0].Status != onramp.StatusReady {
-		t.Errorf("Verify from the watch = %+v; want the six objects, the Namespace ready", res)
-	}
-}
-
 // TestFluxReadyAtPushedRevision checks that real Flux reconciles what
 // ApplyEnvironment created to Ready at the pushed revision, and that Status
 // says so with Flux's own reason and message.
@@ -296,61 +263,4 @@ func errString(err error) string {
 		return "<nil>"
 	}
 	return err.Error()
-}
-
-// With Repository set, the four objects that need no repository are applied
-// first and the GitRepository waits for its answer, then points at what it
-// answered; an error from it stops the apply before the GitRepository.
-func TestApplyEnvironmentAwaitsRepository(t *testing.T) {
-	t.Parallel()
-	e := newClusterEnv(t)
-	ctx := context.Background()
-	for _, tc := range []struct {
-		name string
-		err  error
-	}{{"repository fails", errors.New("the Git server is down")}, {"repository ready", nil}} {
-		t.Run(tc.name, func(t *testing.T) {
-			spec := e.spec
-			spec.GitURL, spec.Revision = "", ""
-			asked, answer := make(chan []string, 1), make(chan struct{})
-			var progressed []string
-			spec.Repository = func(context.Context) (GitSource, error) {
-				asked <- slices.Clone(progressed)
-				<-answer
-				return GitSource{URL: e.spec.GitURL, Branch: e.spec.Branch, Revision: e.spec.Revision}, tc.err
-			}
-			type result struct {
-				res []onramp.Resource
-				err error
-			}
-			done := make(chan result, 1)
-			go func() {
-				res, err := e.kube.ApplyEnvironment(ctx, spec, func(r onramp.Resource) { progressed = append(progressed, r.Kind) })
-				done <- result{res, err}
-			}()
-			before := <-asked
-			if want := applyOrder[:4]; !slices.Equal(before, want) {
-				t.Errorf("applied before the repository answered: %v; want %v", before, want)
-			}
-			if tc.err != nil {
-				var src sourcev1.GitRepository
-				err := e.plain.Get(ctx, client.ObjectKeyFromObject(GitRepository(e.spec)), &src)
-				if !apierrors.IsNotFound(err) {
-					t.Errorf("GitRepository before the repository answered: %v; want NotFound", err)
-				}
-			}
-			close(answer)
-			r := <-done
-			if tc.err != nil {
-				if !errors.Is(r.err, tc.err) || len(r.res) != 4 {
-					t.Fatalf("ApplyEnvironment = %d resources, %v; want 4 and the repository's error", len(r.res), r.err)
-				}
-				return
-			}
-			if r.err != nil || len(r.res) != 6 {
-				t.Fatalf("ApplyEnvironment = %d resources, %v; want 6", len(r.res), r.err)
-			}
-			e.checkObjects(t) // URL, branch and revision as the repository answered
-		})
-	}
 }

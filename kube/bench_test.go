@@ -92,20 +92,16 @@ func deleteNamespaceLater(b *testing.B, c client.Client, name string) {
 
 // BenchmarkVerify measures reading one environment's six objects back and
 // checking them, as the pipeline's verify step does for every environment:
-// quorum reads from etcd, reads "not older than" the apply's answer,
-// served from the apiserver's watch cache, and the same from a running
-// Watch's cache (what the pipeline does beside the status watcher).
+// quorum reads from etcd, and reads "not older than" the apply's answer,
+// served from the apiserver's watch cache.
 func BenchmarkVerify(b *testing.B) {
 	e := newClusterEnv(b)
 	applied := e.apply(b)
-	for _, mode := range []string{"quorum", "applied", "watch"} {
+	for _, mode := range []string{"quorum", "applied"} {
 		b.Run(mode, func(b *testing.B) {
 			known := applied
-			switch mode {
-			case "quorum":
+			if mode == "quorum" {
 				known = nil
-			case "watch":
-				startWatch(b, e.kube)
 			}
 			for b.Loop() {
 				if _, err := e.kube.Verify(context.Background(), e.spec.Project, []EnvironmentSpec{e.spec}, known); err != nil {

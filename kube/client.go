@@ -3,7 +3,6 @@ package kube
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -19,8 +18,9 @@ import (
 )
 
 // Client creates, checks, watches and deletes the objects of onramp projects
-// in one cluster. Its reads go straight to the apiserver (no cache), so what
-// it reports is what the cluster holds at that moment.
+// in one cluster. It keeps no cache of its own: a read is the apiserver's
+// answer (Verify's, "not older than" an apply, from the apiserver's watch
+// cache), so what it reports is what the cluster holds.
 type Client struct {
 	// DeleteTimeout bounds how long DeleteProject waits for the objects of
 	// one kind to be gone; zero means DefaultDeleteTimeout.
@@ -29,9 +29,6 @@ type Client struct {
 	cfg    *rest.Config
 	scheme *runtime.Scheme
 	c      client.Client
-
-	watchMu sync.Mutex
-	watch   *watching // the running Watch, if any
 }
 
 // New returns a Client for the cluster cfg points to. Client-side rate

@@ -1,7 +1,6 @@
 package kube
 
 import (
-	"context"
 	"time"
 
 	"github.com/onramp/onramp"
@@ -55,18 +54,6 @@ type EnvironmentSpec struct {
 	// Revision is the revision onramp pushed ("main@sha1:<sha>"); empty
 	// means any revision Flux reports is accepted.
 	Revision string
-	// Repository, when not nil, is waited for before the GitRepository is
-	// applied and gives GitURL, Branch and Revision in their place: the
-	// Namespace, ServiceAccount, RoleBinding and Secret need no repository,
-	// so they can be applied while it is made, and Flux is not told to
-	// clone a repository that does not have the commit yet.
-	Repository func(context.Context) (GitSource, error)
-}
-
-// GitSource is the repository and revision an environment's GitRepository
-// points at.
-type GitSource struct {
-	URL, Branch, Revision string
 }
 
 // withDefaults fills the optional fields.
@@ -93,9 +80,7 @@ func (s EnvironmentSpec) Validate() error {
 		{"path", s.Path},
 		{"username", s.Username},
 		{"password", s.Password},
-	}
-	if s.Repository == nil {
-		required = append(required, struct{ field, value string }{"git_url", s.GitURL})
+		{"git_url", s.GitURL},
 	}
 	for _, r := range required {
 		if r.value == "" {

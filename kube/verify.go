@@ -15,8 +15,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/resourceversion"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/onramp/onramp"
@@ -32,8 +30,7 @@ import (
 //
 // applied, when not empty, holds what the apiserver answered when the
 // objects were applied: each of those is then read "not older than" that
-// answer, from the running Watch's cache once it has caught up, else from
-// the apiserver's watch cache instead of a quorum read of etcd
+// answer, from the apiserver's watch cache instead of a quorum read of etcd
 // (BenchmarkVerify). A change since, a deletion included, is seen once that
 // cache has it, milliseconds after etcd (a quorum read is no fresher a
 // moment later).
@@ -130,51 +127,17 @@ func (c *Client) verifyObject(ctx context.Context, want client.Object, revision,
 	return r, nil
 }
 
-// watchCatchUp is how long readBack waits for the running Watch, once it has
-// synced, to receive an object before it asks the apiserver.
-const watchCatchUp = 200 * time.Millisecond
-
 // readBack reads the live counterpart of want, not older than version when
-// that is set. With version set and a Watch running, it is read from
-// the watch's cache as soon as the cache holds it at version or later: what
-// the apiserver sent on the watch stream, as current as a "not older than"
-// GET, at no request. When the cache does not get there within watchCatchUp
-// (the object was deleted, or the watch lags), and otherwise, it is a GET:
-// "not older than" version from the apiserver's watch cache, or a quorum
-// read of etcd without version.
+// that is set: a GET "not older than" version is served from the
+// apiserver's watch cache, as current as the apply's answer; without
+// version it is a quorum read of etcd.
 func (c *Client) readBack(ctx context.Context, want client.Object, version string) (client.Object, error) {
-	key := client.ObjectKeyFromObject(want)
-	if w := c.running(); w != nil && version != "" && synced(ctx, w.cache) {
-		deadline := time.Now().Add(watchCatchUp)
-		for {
-			got := want.DeepCopyObject().(client.Object)
-			if err := w.cache.Get(ctx, key, got); err == nil {
-				if cmp, err := resourceversion.CompareResourceVersion(got.GetResourceVersion(), version); err == nil && cmp >= 0 {
-					return got, nil
-				}
-			}
-			if time.Now().After(deadline) || ctx.Err() != nil {
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
 	var opts []client.GetOption
 	if version != "" {
 		opts = append(opts, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: version}})
 	}
 	got := want.DeepCopyObject().(client.Object)
-	return got, c.c.Get(ctx, key, got, opts...)
-}
-
-// synced reports whether every informer of the watch has listed what it
-// follows, waiting up to watchCatchUp for a watch that has just started: one
-// that cannot list a kind (onramp may not list Secrets, say) never syncs,
-// and its reads then go to the apiserver.
-func synced(ctx context.Context, c cache.Cache) bool {
-	ctx, cancel := context.WithTimeout(ctx, watchCatchUp)
-	defer cancel()
-	return c.WaitForCacheSync(ctx)
+	return got, c.c.Get(ctx, client.ObjectKeyFromObject(want), got, opts...)
 }
 
 // differences lists how got differs from want, in the fields onramp owns.

@@ -2,7 +2,6 @@ package kube
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -40,10 +39,14 @@ type ResourceFunc func(project string, r onramp.Resource)
 // them as stored resources that the initial list did not deliver (or with
 // Remaining/Verify).
 //
+// synced, when not nil, is called once every informer has listed what it
+// follows: from then on every existing object has been delivered. An
+// informer that may not list its kind never syncs.
+//
 // Calls are serialized, never concurrent. Watch blocks until ctx ends, then
 // returns nil; it returns an error if the informers cannot start (for
 // example when the Flux CRDs are not installed).
-func (c *Client) Watch(ctx context.Context, onChange, onDelete ResourceFunc) error {
+func (c *Client) Watch(ctx context.Context, onChange, onDelete ResourceFunc, synced func()) error {
 	informers, err := cache.New(c.cfg, cache.Options{
 		Scheme:               c.scheme,
 		DefaultLabelSelector: labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedBy}),
@@ -62,9 +65,8 @@ func (c *Client) Watch(ctx context.Context, onChange, onDelete ResourceFunc) err
 			return fmt.Errorf("watch %s: %w", kindOf(obj), err)
 		}
 	}
-	// The other kinds onramp applies are cached for Verify to read back
-	// from; their status is their existence, so only their additions and
-	// deletions are delivered.
+	// The status of the other kinds onramp applies is their existence:
+	// only their additions and deletions are delivered.
 	for _, obj := range []client.Object{&corev1.ServiceAccount{}, &rbacv1.RoleBinding{}, &corev1.Secret{}} {
 		inf, err := informers.GetInformer(ctx, obj)
 		if err != nil {
@@ -74,17 +76,13 @@ func (c *Client) Watch(ctx context.Context, onChange, onDelete ResourceFunc) err
 			return fmt.Errorf("watch %s: %w", kindOf(obj), err)
 		}
 	}
-	w := &watching{cache: informers, handler: h}
-	c.watchMu.Lock()
-	c.watch = w
-	c.watchMu.Unlock()
-	defer func() {
-		c.watchMu.Lock()
-		if c.watch == w {
-			c.watch = nil
-		}
-		c.watchMu.Unlock()
-	}()
+	if synced != nil {
+		go func() {
+			if informers.WaitForCacheSync(ctx) {
+				synced()
+			}
+		}()
+	}
 	if err := informers.Start(ctx); err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}
@@ -108,47 +106,6 @@ func keepOwnApply(in any) (any, error) {
 	}
 	obj.SetManagedFields(own)
 	return in, nil
-}
-
-// watching is a running Watch.
-type watching struct {
-	cache   cache.Cache
-	handler *watchHandler
-}
-
-// ErrNotWatching is returned by Replay when no Watch runs.
-var ErrNotWatching = errors.New("no watch is running")
-
-// running returns the running Watch, or nil.
-func (c *Client) running() *watching {
-	c.watchMu.Lock()
-	defer c.watchMu.Unlock()
-	return c.watch
-}
-
-// Replay calls the running Watch's onChange again (the latest started, if
-// several run), serialized with its other calls, for every object of
-// project its informers hold: the latest state each has received, which is
-// what the last call for that object reported. A caller that ignored some
-// calls catches up with it. It returns ErrNotWatching when no Watch runs.
-func (c *Client) Replay(ctx context.Context, project string) error {
-	w := c.running()
-	if w == nil {
-		return ErrNotWatching
-	}
-	for _, list := range []client.ObjectList{&sourcev1.GitRepositoryList{}, &kustomizev1.KustomizationList{}, &corev1.NamespaceList{}} {
-		if err := w.cache.List(ctx, list, client.MatchingLabels{LabelProject: project}); err != nil {
-			return fmt.Errorf("replay %s: %w", project, err)
-		}
-		items, err := apimeta.ExtractList(list)
-		if err != nil {
-			return fmt.Errorf("replay %s: %w", project, err)
-		}
-		for _, obj := range items {
-			w.handler.changed(obj)
-		}
-	}
-	return nil
 }
 
 // watchHandler turns informer notifications into resource statuses.

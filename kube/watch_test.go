@@ -2,7 +2,6 @@ package kube
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -19,16 +18,17 @@ type watchEvent struct {
 }
 
 // startWatch runs Watch until the test ends and returns its events, once
-// the watch is running (its informers may still be listing).
+// every informer has listed what it follows.
 func startWatch(t testing.TB, k *Client) <-chan watchEvent {
 	t.Helper()
 	events := make(chan watchEvent, 10000)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	done, synced := make(chan error, 1), make(chan struct{})
 	go func() {
 		done <- k.Watch(ctx,
 			func(p string, r onramp.Resource) { events <- watchEvent{project: p, r: r} },
-			func(p string, r onramp.Resource) { events <- watchEvent{deleted: true, project: p, r: r} })
+			func(p string, r onramp.Resource) { events <- watchEvent{deleted: true, project: p, r: r} },
+			func() { close(synced) })
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -36,12 +36,13 @@ func startWatch(t testing.TB, k *Client) <-chan watchEvent {
 			t.Errorf("Watch returned %v after its context ended; want nil", err)
 		}
 	})
-	eventually(t, time.Minute, "the watch running", func() string {
-		if k.running() == nil {
-			return "not yet"
-		}
-		return ""
-	})
+	select {
+	case <-synced:
+	case err := <-done:
+		t.Fatalf("Watch = %v before its informers synced", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the watch did not sync in 30 s: it may not list or watch one of the kinds")
+	}
 	return events
 }
 
@@ -122,47 +123,5 @@ func TestWatch(t *testing.T) {
 		if ev.r.Status != onramp.StatusMissing {
 			t.Errorf("delete event for %s has status %s; want missing", kind, ev.r.Status)
 		}
-	}
-}
-
-// TestReplay checks that Replay delivers again, at once, the latest state
-// of each watched object of a project.
-func TestReplay(t *testing.T) {
-	t.Parallel()
-	e := newClusterEnv(t)
-	ctx := context.Background()
-	if err := e.kube.Replay(ctx, e.spec.Project); !errors.Is(err, ErrNotWatching) {
-		t.Fatalf("Replay before Watch = %v; want ErrNotWatching", err)
-	}
-	events := startWatch(t, e.kube)
-	e.apply(t)
-	p := e.spec.Project
-	ready := next(t, events, p, "Kustomization ready", func(ev watchEvent) bool {
-		return ev.r.Kind == onramp.KindKustomization && ev.r.Status == onramp.StatusReady
-	})
-	// Drain what came meanwhile, then replay: exactly the project's three
-	// objects, already in the channel when Replay returns.
-	for len(events) > 0 {
-		<-events
-	}
-	if err := e.kube.Replay(ctx, p); err != nil {
-		t.Fatalf("Replay: %v", err)
-	}
-	got := map[string]onramp.Resource{}
-	for len(events) > 0 {
-		ev := <-events
-		if ev.project != p || ev.deleted {
-			continue // another test's objects, changing meanwhile
-		}
-		got[ev.r.Kind] = ev.r
-	}
-	if len(got) != 3 || got[onramp.KindNamespace].Status != onramp.StatusReady || got[onramp.KindGitRepository].Status != onramp.StatusReady {
-		t.Errorf("Replay delivered %+v; want the Namespace, GitRepository and Kustomization, all ready", got)
-	}
-	if k := got[onramp.KindKustomization]; k.Status != onramp.StatusReady || k.Revision != ready.r.Revision {
-		t.Errorf("replayed Kustomization = %+v; want ready at %s", k, ready.r.Revision)
-	}
-	if err := e.kube.Replay(ctx, "no-such-project"); err != nil {
-		t.Errorf("Replay of an unknown project = %v; want nil", err)
 	}
 }

@@ -59,7 +59,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			return c, nil
 		}
 		if !errors.Is(err, errPortInUse) || attempt == startAttempts {
-			unlock()
+			err = errors.Join(err, unlock())
 			return nil, fmt.Errorf("start local cluster in %s: %w", dataDir, err)
 		}
 		opts.Log.Warn("localcluster port taken during start; retrying with new ports", "attempt", attempt, "err", err)

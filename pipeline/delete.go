@@ -61,11 +61,15 @@ func (d *deleteRun) run(ctx context.Context) error {
 	if err := d.deleteCluster(ctx); err != nil {
 		return d.failed(ctx, err)
 	}
-	d.enter(ctx, "delete_repository")
+	if err := d.enter(ctx, "delete_repository"); err != nil {
+		return err
+	}
 	if err := d.Git.DeleteRepository(ctx, d.p.Name); err != nil {
 		return d.failed(ctx, fail(err, "check that the Git server is reachable; onramp retries by itself"))
 	}
-	d.enter(ctx, "delete_records")
+	if err := d.enter(ctx, "delete_records"); err != nil {
+		return err
+	}
 	if d.Cluster != nil {
 		left, err := d.Cluster.Remaining(ctx, d.p.Name)
 		if err != nil {
@@ -75,40 +79,48 @@ func (d *deleteRun) run(ctx context.Context) error {
 			return d.failed(ctx, fmt.Errorf("still in the cluster: %s", strings.Join(left, ", ")))
 		}
 	}
-	d.enter(ctx, "")
+	if err := d.enter(ctx, ""); err != nil {
+		return err
+	}
 	d.Logger.Info("project deleted", "project", d.p.Name)
 	return d.Store.RemoveProject(ctx, d.p.ID)
 }
 
 func (d *deleteRun) deleteCluster(ctx context.Context) error {
-	d.enter(ctx, "delete_kustomizations")
+	if err := d.enter(ctx, "delete_kustomizations"); err != nil {
+		return err
+	}
 	if d.Cluster == nil {
 		if len(d.p.GitOps.Resources) > 0 {
 			return errNoCluster()
 		}
-		d.enter(ctx, "delete_namespaces")
-		return nil
+		return d.enter(ctx, "delete_namespaces")
 	}
-	return d.Cluster.DeleteProject(ctx, d.p.Name, func(kind string, gone bool, msg string) {
+	// The progress calls cannot return an error: the first one stops
+	// recording and is returned once the cluster's deletion ends.
+	var recordErr error
+	err := d.Cluster.DeleteProject(ctx, d.p.Name, func(kind string, gone bool, msg string) {
+		if recordErr != nil {
+			return
+		}
 		if s, ok := deleteStepOf[kind]; ok {
-			d.enter(ctx, s)
+			recordErr = d.enter(ctx, s)
 		}
 		if msg != "" {
 			d.log(ctx, msg)
 		}
-		if gone {
+		if gone && recordErr == nil {
 			// The records follow the cluster down; delete_records removes
 			// whatever a failure here leaves.
-			if err := d.Store.RemoveResources(ctx, d.p.ID, kind); err != nil {
-				d.Logger.Warn("remove deleted objects' records", "project", d.p.Name, "kind", kind, "error", err)
-			}
+			recordErr = d.Store.RemoveResources(ctx, d.p.ID, kind)
 		}
 	})
+	return errors.Join(err, recordErr)
 }
 
 // enter finishes the current step and starts next ("" finishes all).
 // Steps passed over had nothing to delete and are marked done too.
-func (d *deleteRun) enter(ctx context.Context, next string) {
+func (d *deleteRun) enter(ctx context.Context, next string) error {
 	to := len(onramp.DeleteSteps)
 	for i, s := range onramp.DeleteSteps {
 		if s.Name == next {
@@ -116,23 +128,30 @@ func (d *deleteRun) enter(ctx context.Context, next string) {
 		}
 	}
 	if to <= d.pos {
-		return
+		return nil
 	}
 	if max(d.pos, 0) == to { // nothing to finish first
-		d.Store.StartStep(ctx, d.p.ID, next)
+		if err := d.Store.StartStep(ctx, d.p.ID, next); err != nil {
+			return err
+		}
 	}
 	for i := max(d.pos, 0); i < to; i++ {
 		name := onramp.DeleteSteps[i].Name
 		if i != d.pos {
-			d.Store.StartStep(ctx, d.p.ID, name)
+			if err := d.Store.StartStep(ctx, d.p.ID, name); err != nil {
+				return err
+			}
 		}
 		done := onramp.StepDone{Step: name}
 		if i == to-1 && to < len(onramp.DeleteSteps) {
 			done.Next = next
 		}
-		d.Store.FinishStep(ctx, d.p.ID, done)
+		if _, err := d.Store.FinishStep(ctx, d.p.ID, done); err != nil {
+			return err
+		}
 	}
 	d.pos = to
+	return nil
 }
 
 // step is the name of the current step, for logs and failures.
@@ -155,7 +174,9 @@ func (d *deleteRun) failed(ctx context.Context, err error) error {
 	if hint == "" {
 		hint = "fix the cause, then delete the project again"
 	}
-	d.Store.FailStep(ctx, d.p.ID, d.step(), msg, hint)
+	if ferr := d.Store.FailStep(ctx, d.p.ID, d.step(), msg, hint); ferr != nil {
+		return errors.Join(err, ferr)
+	}
 	return river.JobCancel(errors.New(msg))
 }
 

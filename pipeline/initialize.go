@@ -22,205 +22,149 @@ type InitializeWorker struct {
 	*Deps
 }
 
-// Work runs the steps, skipping the marks of those already done.
+// Work runs the steps in order.
 func (w *InitializeWorker) Work(ctx context.Context, job *river.Job[onramp.InitializeJob]) error {
-	p, err := w.Store.JobProject(ctx, job.ID, job.Args.ProjectID)
+	p, err := w.Store.ProjectByID(ctx, job.Args.ProjectID)
 	if onramp.ErrorCode(err) == onramp.ENOTFOUND {
 		return nil // deleted meanwhile: nothing to do
 	}
 	if err != nil {
 		return err
 	}
-	r := &initRun{Deps: w.Deps, p: p, attempt: job.Attempt, maxAttempts: job.MaxAttempts,
-		pushed: make(chan struct{}), credential: make(chan struct{})}
+	r := &initialization{Deps: w.Deps, p: p, attempt: job.Attempt, maxAttempts: job.MaxAttempts}
 	switch p.Phase {
 	case onramp.PhaseDeleting:
 		return nil
 	case onramp.PhaseProvisioned, onramp.PhaseReady, onramp.PhaseDegraded:
 		r.repair = true
 	}
-	if !r.repair && w.Initializing != nil {
-		defer w.Initializing(p.Name)()
-	}
 	return r.run(ctx)
 }
 
-// initRun is one attempt of a project's initialization.
-type initRun struct {
+// initialization is one attempt of a project's initialization, or of its
+// repair. Each step reads what the steps before it left here and returns
+// what it did; the run records it.
+type initialization struct {
 	*Deps
 	p                    *onramp.Project
 	attempt, maxAttempts int
 	repair               bool
 
-	files     onramp.Files
-	repo      onramp.Repository
-	repoMoved bool // repo changed in this step: record it with the step's end
-	// lastApplied, set by setup_gitops, is recorded with the step's end.
-	lastApplied *onramp.Applied
-	pushed      chan struct{} // closed when push_commit has set repo's revision
-	setup       *setup        // setup_gitops's applies, started once preflight passed
-	// The Git read credential, fetched or made while the template renders;
-	// credential is closed when password or credentialErr is set.
-	credential    chan struct{}
-	password      string
-	credentialErr error
-	// starting, while the first step's start is being recorded, receives
-	// the record's error (see startStep).
-	starting  chan error
-	applied   []onramp.Resource // as the apiserver answered the applies
-	resources []onramp.Resource
+	files    onramp.Files      // render_template's
+	repo     onramp.Repository // create_repository's, with push_commit's revision
+	password string            // the Git read credential, setup_gitops's
+	applied  []onramp.Resource // setup_gitops's, as the apiserver answered
+	live     []onramp.Resource // verify's, as read back
 }
 
-// A step's run returns the line to log when it succeeds, if any. A local
-// step does no I/O: its start and end are recorded with the end of the
-// step before it, in one transaction.
+// step is one initialization step: its work returns the step's end to
+// record (its log line, and what else it changed).
 type step struct {
-	name  string
-	run   func(ctx context.Context, base, weight int) (string, error)
-	local bool
+	name string
+	work func(ctx context.Context) (onramp.StepDone, error)
 }
 
-func (r *initRun) steps() []step {
+// steps are the initialization's steps, in the order of onramp.InitSteps.
+func (r *initialization) steps() []step {
 	return []step{
-		{"render_template", r.render, false},
-		{"create_repository", r.createRepository, false},
-		{"push_commit", r.pushCommit, false},
-		{"setup_gitops", r.setupGitOps, false},
-		{"verify", r.verify, false},
-		{"finalize", r.finalize, true},
+		{"render_template", r.renderTemplate},
+		{"create_repository", r.createRepository},
+		{"push_commit", r.pushCommit},
+		{"setup_gitops", r.setupGitOps},
+		{"verify", r.verify},
+		{"finalize", r.finalize},
 	}
 }
 
-// run runs the steps in order. Each step's end, its log line, the progress
-// it is worth and the next step's start are one transaction (a local
-// step's end joins it); the last step's end writes 100% and provisioned
-// together. setup_gitops's applies start once preflight has passed (see
-// setup).
-func (r *initRun) run(ctx context.Context) error {
-	go func() {
-		defer close(r.credential)
-		r.password, r.credentialErr = r.Store.EnsureCredential(ctx, r.p.ID, onramp.GitReadCredential, randomPassword)
-	}()
-	defer func() { <-r.credential }()
-	defer r.stopSetup()
-	defer r.startRecorded()
+// run runs the steps one after another. A step's end, its log line, the
+// progress it is worth and the next step's start are one transaction;
+// finalize, which does no I/O, ends in verify's, so that the check that
+// every object is recorded and the 100% it allows are one transaction too.
+// A deletion requested meanwhile stops the run at the next step.
+func (r *initialization) run(ctx context.Context) error {
 	if r.repair {
 		r.log(ctx, "", "info", "repair: re-applying every object from the recorded desired state")
 	}
 	steps := r.steps()
-	done, started := 0, ""
-	var ends []onramp.StepDone // steps done, not yet recorded
-	// The phase as of the last step's end (FinishStep's answer) or a read:
-	// a deletion supersedes initialization at the next step.
-	phase := r.p.Phase
+	phase, started, progress := r.p.Phase, false, 0
+	var ends []onramp.StepDone // recorded with the next step's end
 	for i, s := range steps {
-		if phase == "" && len(ends) == 0 {
-			var err error
-			phase, err = r.Store.Phase(ctx, r.p.ID)
-			if onramp.ErrorCode(err) == onramp.ENOTFOUND {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-		}
 		if phase == onramp.PhaseDeleting {
 			return nil
 		}
-		phase = ""
+		progress += onramp.InitSteps[i].Weight
 		mark := r.marks(s.name)
-		if mark && started != s.name {
-			r.startStep(ctx, s.name)
-		}
-		if mark && r.attempt > 1 {
-			if err := r.startRecorded(); err != nil {
+		if mark && !started {
+			if err := r.Store.StartStep(ctx, r.p.ID, s.name); err != nil {
 				return err
 			}
+		}
+		if mark && r.attempt > 1 {
 			r.log(ctx, s.name, "info", fmt.Sprintf("attempt %d of %d", r.attempt, r.maxAttempts))
 		}
-		msg, err := s.run(ctx, done, onramp.InitSteps[i].Weight)
-		if err == nil && s.name == "render_template" {
-			r.startSetup(ctx) // preflight passed
-		}
-		if serr := r.startRecorded(); serr != nil {
-			return errors.Join(err, serr)
-		}
+		done, err := s.work(ctx)
 		if err != nil {
-			if len(ends) > 0 { // the steps before succeeded
-				if _, ferr := r.Store.FinishStep(ctx, r.p.ID, ends...); ferr != nil {
-					return errors.Join(err, ferr)
-				}
-			}
 			return r.failed(ctx, s.name, err)
 		}
-		done += onramp.InitSteps[i].Weight
-		var repo *onramp.Repository
-		if r.repoMoved {
-			repo, r.repoMoved = &r.repo, false
+		if !mark { // a repair, or a step an earlier attempt finished
+			started = false
+			if err := r.recordUnmarked(ctx, s.name, done); err != nil {
+				return err
+			}
+			continue
 		}
-		if mark {
-			d := onramp.StepDone{Step: s.name, Progress: done, Log: msg, Repository: repo, Applied: r.lastApplied}
-			r.lastApplied = nil
-			if s.name == "verify" {
-				d.Recorded = r.resources
-			}
-			if i+1 < len(steps) && r.marks(steps[i+1].name) {
-				d.Next = steps[i+1].name
-			}
-			started, ends = d.Next, append(ends, d)
-			if d.Next == "" || !steps[i+1].local {
-				if phase, err = r.Store.FinishStep(ctx, r.p.ID, ends...); err != nil {
-					if onramp.ErrorCode(err) == onramp.ECONFLICT { // verify's check (StepDone.Recorded)
-						return r.failed(ctx, "verify", fail(err, unrecordedHint))
-					}
-					return err
-				}
-				ends = nil
-			}
-		} else {
-			if repo != nil {
-				if err := r.Store.SetRepository(ctx, r.p.ID, *repo); err != nil {
-					return err
-				}
-			}
-			if msg != "" {
-				r.log(ctx, s.name, "info", msg)
-			}
+		done.Step, done.Progress = s.name, progress
+		if i+1 < len(steps) && r.marks(steps[i+1].name) {
+			done.Next = steps[i+1].name
 		}
+		started, ends = done.Next != "", append(ends, done)
+		if s.name == "verify" {
+			r.checkpoint(s.name)
+			continue // ends with finalize
+		}
+		if phase, err = r.Store.FinishStep(ctx, r.p.ID, ends...); err != nil {
+			if onramp.ErrorCode(err) == onramp.ECONFLICT { // verify's StepDone.Recorded
+				return r.failed(ctx, "verify", fail(err, unrecordedHint))
+			}
+			return err
+		}
+		ends = nil
 		r.checkpoint(s.name)
 	}
-	r.settled(ctx)
 	return nil
 }
 
-// startStep records a step's start while the step runs: the first step's
-// work (and setup_gitops's first applies, which follow preflight) need not
-// wait for the record's commit. Every other record of the run waits for it
-// (startRecorded), so the start is never written after the step's end.
-func (r *initRun) startStep(ctx context.Context, name string) {
-	ch := make(chan error, 1)
-	r.starting = ch
-	go func() { ch <- r.Store.StartStep(ctx, r.p.ID, name) }()
-}
-
-// startRecorded waits until the step's start is recorded, if it is being,
-// and returns the record's error.
-func (r *initRun) startRecorded() error {
-	if r.starting == nil {
-		return nil
+// recordUnmarked records what a step that is not marked did: a repair or
+// an attempt after the one that finished it changes no progress.
+func (r *initialization) recordUnmarked(ctx context.Context, name string, done onramp.StepDone) error {
+	if done.Applied != nil {
+		if err := r.Store.RecordApplied(ctx, r.p.ID, *done.Applied); err != nil {
+			return err
+		}
 	}
-	err := <-r.starting
-	r.starting = nil
-	return err
+	if done.Repository != nil {
+		if err := r.Store.SetRepository(ctx, r.p.ID, *done.Repository); err != nil {
+			return err
+		}
+	}
+	if len(done.Recorded) > 0 {
+		if err := r.Store.CheckRecorded(ctx, r.p.ID, done.Recorded); err != nil {
+			return fail(err, unrecordedHint)
+		}
+	}
+	if done.Log != "" {
+		r.log(ctx, name, "info", done.Log)
+	}
+	return nil
 }
 
 // marks reports whether the run records the step's start and end: not in
 // a repair, nor for a step an earlier attempt finished.
-func (r *initRun) marks(name string) bool {
+func (r *initialization) marks(name string) bool {
 	return !r.repair && r.stepStatus(name) != onramp.StepSucceeded
 }
 
-func (r *initRun) stepStatus(name string) onramp.StepStatus {
+func (r *initialization) stepStatus(name string) onramp.StepStatus {
 	for _, s := range r.p.Steps {
 		if s.Name == name {
 			return s.Status
@@ -232,11 +176,10 @@ func (r *initRun) stepStatus(name string) onramp.StepStatus {
 // failed records a step's failure. A permanent failure, or the last
 // attempt, fails the project; otherwise the attempt is logged and River
 // retries the job with backoff.
-func (r *initRun) failed(ctx context.Context, stepName string, err error) error {
+func (r *initialization) failed(ctx context.Context, stepName string, err error) error {
 	// The job's own context may be what ran out: record the failure anyway.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	r.stopSetup() // what it applied is recorded before the failure
 	msg, hint := message(err), hintOf(err)
 	r.Logger.Warn("initialization step failed", "project", r.p.Name, "step", stepName, "attempt", r.attempt, "error", err)
 	if !permanent(err) && r.attempt < r.maxAttempts {
@@ -256,17 +199,10 @@ func (r *initRun) failed(ctx context.Context, stepName string, err error) error 
 	if ferr := r.Store.ChangePhase(ctx, r.p.ID, onramp.PhaseInitializing, onramp.PhaseFailed); ferr != nil {
 		return errors.Join(err, ferr)
 	}
-	r.settled(ctx)
 	return river.JobCancel(err)
 }
 
-func (r *initRun) settled(ctx context.Context) {
-	if r.OnSettled != nil {
-		r.OnSettled(ctx, r.p.ID, r.p.Name)
-	}
-}
-
-func (r *initRun) log(ctx context.Context, stepName, level, msg string) {
+func (r *initialization) log(ctx context.Context, stepName, level, msg string) {
 	if err := r.Store.Log(ctx, r.p.ID, stepName, level, msg); err != nil {
 		r.Logger.Error("write project log", "project", r.p.Name, "error", err)
 	}

@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"syscall"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -25,8 +23,6 @@ import (
 // Store is what the jobs need of the database.
 type Store interface {
 	ProjectByID(ctx context.Context, id int64) (*onramp.Project, error)
-	JobProject(ctx context.Context, jobID, projectID int64) (*onramp.Project, error)
-	Phase(ctx context.Context, id int64) (onramp.Phase, error)
 	StartStep(ctx context.Context, id int64, step string) error
 	FinishStep(ctx context.Context, id int64, ds ...onramp.StepDone) (onramp.Phase, error)
 	FailStep(ctx context.Context, id int64, step, reason, hint string) error
@@ -44,6 +40,7 @@ type Store interface {
 
 // Cluster is what the jobs need of Kubernetes.
 type Cluster interface {
+	CheckNamespaces(ctx context.Context, project string, namespaces []string) error
 	ApplyEnvironment(ctx context.Context, spec kube.EnvironmentSpec, progress func(onramp.Resource)) ([]onramp.Resource, error)
 	Verify(ctx context.Context, project string, envs []kube.EnvironmentSpec, applied []onramp.Resource) ([]onramp.Resource, error)
 	DeleteProject(ctx context.Context, project string, progress func(kind string, gone bool, msg string)) error
@@ -58,35 +55,23 @@ type Deps struct {
 	// Cluster may be nil when onramp runs without one; steps that need it
 	// then fail with a hint saying how to configure it.
 	Cluster Cluster
-	Logger  *slog.Logger
+	// Namespaces are the namespaces no project may use.
+	Namespaces onramp.NamespacePolicy
+	Logger     *slog.Logger
 	// AttemptTimeout bounds one attempt of a cluster step, so that an
 	// unreachable apiserver turns into a logged, retried attempt.
 	AttemptTimeout time.Duration
-	// OnSettled, if set, is called when a project's initialization ends, at
-	// 100% or failed, and when a repair ends: the status watcher, which
-	// leaves a project alone while it initializes, then catches up with it
-	// and judges its phase from its resources.
-	OnSettled func(ctx context.Context, projectID int64, name string)
-	// Initializing, if set, is told as this process starts a project's
-	// initialization (not a repair), and returns what to call when the job
-	// ends: the status watcher then leaves the project alone without reading
-	// its phase for every event, until then or until OnSettled.
-	Initializing func(name string) (ended func())
-	// CrashAt names a point where the worker process kills itself: a step
-	// name (after the step is recorded done, or, for a step recorded with
-	// the local step after it, once its work is done) or "setup_gitops:N"
-	// (after N objects are applied, recorded or not). Only tests of crash
-	// recovery set it.
-	CrashAt string
+	// Checkpoint, if set, is called at the points where a test of crash
+	// recovery may kill the worker process: after a step is recorded done
+	// (with the step's name; verify's once its work is done, since its end
+	// is finalize's) and after each object setup_gitops applies
+	// ("setup_gitops:N"). Production code never sets it.
+	Checkpoint func(point string)
 }
 
-// checkpoint kills the process with SIGKILL at the configured crash point:
-// a real, abrupt death, with no deferred cleanup.
 func (d *Deps) checkpoint(point string) {
-	if d.CrashAt != "" && d.CrashAt == point {
-		d.Logger.Warn("crash point reached: killing this process", "point", point)
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {}
+	if d.Checkpoint != nil {
+		d.Checkpoint(point)
 	}
 }
 

@@ -110,45 +110,6 @@ func TestDiagnose(t *testing.T) {
 	}
 }
 
-func TestPhase(t *testing.T) {
-	envs := []onramp.Environment{{Name: "dev"}, {Name: "prod"}}
-	res := func(statuses ...onramp.ResourceStatus) []onramp.Resource {
-		var out []onramp.Resource
-		for i, s := range statuses {
-			env := envs[i/2].Name
-			kind := onramp.KindGitRepository
-			if i%2 == 1 {
-				kind = onramp.KindKustomization
-			}
-			out = append(out, onramp.Resource{Kind: kind, Environment: env, Status: s})
-		}
-		return out
-	}
-	R, C, F, M := onramp.StatusReady, onramp.StatusReconciling, onramp.StatusFailed, onramp.StatusMissing
-	tests := []struct {
-		name      string
-		phase     onramp.Phase
-		resources []onramp.Resource
-		want      onramp.Phase
-	}{
-		{"all ready", onramp.PhaseProvisioned, res(R, R, R, R), onramp.PhaseReady},
-		{"one reconciling", onramp.PhaseProvisioned, res(R, R, R, C), onramp.PhaseProvisioned},
-		{"one failed", onramp.PhaseReady, res(R, R, F, R), onramp.PhaseDegraded},
-		{"one missing", onramp.PhaseReady, res(R, M, R, R), onramp.PhaseDegraded},
-		{"recovered", onramp.PhaseDegraded, res(R, R, R, R), onramp.PhaseReady},
-		{"no kustomization yet", onramp.PhaseProvisioned, res(R, R, R), onramp.PhaseProvisioned},
-		{"initializing keeps its phase", onramp.PhaseInitializing, res(F, F, F, F), onramp.PhaseInitializing},
-		{"deleting keeps its phase", onramp.PhaseDeleting, res(R, R, R, R), onramp.PhaseDeleting},
-		{"failed keeps its phase", onramp.PhaseFailed, res(R, R, R, R), onramp.PhaseFailed},
-	}
-	for _, tt := range tests {
-		p := &onramp.Project{Phase: tt.phase, Environments: envs}
-		if got := Phase(p, tt.resources); got != tt.want {
-			t.Errorf("%s: Phase(%s) = %s; want %s", tt.name, tt.phase, got, tt.want)
-		}
-	}
-}
-
 // The facts that cost a read of the repository or the database are read
 // only by the hints that name them, not for objects on their way to ready.
 func TestDiagnoseReadsFactsOnlyWhenUsed(t *testing.T) {

@@ -2,10 +2,8 @@ package status
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -17,10 +15,8 @@ import (
 // Store is what the watcher needs of the database.
 type Store interface {
 	LookupProject(ctx context.Context, name string) (int64, onramp.Phase, error)
-	ProjectByID(ctx context.Context, id int64) (*onramp.Project, error)
 	UpsertResources(ctx context.Context, projectID int64, rs ...onramp.Resource) (bool, error)
-	SetEnvironmentStatus(ctx context.Context, projectID int64, env string, status onramp.ResourceStatus) error
-	ChangePhase(ctx context.Context, projectID int64, from, to onramp.Phase) error
+	JudgeProject(ctx context.Context, projectID int64) (onramp.Phase, error)
 	Credential(ctx context.Context, projectID int64, name string) (string, error)
 	SetUpProjects(ctx context.Context) ([]*onramp.Project, error)
 }
@@ -39,7 +35,6 @@ type Watcher struct {
 	Logger *slog.Logger
 
 	mu      sync.Mutex
-	local   map[string]int       // projects this process initializes (Initializing)
 	pending map[string]*observed // projects with observations being recorded
 	// flushing bounds the projects whose observations are written at once.
 	flushing chan struct{}
@@ -55,30 +50,6 @@ type observed struct {
 // flushers is how many projects' observations are written at once.
 const flushers = 4
 
-// Initializing marks a project whose initialization this process runs,
-// until ended is first called or the project settles: its objects' events
-// are skipped as those of any initializing project are, without the
-// database read that would find it initializing (~20 reads per create
-// while its objects are applied). A mark is only a shortcut, removed early
-// rather than late: an unmarked project's phase is read.
-func (w *Watcher) Initializing(name string) (ended func()) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.local == nil {
-		w.local = map[string]int{}
-	}
-	w.local[name]++
-	return sync.OnceFunc(func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if w.local[name] > 1 {
-			w.local[name]--
-		} else {
-			delete(w.local, name)
-		}
-	})
-}
-
 // Run watches until ctx ends. The informers' initial list re-delivers every
 // object after a restart; recording an unchanged state is a no-op, so no
 // transition is lost or duplicated.
@@ -91,38 +62,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}, func(project string, r onramp.Resource) {
 		r.Status, r.Reason, r.Message, r.ObservedAt = onramp.StatusMissing, "NotFound", r.Kind+" was deleted", time.Now()
 		w.observe(ctx, project, r)
-	})
-}
-
-// Settled is called when a project's initialization ends (at 100% or
-// failed) and when a repair ends. While a project initializes, the pipeline
-// owns it and the watcher records only deletions of its objects: recording
-// each of Flux's first status changes as well took CPU and database turns
-// from the pipeline (on two cores, ~8 ms of setup_gitops). The informers'
-// cache holds the latest state of everything skipped, so replaying it now
-// records what was missed; once it is recorded, the project is judged.
-func (w *Watcher) Settled(ctx context.Context, projectID int64, name string) {
-	w.mu.Lock()
-	delete(w.local, name) // replayed events must be recorded
-	// The replayed states are written together: no writer starts for
-	// the project until the replay is over, unless one is already busy.
-	held := w.pending[name] == nil
-	o := w.queue(name)
-	w.mu.Unlock()
-	// Without a running watch there is nothing to replay: when it starts,
-	// its initial list delivers every object.
-	err := w.Kube.Replay(ctx, name)
-	if err != nil && !errors.Is(err, kube.ErrNotWatching) {
-		w.Logger.Warn("catch up with the cluster", "project", name, "error", err)
-	}
-	judged := false
-	if held {
-		judged = w.flush(ctx, name, o)
-	}
-	<-w.recorded(name)
-	if !judged {
-		w.Judge(ctx, projectID)
-	}
+	}, func() { w.Logger.Info("watching every project's objects") })
 }
 
 // recorded returns a channel closed once every observation of the project
@@ -178,9 +118,6 @@ func (w *Watcher) Resync(ctx context.Context) error {
 func (w *Watcher) observe(ctx context.Context, project string, r onramp.Resource) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.local[project] > 0 && r.Status != onramp.StatusMissing {
-		return // the pipeline's until it settles; see Settled
-	}
 	start := w.pending[project] == nil
 	o := w.queue(project)
 	o.rs = append(o.rs, r)
@@ -205,9 +142,8 @@ func (w *Watcher) queue(project string) *observed {
 }
 
 // flush records a project's observations until none is left, judging the
-// project after each batch that changed something, and reports whether it
-// judged it.
-func (w *Watcher) flush(ctx context.Context, project string, o *observed) (judged bool) {
+// project after each batch that changed something.
+func (w *Watcher) flush(ctx context.Context, project string, o *observed) {
 	w.flushing <- struct{}{}
 	defer func() { <-w.flushing }()
 	for {
@@ -218,12 +154,11 @@ func (w *Watcher) flush(ctx context.Context, project string, o *observed) (judge
 			delete(w.pending, project)
 			close(o.done)
 			w.mu.Unlock()
-			return judged
+			return
 		}
 		w.mu.Unlock()
 		if id, changed := w.record(ctx, project, rs...); changed {
-			w.Judge(ctx, id)
-			judged = true
+			w.judge(ctx, project, id)
 		}
 	}
 }
@@ -242,10 +177,6 @@ func (w *Watcher) record(ctx context.Context, project string, rs ...onramp.Resou
 	}
 	if phase == onramp.PhaseDeleting {
 		return 0, false // going away on purpose
-	}
-	if phase == onramp.PhaseInitializing {
-		// The pipeline's until it settles (see Settled), but for deletions.
-		rs = slices.DeleteFunc(rs, func(r onramp.Resource) bool { return r.Status != onramp.StatusMissing })
 	}
 	facts := w.facts(ctx, id, project)
 	for i := range rs {
@@ -293,22 +224,11 @@ func (w *Watcher) facts(ctx context.Context, id int64, project string) Facts {
 	}
 }
 
-// Judge recomputes a project's environment statuses and phase from its
-// recorded resources. The pipeline calls it when a project reaches 100%;
-// before that, the pipeline owns the phase and the environments' statuses.
-func (w *Watcher) Judge(ctx context.Context, projectID int64) {
-	p, err := w.Store.ProjectByID(ctx, projectID)
-	if err != nil || p.Phase == onramp.PhaseInitializing {
-		return
-	}
-	resources := p.GitOps.Resources
-	for _, e := range p.Environments {
-		if s := onramp.EnvironmentStatus(e.Name, resources); s != e.Status {
-			w.Store.SetEnvironmentStatus(ctx, p.ID, e.Name, s)
-		}
-	}
-	if phase := Phase(p, resources); phase != p.Phase {
-		w.Logger.Info("project phase", "project", p.Name, "from", p.Phase, "to", phase)
-		w.Store.ChangePhase(ctx, p.ID, p.Phase, phase)
+// judge recomputes a project's environment statuses and phase from its
+// records. While the project initializes, the pipeline owns its phase,
+// and judges it itself as it reaches 100%.
+func (w *Watcher) judge(ctx context.Context, project string, id int64) {
+	if _, err := w.Store.JudgeProject(ctx, id); err != nil {
+		w.Logger.Warn("judge project", "project", project, "error", err)
 	}
 }

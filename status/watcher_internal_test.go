@@ -3,7 +3,6 @@ package status
 import (
 	"context"
 	"log/slog"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,60 +10,6 @@ import (
 	"github.com/onramp/onramp/store"
 	"github.com/onramp/onramp/store/storetest"
 )
-
-// countingStore is the real store, counting the watcher's reads.
-type countingStore struct {
-	*store.DB
-	lookups atomic.Int32
-}
-
-func (s *countingStore) LookupProject(ctx context.Context, name string) (int64, onramp.Phase, error) {
-	s.lookups.Add(1)
-	return s.DB.LookupProject(ctx, name)
-}
-
-// TestInitializingHere: while this process initializes a project, the
-// watcher skips its objects' events without reading the database, but
-// still records a deletion; once ended, it reads the phase again.
-func TestInitializingHere(t *testing.T) {
-	for _, engine := range storetest.Engines() {
-		t.Run(engine, func(t *testing.T) {
-			ctx := context.Background()
-			s := &countingStore{DB: storetest.Open(t, engine)}
-			p := createProject(t, s.DB, "here")
-			w := &Watcher{Store: s, Logger: slog.New(slog.DiscardHandler)}
-			seen := onramp.Resource{Kind: onramp.KindNamespace, Name: p.Environments[0].Namespace, Environment: "development",
-				Status: onramp.StatusReady, Reason: "Exists", ObservedAt: time.Now()}
-			gone := seen
-			gone.Status, gone.Reason = onramp.StatusMissing, "NotFound"
-
-			ended := w.Initializing(p.Name)
-			w.observe(ctx, p.Name, seen)
-			if n := s.lookups.Load(); n != 0 {
-				t.Errorf("%d lookups for an event of a project initializing here; want 0", n)
-			}
-			w.observe(ctx, p.Name, gone)
-			<-w.recorded(p.Name)
-			if n := s.lookups.Load(); n != 1 {
-				t.Errorf("%d lookups after a deletion; want 1", n)
-			}
-			rs, err := s.Resources(ctx, p.ID)
-			if err != nil || len(rs) != 1 || rs[0].Status != onramp.StatusMissing {
-				t.Errorf("resources after the deletion = %+v, %v; want the Namespace missing", rs, err)
-			}
-			ended()
-			ended() // a second call changes nothing
-			w.observe(ctx, p.Name, seen)
-			<-w.recorded(p.Name)
-			if n := s.lookups.Load(); n != 2 {
-				t.Errorf("%d lookups once ended; want 2", n)
-			}
-			if w.local[p.Name] > 0 {
-				t.Error("still marked after ended")
-			}
-		})
-	}
-}
 
 // racingStore is the real store; during its first record it lets more
 // events of the project arrive, as a watch can.

@@ -14,7 +14,7 @@ import (
 // (a create, a delete or retry request, a phase change) waits for it.
 func TestRecordTxCommitsAsynchronously(t *testing.T) {
 	ctx := context.Background()
-	db := testPostgres(t)
+	db, q := testPostgres(t)
 	setting := func(txFunc func(context.Context, int64, func(*txn) error) error) string {
 		t.Helper()
 		var v string
@@ -43,7 +43,7 @@ func TestRecordTxCommitsAsynchronously(t *testing.T) {
 		name string
 		db   *sql.DB
 		want string
-	}{{"River's pool", db.river, "off"}, {"onramp's pool", db.db, "on"}} {
+	}{{"River's pool", q.books, "off"}, {"onramp's pool", db.db, "on"}} {
 		var got string
 		if err := pool.db.QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&got); err != nil {
 			t.Fatal(err)
@@ -59,8 +59,8 @@ func TestRecordTxCommitsAsynchronously(t *testing.T) {
 // onramp's pool and River's.
 func TestPostgresKeepsIdleConnections(t *testing.T) {
 	ctx := context.Background()
-	db := testPostgres(t)
-	for name, pool := range map[string]*sql.DB{"onramp's": db.db, "River's": db.river} {
+	db, q := testPostgres(t)
+	for name, pool := range map[string]*sql.DB{"onramp's": db.db, "River's": q.books} {
 		for range 3 {
 			var wg sync.WaitGroup
 			for range 6 {
@@ -82,13 +82,13 @@ func TestPostgresKeepsIdleConnections(t *testing.T) {
 // name, which pg_stat_activity shows to whoever looks for onramp's load.
 func TestPostgresPoolsNamed(t *testing.T) {
 	ctx := context.Background()
-	db := testPostgres(t)
+	db, q := testPostgres(t)
 	var listener string
-	if err := db.pool.QueryRow(ctx, `SELECT current_setting('application_name')`).Scan(&listener); err != nil {
+	if err := q.listener.QueryRow(ctx, `SELECT current_setting('application_name')`).Scan(&listener); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]string{"listener": listener}
-	for name, pool := range map[string]*sql.DB{"onramp": db.db, "river": db.river} {
+	for name, pool := range map[string]*sql.DB{"onramp": db.db, "river": q.books} {
 		var app string
 		if err := pool.QueryRowContext(ctx, `SELECT current_setting('application_name')`).Scan(&app); err != nil {
 			t.Fatal(err)
@@ -101,9 +101,9 @@ func TestPostgresPoolsNamed(t *testing.T) {
 	}
 }
 
-// testPostgres opens the database of ONRAMP_TEST_POSTGRES_URL, closed when
-// the test ends.
-func testPostgres(t *testing.T) *DB {
+// testPostgres opens the database of ONRAMP_TEST_POSTGRES_URL and its job
+// queue, closed when the test ends.
+func testPostgres(t *testing.T) (*DB, *Queue) {
 	t.Helper()
 	url := os.Getenv("ONRAMP_TEST_POSTGRES_URL")
 	if url == "" {
@@ -114,5 +114,10 @@ func testPostgres(t *testing.T) *DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db
+	q, err := OpenQueue(context.Background(), db, QueueOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	return db, q
 }

@@ -15,10 +15,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib" // also the database/sql driver "pgx"
 	"github.com/riverqueue/river"
-	"modernc.org/sqlite"
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
 
 	"github.com/onramp/onramp"
 )
@@ -35,35 +34,22 @@ type Cipher interface {
 	Open(ciphertext []byte) ([]byte, error)
 }
 
-// DB is onramp's database.
+// DB is onramp's database: the records of projects, users and their
+// events. The job queue (Queue) and the wake-ups of event streams
+// (Changes) are types of their own.
 type DB struct {
-	db   *sql.DB
-	pool *pgxpool.Pool // PostgreSQL only: River's LISTEN/NOTIFY listener
-	// river is, on PostgreSQL, the pool River keeps its own books with
-	// (fetching, completing, rescuing jobs), whose commits do not wait for
-	// the WAL flush: one lost in a database crash makes a job run again,
-	// which every job survives. Jobs are inserted in onramp's transactions,
-	// which do wait. On SQLite it is db.
-	river  *sql.DB
+	db     *sql.DB
 	engine string
+	pg     *pgx.ConnConfig // PostgreSQL: how to open more connections
 
-	// Jobs inserts jobs inside the store's transactions. Set by main once
-	// the queue client exists (see NewQueue).
+	// Jobs inserts jobs inside the store's transactions. Set by OpenQueue.
 	Jobs JobClient
 	// Cipher seals credentials; required before credentials are stored.
 	Cipher Cipher
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 
-	changes changes // fired at the commit of a project's events
-	created handoff // projects this process just created, for their jobs
-	inserts inserts // this process's job inserts, for River's listener
-
-	// PostgreSQL only: this process's ID in the notifications of its
-	// commits, and the listener of the others' (see Listen).
-	instance  string
-	stop      context.CancelFunc
-	listening chan struct{}
+	changes *Changes // fired at the commit of a project's events
 
 	// writeMu queues onramp's own writers on SQLite, which allows one
 	// writer at a time: without it, a writer that finds the database
@@ -72,55 +58,9 @@ type DB struct {
 	writeMu sync.Mutex
 }
 
-// Changed returns a channel that is closed when this process next commits
-// an event of the project, or removes it, so that the project's event
-// streams wake at once instead of at their next poll; other projects'
-// writes leave them asleep. On PostgreSQL, other processes' commits close
-// it too, a notification later (see Listen); on SQLite they are not
-// signalled.
-func (db *DB) Changed(projectID int64) <-chan struct{} { return db.changes.wait(projectID) }
-
-// changes hands out, per project, a channel that is closed at the next
-// fire for that project. A channel asked for stays until then, so the map
-// holds at most the projects that someone has followed since their last
-// event.
-type changes struct {
-	mu sync.Mutex
-	ch map[int64]chan struct{}
-}
-
-func (c *changes) wait(id int64) <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ch == nil {
-		c.ch = map[int64]chan struct{}{}
-	}
-	ch, ok := c.ch[id]
-	if !ok {
-		ch = make(chan struct{})
-		c.ch[id] = ch
-	}
-	return ch
-}
-
-// fireAll closes every channel handed out.
-func (c *changes) fireAll() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for id, ch := range c.ch {
-		close(ch)
-		delete(c.ch, id)
-	}
-}
-
-func (c *changes) fire(id int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if ch, ok := c.ch[id]; ok {
-		close(ch)
-		delete(c.ch, id)
-	}
-}
+// Changed returns a channel that is closed when the project's events are
+// next committed, or the project removed (see Changes).
+func (db *DB) Changed(projectID int64) <-chan struct{} { return db.changes.Wait(projectID) }
 
 // Open connects to url: "sqlite:///path/to/file.db" or "postgres://…".
 func Open(ctx context.Context, url string) (*DB, error) {
@@ -143,11 +83,10 @@ func openSQLite(path string) (*DB, error) {
 	}
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
-	connector, err := sqlite.NewConnector(dsn)
+	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	db := sql.OpenDB(cachingConnector{connector})
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(0)
@@ -155,7 +94,7 @@ func openSQLite(path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &DB{db: db, river: db, engine: SQLite, Now: time.Now}, nil
+	return &DB{db: db, engine: SQLite, Now: time.Now, changes: newChanges()}, nil
 }
 
 func openPostgres(ctx context.Context, url string) (*DB, error) {
@@ -163,16 +102,8 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres %s: %w", redactURL(url), err)
 	}
-	// Each pool names itself, so that pg_stat_activity tells onramp's
-	// statements from River's bookkeeping and from its listener.
-	named := func(name string) *pgx.ConnConfig {
-		c := cfg.Copy()
-		if c.RuntimeParams["application_name"] == "" {
-			c.RuntimeParams["application_name"] = name
-		}
-		return c
-	}
-	db := stdlib.OpenDB(*named("onramp"))
+	d := &DB{engine: Postgres, pg: cfg, Now: time.Now, changes: newChanges()}
+	db := stdlib.OpenDB(*d.pgConfig("onramp"))
 	// Idle connections are kept (database/sql keeps two by default): a
 	// new PostgreSQL connection costs a server process and ~5–10 ms, and
 	// a job, the API and the event streams each hold one at a time.
@@ -183,40 +114,23 @@ func openPostgres(ctx context.Context, url string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to postgres %s: %w; is it running and does the database exist?", redactURL(url), err)
 	}
-	riverCfg := named("onramp-river")
-	riverCfg.RuntimeParams["synchronous_commit"] = "off"
-	river := stdlib.OpenDB(*riverCfg)
-	river.SetMaxOpenConns(10)
-	river.SetMaxIdleConns(10)
-	river.SetConnMaxIdleTime(5 * time.Minute)
-	poolCfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		db.Close()
-		river.Close()
-		return nil, fmt.Errorf("open postgres %s: %w", redactURL(url), err)
+	d.db = db
+	return d, nil
+}
+
+// pgConfig is a copy of the PostgreSQL connection's configuration that
+// names itself name in pg_stat_activity, unless the URL names it.
+func (db *DB) pgConfig(name string) *pgx.ConnConfig {
+	c := db.pg.Copy()
+	if c.RuntimeParams["application_name"] == "" {
+		c.RuntimeParams["application_name"] = name
 	}
-	if poolCfg.ConnConfig.RuntimeParams["application_name"] == "" {
-		poolCfg.ConnConfig.RuntimeParams["application_name"] = "onramp-listener"
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
-	if err != nil {
-		db.Close()
-		river.Close()
-		return nil, fmt.Errorf("open postgres listener pool: %w", err)
-	}
-	return &DB{db: db, river: river, pool: pool, engine: Postgres, Now: time.Now, instance: newInstance()}, nil
+	return c
 }
 
 // Close closes the database.
 func (db *DB) Close() error {
-	if db.pool != nil {
-		if db.stop != nil {
-			db.stop()
-			<-db.listening
-		}
-		db.pool.Close()
-		db.river.Close()
-	}
+	db.changes.close()
 	return db.db.Close()
 }
 
@@ -226,7 +140,7 @@ func (db *DB) Engine() string { return db.engine }
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.db.PingContext(ctx) }
 
-// SQL returns the underlying pool, for the queue and for tests.
+// SQL returns the underlying pool, for tests.
 func (db *DB) SQL() *sql.DB { return db.db }
 
 // q rewrites "?" placeholders for PostgreSQL, so every query is written once.
@@ -273,10 +187,6 @@ func redactURL(url string) string {
 type txn struct {
 	*sql.Tx
 	events []any // project_id, type, data, at for each event
-	// jobs: the transaction inserted a job; unannounced: River may not
-	// have announced one of them (see inserts).
-	jobs, unannounced bool
-	job               int64 // the ID of the last job inserted
 }
 
 // withTx runs fn in a transaction, committing when it returns nil.
@@ -300,9 +210,6 @@ func (db *DB) withTx(ctx context.Context, fn func(tx *txn) error) error {
 	}
 	for i := 0; i < len(tx.events); i += 4 {
 		db.changes.fire(tx.events[i].(int64))
-	}
-	if tx.jobs {
-		db.inserts.committed(tx.unannounced)
 	}
 	return nil
 }
@@ -340,16 +247,10 @@ func (db *DB) recordTx(ctx context.Context, id int64, fn func(tx *txn) error) er
 	})
 }
 
-// insertJob inserts a job in tx; once tx commits, River's listener in
-// this process hears of it (see inserts).
+// insertJob inserts a job in tx: it is enqueued if and when tx commits.
 func (db *DB) insertJob(ctx context.Context, tx *txn, args river.JobArgs) error {
-	res, err := db.Jobs.InsertTx(ctx, tx.Tx, args, uniqueJob)
-	if err != nil {
-		return err
-	}
-	tx.jobs, tx.job = true, res.Job.ID
-	tx.unannounced = db.inserts.inserting() || tx.unannounced
-	return nil
+	_, err := db.Jobs.InsertTx(ctx, tx.Tx, args, uniqueJob)
+	return err
 }
 
 // lockWrites takes the turn of a writer on SQLite (see writeMu) and

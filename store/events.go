@@ -34,7 +34,7 @@ func (db *DB) writeEvents(ctx context.Context, tx *txn) error {
 	}
 	query, args := `INSERT INTO events (project_id, type, data, at) VALUES `+placeholders(len(tx.events)/4, 4), tx.events
 	if db.engine == Postgres { // the other processes' streams wake (Listen)
-		query, args = withNotify(query+` RETURNING project_id`), append(args, db.instance)
+		query, args = withNotify(query+` RETURNING project_id`), append(args, db.changes.instance)
 	}
 	_, err := tx.ExecContext(ctx, db.q(query), args...)
 	if err != nil {

@@ -2,12 +2,15 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
 	"sort"
 
+	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 )
 
@@ -20,9 +23,9 @@ var migrations embed.FS
 // River migrations must commit one by one, a session advisory lock is held
 // around them.
 func (db *DB) Migrate(ctx context.Context) error {
-	driver := db.riverDriver()
+	var driver riverdriver.Driver[*sql.Tx] = riversqlite.New(db.db)
 	if db.engine == Postgres {
-		driver = riverdatabasesql.New(db.db) // migrations wait for their flush
+		driver = riverdatabasesql.New(db.db)
 	}
 	migrator, err := rivermigrate.New(driver, nil)
 	if err != nil {
@@ -45,7 +48,10 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7242001)`); err != nil {
 		return fmt.Errorf("lock migrations: %w", err)
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7242001)`)
+	defer func() {
+		// Closing the connection releases the lock too, should this fail.
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7242001)`)
+	}()
 	if err := db.withTx(ctx, func(tx *txn) error { return db.migrateOnramp(ctx, tx) }); err != nil {
 		return err
 	}

@@ -97,10 +97,14 @@ func (db *DB) finishTx(ctx context.Context, tx *txn, id int64, d onramp.StepDone
 		return "", err
 	}
 	if d.Progress == 100 && phase == onramp.PhaseInitializing {
+		// Flux may have said everything is ready already: the phase is
+		// judged from the records at once.
 		if err := db.changePhaseTx(ctx, tx, id, onramp.PhaseInitializing, onramp.PhaseProvisioned); err != nil {
 			return "", err
 		}
-		phase = onramp.PhaseProvisioned
+		if phase, err = db.judgeTx(ctx, tx, id); err != nil {
+			return "", err
+		}
 	}
 	if next != nil {
 		return phase, db.appendEvent(tx, id, onramp.EventStep, *next)
@@ -228,7 +232,7 @@ func (db *DB) setRepositoryTx(ctx context.Context, tx *txn, id int64, repo onram
 func (db *DB) RemoveProject(ctx context.Context, id int64) error {
 	query, args := `DELETE FROM projects WHERE id = ?`, []any{id}
 	if db.engine == Postgres { // the other processes' streams end (Listen)
-		query, args = withNotify(query+` RETURNING id AS project_id`), append(args, db.instance)
+		query, args = withNotify(query+` RETURNING id AS project_id`), append(args, db.changes.instance)
 	}
 	_, err := db.exec(ctx, query, args...)
 	if err != nil {
@@ -236,4 +240,76 @@ func (db *DB) RemoveProject(ctx context.Context, id int64) error {
 	}
 	db.changes.fire(id)
 	return nil
+}
+
+// JudgeProject recomputes a set-up project's environment statuses and phase
+// from its records (onramp.JudgePhase), in one transaction, and returns the
+// phase it leaves. A project that is initializing, failed or deleting
+// keeps its phase.
+func (db *DB) JudgeProject(ctx context.Context, id int64) (phase onramp.Phase, err error) {
+	err = db.recordTx(ctx, id, func(tx *txn) error {
+		phase, err = db.judgeTx(ctx, tx, id)
+		return err
+	})
+	return phase, err
+}
+
+func (db *DB) judgeTx(ctx context.Context, tx *txn, id int64) (onramp.Phase, error) {
+	p := &onramp.Project{ID: id}
+	if err := tx.QueryRowContext(ctx, db.q(`SELECT phase FROM projects WHERE id = ?`), id).Scan(&p.Phase); err != nil {
+		return "", fmt.Errorf("judge project #%d: %w", id, err)
+	}
+	switch p.Phase {
+	case onramp.PhaseProvisioned, onramp.PhaseReady, onramp.PhaseDegraded:
+	default:
+		return p.Phase, nil
+	}
+	err := db.eachTx(ctx, tx, `SELECT name, status FROM environments WHERE project_id = ? ORDER BY position`, id, func(rows *sql.Rows) error {
+		var e onramp.Environment
+		err := rows.Scan(&e.Name, &e.Status)
+		p.Environments = append(p.Environments, e)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("judge project #%d: %w", id, err)
+	}
+	var resources []onramp.Resource
+	err = db.eachTx(ctx, tx, `SELECT kind, environment, status FROM resources WHERE project_id = ?`, id, func(rows *sql.Rows) error {
+		var r onramp.Resource
+		err := rows.Scan(&r.Kind, &r.Environment, &r.Status)
+		resources = append(resources, r)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("judge project #%d: %w", id, err)
+	}
+	for _, e := range p.Environments {
+		if s := onramp.EnvironmentStatus(e.Name, resources); s != e.Status {
+			if err := db.setEnvironmentStatusTx(ctx, tx, id, e.Name, s); err != nil {
+				return "", err
+			}
+		}
+	}
+	phase := onramp.JudgePhase(p, resources)
+	if phase != p.Phase {
+		if err := db.changePhaseTx(ctx, tx, id, p.Phase, phase); err != nil {
+			return "", err
+		}
+	}
+	return phase, nil
+}
+
+// eachTx runs query with one argument in tx and calls fn for every row.
+func (db *DB) eachTx(ctx context.Context, tx *txn, query string, arg any, fn func(*sql.Rows) error) error {
+	rows, err := tx.QueryContext(ctx, db.q(query), arg)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

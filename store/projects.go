@@ -7,11 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -41,7 +39,6 @@ func (db *DB) CreateProject(ctx context.Context, owner string, p *onramp.Project
 		return err
 	}
 	now := db.now()
-	var job int64
 	err = db.withTx(ctx, func(tx *txn) error {
 		insert := db.insertProject
 		if db.engine == Postgres {
@@ -50,9 +47,7 @@ func (db *DB) CreateProject(ctx context.Context, owner string, p *onramp.Project
 		if err := insert(ctx, tx, owner, p, string(params), now); err != nil {
 			return err
 		}
-		err := db.insertJob(ctx, tx, onramp.InitializeJob{ProjectID: p.ID})
-		job = tx.job
-		return err
+		return db.insertJob(ctx, tx, onramp.InitializeJob{ProjectID: p.ID})
 	})
 	if isUniqueViolation(err) {
 		return db.conflict(ctx, p)
@@ -61,58 +56,7 @@ func (db *DB) CreateProject(ctx context.Context, owner string, p *onramp.Project
 		return fmt.Errorf("create project %s: %w", p.Name, err)
 	}
 	created(p, owner, now)
-	db.created.put(job, p)
 	return nil
-}
-
-// JobProject returns a job's project: as CreateProject stored it, if the
-// job is the initialization this process enqueued with it (so that no
-// read back is on the way of every new project), or else as read now.
-func (db *DB) JobProject(ctx context.Context, jobID, projectID int64) (*onramp.Project, error) {
-	if p := db.created.take(jobID); p != nil {
-		return p, nil
-	}
-	return db.ProjectByID(ctx, projectID)
-}
-
-// handoff keeps, by the ID of their initialization job, the projects this
-// process just created, until their job takes them. A job run by another
-// process never does: the oldest are forgotten beyond handoffSize.
-type handoff struct {
-	mu    sync.Mutex
-	byJob map[int64]*onramp.Project
-	order []int64
-}
-
-const handoffSize = 64
-
-func (h *handoff) put(job int64, p *onramp.Project) {
-	c := *p
-	c.Params = maps.Clone(p.Params)
-	c.Steps, c.Environments = slices.Clone(p.Steps), slices.Clone(p.Environments)
-	c.GitOps.Resources = slices.Clone(p.GitOps.Resources)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.byJob == nil {
-		h.byJob = map[int64]*onramp.Project{}
-	}
-	if len(h.order) == handoffSize {
-		delete(h.byJob, h.order[0])
-		h.order = h.order[1:]
-	}
-	h.byJob[job] = &c
-	h.order = append(h.order, job)
-}
-
-func (h *handoff) take(job int64) *onramp.Project {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	p := h.byJob[job]
-	if p != nil {
-		delete(h.byJob, job)
-		h.order = slices.DeleteFunc(h.order, func(j int64) bool { return j == job })
-	}
-	return p
 }
 
 // insertProject writes a new project, its environments, its steps and its
@@ -195,7 +139,7 @@ func (db *DB) insertProjectPostgres(ctx context.Context, tx *txn, owner string, 
 }
 
 // created sets p as CreateProject stored it, as ProjectByID would read it
-// back: no second read while the new job starts.
+// back, for the create's answer.
 func created(p *onramp.Project, owner string, now int64) {
 	p.Owner, p.Phase, p.Progress = owner, onramp.PhaseInitializing, 0
 	p.Repository = onramp.Repository{Branch: "main"}
@@ -219,7 +163,9 @@ func created(p *onramp.Project, owner string, now int64) {
 // conflict explains which uniqueness rule a new project broke.
 func (db *DB) conflict(ctx context.Context, p *onramp.Project) error {
 	var n int
-	db.db.QueryRowContext(ctx, db.q(`SELECT count(*) FROM projects WHERE name = ?`), p.Name).Scan(&n)
+	if err := db.db.QueryRowContext(ctx, db.q(`SELECT count(*) FROM projects WHERE name = ?`), p.Name).Scan(&n); err != nil {
+		return fmt.Errorf("create project %s: find the conflict: %w", p.Name, err)
+	}
 	if n > 0 {
 		return &onramp.Error{Code: onramp.ECONFLICT, Field: "name", Message: fmt.Sprintf("a project named %q already exists; choose another name", p.Name)}
 	}

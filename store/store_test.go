@@ -56,8 +56,7 @@ func mustCreate(t *testing.T, db *store.DB, ps ...*onramp.Project) {
 }
 
 // TestCreateProjectAnswer checks that CreateProject leaves the project as a
-// read of what it stored returns it, and that its initialization job finds
-// it so, once, without the read (JobProject).
+// read of what it stored returns it: the create's answer is the truth.
 func TestCreateProjectAnswer(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -74,34 +73,6 @@ func TestCreateProjectAnswer(t *testing.T) {
 			}
 			if !reflect.DeepEqual(p, stored) {
 				t.Errorf("CreateProject(%s) answered\n%+v\nbut stored\n%+v", p.Name, p, stored)
-			}
-			jobs, err := db.Jobs.JobList(ctx, river.NewJobListParams().Kinds(onramp.InitializeJob{}.Kind()).First(1000))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var job int64
-			for _, j := range jobs.Jobs {
-				if strings.Contains(string(j.EncodedArgs), fmt.Sprintf(`"project_id":%d`, p.ID)) {
-					job = j.ID
-				}
-			}
-			handed, err := db.JobProject(ctx, job, p.ID)
-			if err != nil || !reflect.DeepEqual(handed, stored) {
-				t.Errorf("JobProject(%s) = %+v, %v; want as stored", p.Name, handed, err)
-			}
-			p.Steps[0].Status = onramp.StepFailed // the API's copy is the caller's
-			if handed.Steps[0].Status != onramp.StepPending {
-				t.Error("the job's project shares its steps with the API's answer")
-			}
-			update := `UPDATE projects SET progress = 5 WHERE id = ?`
-			if db.Engine() == store.Postgres {
-				update = `UPDATE projects SET progress = 5 WHERE id = $1`
-			}
-			if _, err := db.SQL().ExecContext(ctx, update, p.ID); err != nil {
-				t.Fatal(err)
-			}
-			if again, err := db.JobProject(ctx, job, p.ID); err != nil || again.Progress != 5 {
-				t.Errorf("JobProject(%s) a second time = %+v, %v; want it read (progress 5)", p.Name, again, err)
 			}
 		}
 	})
@@ -1140,60 +1111,6 @@ func TestCheckKey(t *testing.T) {
 	})
 }
 
-// A job enqueued in a store transaction wakes the workers at once instead
-// of at their own poll, here 2 s, also when it is inserted right after
-// another, which River does not announce (it sends at most one insert
-// notification per queue per FetchCooldown, 5 ms); and the queue still
-// stops. A notification lost while River's listener reconnects is caught
-// by the poll: one job here may wait for it, not more.
-func TestEnqueueWakesWorkers(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, db *store.DB) {
-		ran, stop := startWorkers(t, db)
-		var late []string
-		await := func(what string, t0 time.Time) int64 {
-			select {
-			case id := <-ran:
-				if d := time.Since(t0); d > time.Second {
-					late = append(late, fmt.Sprintf("%s after %s", what, d.Round(time.Millisecond)))
-				}
-				return id
-			case <-time.After(10 * time.Second):
-				t.Fatalf("%s did not run within 10 s although enqueued", what)
-				return 0
-			}
-		}
-		create := func(name string) *onramp.Project {
-			p := newProject(name)
-			mustCreate(t, db, p)
-			return p
-		}
-		for i := range 5 {
-			t0 := time.Now()
-			p := create(fmt.Sprintf("wake%d", i))
-			if id := await(fmt.Sprintf("job %d", i), t0); id != p.ID {
-				t.Errorf("ran project %d; want %d", id, p.ID)
-			}
-		}
-		// Creates in quick succession, the second's insert 0–6 ms after
-		// the first's commit.
-		for gap := range 7 {
-			t0 := time.Now()
-			create(fmt.Sprintf("quick%d-a", gap))
-			time.Sleep(time.Duration(gap) * time.Millisecond)
-			create(fmt.Sprintf("quick%d-b", gap))
-			await(fmt.Sprintf("pair %d's first job", gap), t0)
-			await(fmt.Sprintf("pair %d's second job (%d ms later)", gap, gap), t0)
-		}
-		if len(late) == 1 {
-			t.Logf("one job waited for the workers' poll: %s", late[0])
-		}
-		if len(late) > 1 {
-			t.Errorf("%d of 19 jobs waited for the workers' poll (%s): inserts do not wake the workers", len(late), strings.Join(late, ", "))
-		}
-		stop()
-	})
-}
-
 // startWorkers starts a queue on db whose initialization worker reports
 // each project it is given, with the workers' own poll set to 2 s. It has
 // more workers than the tests run jobs at once, as onramp has: with every
@@ -1208,10 +1125,11 @@ func startWorkers(t testing.TB, db *store.DB) (ran <-chan int64, stop func()) {
 		runs <- job.Args.ProjectID
 		return nil
 	}))
-	q, err := db.NewQueue(store.QueueOptions{Workers: workers, MaxWorkers: 4, Poll: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	q, err := store.OpenQueue(context.Background(), db, store.QueueOptions{Workers: workers, MaxWorkers: 4, Poll: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { q.Close() })
 	if err := q.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

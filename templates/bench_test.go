@@ -45,26 +45,3 @@ func BenchmarkRender(b *testing.B) {
 		}
 	}
 }
-
-// BenchmarkRenderPreflightPrepared measures what a job pays when Prepare
-// has checked its project already: rendering and finding the answer.
-func BenchmarkRenderPreflightPrepared(b *testing.B) {
-	r, err := New("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	p := newProject(b, r, "shop", "web-service", nil, allTypes...)
-	if err := r.Preflight(p, mustRender(b, r, p)); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		files, err := r.Render(p)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := r.Preflight(p, files); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

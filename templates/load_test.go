@@ -202,7 +202,7 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{`<dir>/template.yaml:5: parameter "greeting": type "text"`, `<dir>/template.yaml:8: environment type "dev"`},
 		},
 		{
-			// The seed's defect: the overlay directory is dev, the declared path development.
+			// The replaced platform's defect: the overlay directory is dev, the declared path development.
 			name: "declared overlay path is not among the files",
 			files: map[string]string{
 				kust: "", cm: "",

@@ -15,17 +15,14 @@ import (
 // kustomize and produces only namespaced objects that stay in the
 // environment's namespace. All failures are one EINVALID error that names
 // each environment, its path and what exists instead or what went wrong.
-// The answer is remembered (see checks), so a Prepare before it or a
-// retry after it does not build again.
 func (r *Registry) Preflight(p *onramp.Project, files onramp.Files) error {
-	return r.checks.do(checkKey(p, files), func() error { return preflight(p, files) })
+	return guarded(func() error { return preflight(p, files) })
 }
 
 func preflight(p *onramp.Project, files onramp.Files) error {
 	if len(p.Environments) == 0 {
 		return onramp.Errorf(onramp.EINVALID, "project %q has no environments to check", p.Name)
 	}
-	defer relaxGC()()
 	t := newTree(files)
 	var msgs []string
 	for _, env := range p.Environments {

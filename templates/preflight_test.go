@@ -128,7 +128,7 @@ func TestPreflight(t *testing.T) {
 			envs:  []onramp.Environment{dev, prod},
 		},
 		{
-			// The seed's defect: the template made overlays/dev, the Kustomization points at development.
+			// The replaced platform's defect: the template made overlays/dev, the Kustomization points at development.
 			name:  "overlay path does not exist",
 			files: overlayFiles(nil, "dev", "prod"),
 			envs:  []onramp.Environment{dev},

@@ -26,7 +26,6 @@ var builtinFS embed.FS
 type Registry struct {
 	entries map[string]*entry
 	names   []string // sorted
-	checks  checks   // Preflight's answers
 }
 
 var _ onramp.TemplateService = (*Registry)(nil)

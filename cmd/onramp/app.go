@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/api"
 	"github.com/onramp/onramp/gitserver"
 	"github.com/onramp/onramp/kube"
@@ -60,6 +61,10 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 			a.Close()
 		}
 	}()
+	namespaces, err := cfg.namespacePolicy()
+	if err != nil {
+		return nil, err
+	}
 	if err := a.openDB(ctx); err != nil {
 		return nil, err
 	}
@@ -86,14 +91,14 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 	}
 	gitRoot := filepath.Join(cfg.DataDir, "git")
 	provider := &gitserver.Provider{Root: gitRoot, BaseURL: gitURL}
-	if err := a.startQueue(ctx, roles, tmpl, provider); err != nil {
+	if err := a.startQueue(ctx, roles, tmpl, provider, namespaces); err != nil {
 		return nil, err
 	}
 	if roles.HTTP {
 		a.DB.Listen(logger) // streams wake at other replicas' commits too
 		srv := &api.Server{
 			Projects: a.DB, Templates: tmpl, Auth: a.DB, Logger: logger,
-			Ready: a.ready, Changed: a.DB.Changed, Poll: a.Config.EventPoll,
+			Ready: a.ready, Changed: a.DB.Changed, Poll: a.Config.EventPoll, Namespaces: namespaces,
 			Registry: prometheus.NewRegistry(),
 			Git: &gitserver.Server{Root: gitRoot, Auth: a.DB, Logger: logger, OnPush: func(ctx context.Context, project string) {
 				if err := a.DB.RequestRepair(context.WithoutCancel(ctx), project); err != nil {
@@ -102,11 +107,12 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 			}},
 			Web: web.New(web.Deps{Projects: a.DB, Auth: a.DB, Logger: logger}),
 		}
-		if roles.Workers {
-			srv.Prepare = tmpl.Prepare
-		}
 		a.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-		go a.http.Serve(a.listener)
+		go func() {
+			if err := a.http.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("HTTP server stopped", "error", err)
+			}
+		}()
 		a.stop = append(a.stop, a.http.Shutdown)
 	}
 	return a, nil
@@ -150,7 +156,7 @@ func (a *App) openCluster() error {
 	return nil
 }
 
-func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Registry, git *gitserver.Provider) error {
+func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Registry, git *gitserver.Provider, namespaces onramp.NamespacePolicy) error {
 	// River tells its producers' job counts every minute at info; onramp's
 	// own logs say what its jobs do, so River speaks from warn on unless
 	// onramp logs debug.
@@ -158,33 +164,45 @@ func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Regis
 	if a.Logger.Enabled(ctx, slog.LevelDebug) {
 		quiet = slog.New(a.Logger.Handler().WithGroup("river"))
 	}
-	if !roles.Workers {
-		_, err := a.DB.NewQueue(store.QueueOptions{Logger: quiet})
+	opts := store.QueueOptions{Logger: quiet}
+	if roles.Workers {
+		deps := &pipeline.Deps{Store: a.DB, Templates: tmpl, Git: git, Logger: a.Logger, Namespaces: namespaces,
+			// An attempt that hangs on the cluster ends well within the job's
+			// time, so that it is logged and retried.
+			AttemptTimeout: min(30*time.Second, a.Config.JobTimeout/2)}
+		if testHooks != nil {
+			testHooks(deps)
+		}
+		if a.Kube != nil {
+			deps.Cluster = a.Kube
+			w := &status.Watcher{Store: a.DB, Kube: a.Kube, Trees: git, Logger: a.Logger.With("component", "watcher")}
+			a.background(ctx, "status watcher", w.Run)
+		}
+		workers := river.NewWorkers()
+		pipeline.Register(workers, deps)
+		opts = store.QueueOptions{Workers: workers, MaxWorkers: a.Config.Workers, RetryPolicy: pipeline.RetryPolicy{},
+			Logger: quiet, JobTimeout: a.Config.JobTimeout, Periodic: pipeline.PeriodicJobs()}
+	}
+	q, err := store.OpenQueue(ctx, a.DB, opts)
+	if err != nil {
 		return err
 	}
-	deps := &pipeline.Deps{Store: a.DB, Templates: tmpl, Git: git, Logger: a.Logger, CrashAt: a.Config.CrashAt,
-		// An attempt that hangs on the cluster ends well within the job's
-		// time, so that it is logged and retried.
-		AttemptTimeout: min(30*time.Second, a.Config.JobTimeout/2)}
-	if a.Kube != nil {
-		deps.Cluster = a.Kube
-		w := &status.Watcher{Store: a.DB, Kube: a.Kube, Trees: git, Logger: a.Logger.With("component", "watcher")}
-		deps.OnSettled, deps.Initializing = w.Settled, w.Initializing
-		a.background(ctx, "status watcher", w.Run)
-	}
-	workers := river.NewWorkers()
-	pipeline.Register(workers, deps)
-	q, err := a.DB.NewQueue(store.QueueOptions{Workers: workers, MaxWorkers: a.Config.Workers, RetryPolicy: pipeline.RetryPolicy{}, Logger: quiet, JobTimeout: a.Config.JobTimeout, Periodic: pipeline.PeriodicJobs()})
-	if err != nil {
-		return fmt.Errorf("job queue: %w", err)
+	a.Queue = q
+	a.stop = append(a.stop, func(context.Context) error { return q.Close() })
+	if !roles.Workers {
+		return nil
 	}
 	if err := q.Start(ctx); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
-	a.Queue = q
 	a.stop = append(a.stop, q.Stop)
 	return nil
 }
+
+// testHooks, nil in onramp itself, lets the tests' build of this command
+// change the jobs' dependencies: crash tests kill the worker process at a
+// named point of a job.
+var testHooks func(*pipeline.Deps)
 
 // background runs fn until the App closes, logging a failure.
 func (a *App) background(ctx context.Context, name string, fn func(context.Context) error) {

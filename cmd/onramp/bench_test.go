@@ -1140,7 +1140,7 @@ func BenchmarkWatcher3000(b *testing.B) {
 			tr := newTracker()
 			measure(b, tr, true, func(ctx context.Context) error {
 				f := func(_ string, r onramp.Resource) { observe(tr, r) }
-				return k.Watch(ctx, f, f)
+				return k.Watch(ctx, f, f, nil)
 			})
 		}
 	})

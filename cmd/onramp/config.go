@@ -6,10 +6,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/onramp/onramp"
 )
 
 // Config is the server's configuration: flags win over the environment.
@@ -25,9 +28,11 @@ type Config struct {
 	JobTimeout   time.Duration
 	EventPoll    time.Duration
 	LogLevel     string
-	// CrashAt makes a worker kill itself at a named point of a job, to
-	// test recovery (ONRAMP_CRASH_AT; tests only).
-	CrashAt string
+	// Namespace is onramp's own namespace; ReservedNamespaces are more
+	// that no project may use (a comma-separated list; "prefix*" matches
+	// a prefix).
+	Namespace          string
+	ReservedNamespaces string
 }
 
 // bind registers the configuration flags on fs with defaults from getenv.
@@ -48,11 +53,33 @@ func (c *Config) bind(fs *flag.FlagSet, getenv func(string) string) {
 	fs.IntVar(&c.Workers, "workers", 10, "jobs run at once by this process")
 	fs.DurationVar(&c.JobTimeout, "job-timeout", 5*time.Minute, "longest attempt of a job; a job whose worker died is retried after it")
 	fs.DurationVar(&c.EventPoll, "event-poll", 100*time.Millisecond, "how often an event stream reads events without being woken (this process's own writes wake it at once, and on PostgreSQL other replicas' too)")
+	fs.StringVar(&c.Namespace, "namespace", env("ONRAMP_NAMESPACE", ownNamespace()), "onramp's own namespace, which no project may use (ONRAMP_NAMESPACE)")
+	fs.StringVar(&c.ReservedNamespaces, "reserved-namespaces", getenv("ONRAMP_RESERVED_NAMESPACES"), "more namespaces no project may use, comma-separated; prefix* matches a prefix (ONRAMP_RESERVED_NAMESPACES)")
 	fs.StringVar(&c.LogLevel, "log-level", env("ONRAMP_LOG_LEVEL", "info"), "debug, info, warn or error (ONRAMP_LOG_LEVEL)")
 	// The key is read from the environment only, never from a flag that
 	// would show in `ps`.
 	c.SecretKey = getenv("ONRAMP_SECRET_KEY")
-	c.CrashAt = getenv("ONRAMP_CRASH_AT")
+}
+
+// serviceAccountNamespace is where Kubernetes tells a pod its namespace.
+const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// ownNamespace is the namespace onramp runs in, read from its service
+// account in a cluster, else onramp.DefaultNamespace.
+func ownNamespace() string {
+	if b, err := os.ReadFile(serviceAccountNamespace); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b))
+	}
+	return onramp.DefaultNamespace
+}
+
+// namespacePolicy is the configured namespaces no project may use.
+func (c *Config) namespacePolicy() (onramp.NamespacePolicy, error) {
+	reserved, err := onramp.ParseReserved(c.ReservedNamespaces)
+	if err != nil {
+		return onramp.NamespacePolicy{}, fmt.Errorf("--reserved-namespaces (ONRAMP_RESERVED_NAMESPACES): %w", err)
+	}
+	return onramp.NamespacePolicy{Own: c.Namespace, Reserved: reserved}, nil
 }
 
 // databaseURL returns the configured database, or SQLite in the data dir.

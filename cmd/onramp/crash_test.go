@@ -3,16 +3,37 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/pipeline"
 	"github.com/onramp/onramp/store/storetest"
 	"github.com/onramp/onramp/templates"
 )
+
+// crashAt returns the hook that makes a worker process kill itself with
+// SIGKILL at point (see pipeline.Deps.Checkpoint): a real, abrupt death,
+// with no deferred cleanup. It returns nil for no point.
+func crashAt(point string) func(*pipeline.Deps) {
+	if point == "" {
+		return nil
+	}
+	return func(d *pipeline.Deps) {
+		d.Checkpoint = func(p string) {
+			if p == point {
+				d.Logger.Warn("crash point reached: killing this process", "point", p)
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {}
+			}
+		}
+	}
+}
 
 // A worker process killed at each step boundary, and in the middle of
 // setup_gitops, is followed by another that converges: one repository,

@@ -33,6 +33,7 @@ import (
 // is onramp itself, so crash tests can kill a real worker process.
 func TestMain(m *testing.M) {
 	if os.Getenv("ONRAMP_TEST_RUN_MAIN") == "1" {
+		testHooks = crashAt(os.Getenv("ONRAMP_CRASH_AT"))
 		main()
 		return
 	}

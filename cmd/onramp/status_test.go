@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -405,12 +404,12 @@ func waitStreamPhase(t *testing.T, events <-chan sseEvent, phase onramp.Phase, t
 	}
 }
 
-// TestWatcherCatchesUpWhenSettled: while a project initializes, the status
-// watcher leaves its objects to the pipeline; when the project settles,
-// Settled records the latest state of each from the informers' cache, in
-// one transaction, and judges the project. The project lives in a database
-// of its own, with no workers, so that only the watcher writes.
-func TestWatcherCatchesUpWhenSettled(t *testing.T) {
+// TestJudgedAtHundred: the status watcher records what Flux says of a
+// project's objects while it initializes, whichever process runs the job,
+// and the transaction that writes 100% judges the phase from those records
+// at once. The project lives in a database of its own, with no workers, so
+// that only the watcher and this test write.
+func TestJudgedAtHundred(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -419,7 +418,7 @@ func TestWatcherCatchesUpWhenSettled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := uniqueName("settle")
+	name := uniqueName("judged")
 	p := &onramp.Project{Name: name, Template: "web-service", Environments: []onramp.Environment{{
 		Name: "development", Type: onramp.Development, Namespace: onramp.Namespace(name, "development"),
 		Path: "./deploy/overlays/development", Interval: onramp.Duration(onramp.Development.Interval()),
@@ -427,66 +426,38 @@ func TestWatcherCatchesUpWhenSettled(t *testing.T) {
 	if err := db.CreateProject(ctx, "alice", p); err != nil {
 		t.Fatal(err)
 	}
-	counted := &batchCounter{DB: db}
-	w := &status.Watcher{Store: counted, Kube: k, Trees: &gitserver.Provider{Root: t.TempDir()}, Logger: slog.New(slog.DiscardHandler)}
-	w.Initializing(name) // as the pipeline marks it; Settled ends the mark
+	w := &status.Watcher{Store: db, Kube: k, Trees: &gitserver.Provider{Root: t.TempDir()}, Logger: slog.New(slog.DiscardHandler)}
 	go w.Run(ctx)
 	t.Cleanup(func() {
 		if err := k.DeleteProject(context.Background(), name, nil); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
 	})
-	// Objects whose source cannot be cloned: Flux changes their status
-	// (to failed) soon after they are applied.
+	// Objects whose source cannot be cloned: Flux fails the GitRepository
+	// soon after it is applied.
 	spec := kube.EnvironmentSpec{Project: name, Environment: "development", Type: onramp.Development, Path: "./deploy/overlays/development",
 		GitURL: "http://127.0.0.1:1/" + name + ".git", Branch: "main", Username: onramp.GitReadUser, Password: "unused", Revision: "main@sha1:0"}
 	if _, err := k.ApplyEnvironment(ctx, spec, nil); err != nil {
 		t.Fatal(err)
 	}
-	kc := kubeClient(t)
-	var src sourcev1.GitRepository
-	waitUntil(t, time.Minute, "Flux's status on the GitRepository", func() bool {
-		kc.Get(ctx, client.ObjectKey{Namespace: p.Environments[0].Namespace, Name: name}, &src)
-		return len(src.Status.Conditions) > 0
-	})
-	time.Sleep(time.Second) // the watcher has seen it by now, and must have left it alone
-	if rs, err := db.Resources(ctx, p.ID); err != nil || len(rs) != 0 {
-		t.Fatalf("resources recorded while initializing = %+v (%v); want none: the pipeline owns the project", rs, err)
-	}
-	if err := db.ChangePhase(ctx, p.ID, onramp.PhaseInitializing, onramp.PhaseFailed); err != nil {
-		t.Fatal(err)
-	}
-	w.Settled(ctx, p.ID, p.Name)
-	rs, err := db.Resources(ctx, p.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]onramp.Resource{}
-	for _, r := range rs {
-		got[r.Kind] = r
-	}
-	// Flux may have moved on since src was read; it never says ready here.
-	if s := got[onramp.KindGitRepository].Status; len(got) != 3 || got[onramp.KindNamespace].Status != onramp.StatusReady || s == "" || s == onramp.StatusReady {
-		t.Errorf("after Settled: %+v; want the Namespace ready, the GitRepository as Flux says (not ready) and the Kustomization", got)
-	}
-	if n := counted.largest.Load(); n < 3 {
-		t.Errorf("the catch-up recorded at most %d objects at once; want the 3 in one call", n)
-	}
-}
-
-// batchCounter is the database, noting the most objects one
-// UpsertResources call recorded.
-type batchCounter struct {
-	*store.DB
-	largest atomic.Int32
-}
-
-func (c *batchCounter) UpsertResources(ctx context.Context, projectID int64, rs ...onramp.Resource) (bool, error) {
-	for {
-		n := c.largest.Load()
-		if int32(len(rs)) <= n || c.largest.CompareAndSwap(n, int32(len(rs))) {
-			break
+	waitUntil(t, time.Minute, "the GitRepository's failure recorded while initializing", func() bool {
+		rs, _ := db.Resources(ctx, p.ID)
+		for _, r := range rs {
+			if r.Kind == onramp.KindGitRepository && r.Status == onramp.StatusFailed {
+				return true
+			}
 		}
+		return false
+	})
+	if cur, _ := db.ProjectByID(ctx, p.ID); cur.Phase != onramp.PhaseInitializing {
+		t.Fatalf("phase while initializing = %s; the pipeline owns it until 100%%", cur.Phase)
 	}
-	return c.DB.UpsertResources(ctx, projectID, rs...)
+	phase, err := db.FinishStep(ctx, p.ID, onramp.StepDone{Step: "finalize", Progress: 100})
+	if err != nil || phase != onramp.PhaseDegraded {
+		t.Errorf("FinishStep at 100%% = %s, %v; want degraded, judged from the failure recorded before", phase, err)
+	}
+	cur, _ := db.ProjectByID(ctx, p.ID)
+	if cur.Phase != onramp.PhaseDegraded || cur.Environments[0].Status != onramp.StatusFailed {
+		t.Errorf("after 100%%: phase %s, environment %s; want degraded and failed", cur.Phase, cur.Environments[0].Status)
+	}
 }

@@ -413,7 +413,7 @@ func explainFailure(t *testing.T, s *server, token, name string) {
 	})
 }
 
-// TestWebSeedPlan is the seed's own test plan, in a real browser against a
+// TestWebSeedPlan is the original design's test plan, in a real browser against a
 // real control plane with Flux: create a project with three environments in
 // the form and, without reload, watch the bar move; when it first shows
 // 100%, the page already shows 3 namespaces, 3 git repositories and 3

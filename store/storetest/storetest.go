@@ -50,7 +50,9 @@ func URL(t testing.TB, engine string) string {
 	t.Cleanup(func() {
 		db, err := store.Open(context.Background(), base)
 		if err == nil {
-			db.SQL().Exec("DROP SCHEMA " + schema + " CASCADE")
+			if _, err := db.SQL().Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+				t.Errorf("drop schema %s: %v", schema, err)
+			}
 			db.Close()
 		}
 	})
@@ -85,9 +87,11 @@ func OpenURL(t testing.TB, url string) *store.DB {
 		t.Fatal(err)
 	}
 	db.Cipher = box
-	if _, err := db.NewQueue(store.QueueOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
+	q, err := store.OpenQueue(ctx, db, store.QueueOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
 		t.Fatalf("queue: %v", err)
 	}
+	t.Cleanup(func() { q.Close() })
 	return db
 }
 
