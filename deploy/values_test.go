@@ -27,7 +27,7 @@ var valueSets = []valueSet{
 			objs.get(t, "PersistentVolumeClaim", objs.name+"-data")
 			env := containerEnv(t, d)
 			wantEnv(t, env, "ONRAMP_GIT_URL", "value=http://REL-onramp.NS.svc:80/git", objs)
-			wantNoEnv(t, env, "ONRAMP_DATABASE_URL", "ONRAMP_SECRET_KEY", "ONRAMP_GIT_PROVIDER_KIND")
+			wantNoEnv(t, env, "ONRAMP_DATABASE_URL", "ONRAMP_SECRET_KEY", "ONRAMP_GIT_PROVIDER_KIND", "ONRAMP_RESERVED_NAMESPACES")
 			wantVolume(t, d, "data", "persistentVolumeClaim")
 			objs.none(t, "Ingress", "ServiceMonitor")
 		},
@@ -41,8 +41,9 @@ var valueSets = []valueSet{
 			"gitProvider": map[string]any{
 				"kind": "gitea", "url": "https://gitea.example.com", "owner": "platform", "existingSecret": "onramp-gitea",
 			},
-			"persistence": map[string]any{"enabled": false},
-			"publicURL":   "https://onramp.example.com",
+			"persistence":        map[string]any{"enabled": false},
+			"publicURL":          "https://onramp.example.com",
+			"reservedNamespaces": []any{"platform-*", "monitoring"},
 		},
 		check: func(t *testing.T, objs objects) {
 			d := objs.get(t, "Deployment", "")
@@ -57,6 +58,7 @@ var valueSets = []valueSet{
 			wantEnv(t, env, "ONRAMP_GIT_PROVIDER_OWNER", "value=platform", objs)
 			wantEnv(t, env, "ONRAMP_GIT_PROVIDER_TOKEN", "secret=onramp-gitea/token", objs)
 			wantEnv(t, env, "ONRAMP_PUBLIC_URL", "value=https://onramp.example.com", objs)
+			wantEnv(t, env, "ONRAMP_RESERVED_NAMESPACES", "value=platform-*,monitoring", objs)
 			wantNoEnv(t, env, "ONRAMP_GIT_URL")
 			wantVolume(t, d, "data", "emptyDir")
 		},
@@ -119,8 +121,10 @@ func checkPod(t *testing.T, d *unstructured.Unstructured) {
 	wantString(t, d, "serve", append(c, "args", "0")...)
 	wantVolume(t, d, "tmp", "emptyDir")
 	env := containerEnv(t, d)
-	if got := env["ONRAMP_ADDR"]; got != "value=0.0.0.0:8080" {
-		t.Errorf("ONRAMP_ADDR = %q; want value=0.0.0.0:8080", got)
+	for name, want := range map[string]string{"ONRAMP_ADDR": "value=0.0.0.0:8080", "ONRAMP_NAMESPACE": "field=metadata.namespace"} {
+		if got := env[name]; got != want {
+			t.Errorf("env %s = %q; want %q", name, got, want)
+		}
 	}
 }
 
@@ -200,6 +204,11 @@ func TestSchemaRefuses(t *testing.T) {
 			name:       "misspelt value",
 			values:     map[string]any{"replicas": 2},
 			wantSchema: "additional properties 'replicas' not allowed",
+		},
+		{
+			name:       "bad reserved namespace",
+			values:     map[string]any{"reservedNamespaces": []any{"Not_A_Namespace"}},
+			wantSchema: "at '/reservedNamespaces/0'",
 		},
 		{
 			name:       "bad log level",
@@ -328,8 +337,8 @@ func wantBool(t testing.TB, obj *unstructured.Unstructured, want bool, path ...s
 	}
 }
 
-// containerEnv returns onramp's environment as NAME → "value=…" or
-// "secret=NAME/KEY".
+// containerEnv returns onramp's environment as NAME → "value=…",
+// "secret=NAME/KEY" or "field=PATH".
 func containerEnv(t testing.TB, d *unstructured.Unstructured) map[string]string {
 	t.Helper()
 	list, _ := field(d, "spec", "template", "spec", "containers", "0", "env")
@@ -343,6 +352,8 @@ func containerEnv(t testing.TB, d *unstructured.Unstructured) map[string]string 
 		} else if ref, ok := field(&unstructured.Unstructured{Object: e}, "valueFrom", "secretKeyRef"); ok {
 			r, _ := ref.(map[string]any)
 			env[name] = fmt.Sprintf("secret=%v/%v", r["name"], r["key"])
+		} else if path, ok := field(&unstructured.Unstructured{Object: e}, "valueFrom", "fieldRef", "fieldPath"); ok {
+			env[name] = fmt.Sprint("field=", path)
 		} else {
 			env[name] = "from elsewhere"
 		}

@@ -9,6 +9,15 @@ variables (README, Configuration); secrets come only from Secret references.
   value: /var/lib/onramp
 - name: ONRAMP_LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
+# onramp's own namespace, which no project may take.
+- name: ONRAMP_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+{{- with .Values.reservedNamespaces }}
+- name: ONRAMP_RESERVED_NAMESPACES
+  value: {{ join "," . | quote }}
+{{- end }}
 {{- with include "onramp.publicURL" . }}
 - name: ONRAMP_PUBLIC_URL
   value: {{ . | quote }}
