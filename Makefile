@@ -3,8 +3,12 @@ SHELL := bash
 GO ?= go
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+CREATED ?= $(shell git log -1 --format=%cI 2>/dev/null)
+ARCH ?= amd64
+IMAGE_REPOSITORY ?= ghcr.io/onramp/onramp
 
-.PHONY: dev build test lint localcluster gitea bench vet clean
+.PHONY: dev build image test lint localcluster gitea bench vet clean
 
 ## dev: build the local control plane if needed and bin/onramp, then run onramp dev
 dev: localcluster build
@@ -13,6 +17,14 @@ dev: localcluster build
 ## build: the onramp binary into bin/ (no cgo)
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/onramp ./cmd/onramp
+
+## image: onramp's container image as a tarball, without Docker (bin/onramp-image-ARCH.tar;
+##        docker load, podman load and crane push take it; ARCH=arm64 cross-builds)
+image:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" \
+		-o bin/linux-$(ARCH)/onramp ./cmd/onramp
+	$(GO) run ./cmd/onramp-image -binary bin/linux-$(ARCH)/onramp -arch $(ARCH) -repository $(IMAGE_REPOSITORY) \
+		-version $(VERSION) -revision "$(REVISION)" -created "$(CREATED)" -o bin/onramp-image-$(ARCH).tar
 
 ## localcluster: build etcd, kube-apiserver, kube-controller-manager and Flux from pinned modules (cached)
 localcluster:

@@ -26,28 +26,34 @@ const onrampServiceAccount = "system:serviceaccount:onramp-system:onramp"
 func TestRBAC(t *testing.T) {
 	t.Parallel()
 	e := newClusterEnv(t)
-	ctx := context.Background()
 	cfg := rest.CopyConfig(e.kube.cfg)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: onrampServiceAccount}
+	applyManifest(t, e.plain, "../deploy/rbac.yaml")
+	runClientAs(t, e, cfg, "the onramp ServiceAccount")
+}
+
+// runClientAs runs everything onramp's client does for e's project with
+// cfg's credentials: watch, apply, read back until Flux says ready, delete.
+func runClientAs(t *testing.T, e *clusterEnv, cfg *rest.Config, who string) {
+	t.Helper()
+	ctx := context.Background()
 	k, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	applyManifest(t, e.plain, "../deploy/rbac.yaml")
-
 	events := startWatch(t, k) // fails unless it may list and watch every kind
 	applied, err := k.ApplyEnvironment(ctx, e.spec, nil)
 	if err != nil {
-		t.Fatalf("ApplyEnvironment as the onramp ServiceAccount: %v", err)
+		t.Fatalf("ApplyEnvironment as %s: %v", who, err)
 	}
 	if _, err := k.Verify(ctx, e.spec.Project, []EnvironmentSpec{e.spec}, applied); err != nil {
-		t.Fatalf("Verify as the onramp ServiceAccount: %v", err)
+		t.Fatalf("Verify as %s: %v", who, err)
 	}
 	next(t, events, e.spec.Project, "the Kustomization ready", func(ev watchEvent) bool {
 		return ev.r.Kind == onramp.KindKustomization && ev.r.Status == onramp.StatusReady
 	})
 	if err := k.DeleteProject(ctx, e.spec.Project, nil); err != nil {
-		t.Fatalf("DeleteProject as the onramp ServiceAccount: %v", err)
+		t.Fatalf("DeleteProject as %s: %v", who, err)
 	}
 	if left, err := k.Remaining(ctx, e.spec.Project); err != nil || len(left) != 0 {
 		t.Errorf("Remaining after DeleteProject = %v, %v; want nothing", left, err)

@@ -13,6 +13,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	// The image is built from scratch, with no CA bundle: these roots are
+	// used when the system has none, so HTTPS to Git providers works.
+	_ "golang.org/x/crypto/x509roots/fallback"
+
 	"github.com/onramp/onramp/cli"
 )
 
