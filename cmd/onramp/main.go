@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	// The image is built from scratch, with no CA bundle: these roots are
@@ -24,9 +25,25 @@ import (
 var version = "dev"
 
 func main() {
+	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(NewMain().Run(ctx, os.Args[1:]))
+}
+
+// tuneGC sets the garbage collector's target unless GOGC or GOMEMLIMIT
+// says otherwise. A template's preflight (kustomize) allocates ~4.6 MB on
+// a live heap of a few tens of MiB, so with Go's default target the
+// collector runs through every preflight; during a burst of creates it
+// took about a fifth of the CPU the jobs share with the control plane
+// (docs/benchmarks.md). A higher target below a soft memory limit keeps
+// memory at rest and under load within bounds.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetGCPercent(400)
+	debug.SetMemoryLimit(256 << 20)
 }
 
 // Main runs one onramp command. Its fields let tests run it in process.
