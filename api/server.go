@@ -32,6 +32,9 @@ type Server struct {
 	Heartbeat time.Duration
 	// Poll is how often the event stream looks for new events.
 	Poll time.Duration
+	// Recheck is how often an open event stream checks its credential
+	// again, ending when it is revoked, expired or signed out (2s if 0).
+	Recheck time.Duration
 	// Changed, if set, returns a channel closed at the next write of the
 	// project's events: its event streams then look at once rather than at
 	// their next poll.
