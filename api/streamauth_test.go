@@ -3,6 +3,7 @@ package api_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/api"
+	"github.com/onramp/onramp/store"
 )
 
 // TestOpenStreamEnds checks that an event stream already open ends within
@@ -97,4 +100,19 @@ func wantStreamEnds(t *testing.T, req *http.Request, end func()) {
 			t.Fatal("the stream is still open 5 s after its credential ended")
 		}
 	}
+}
+
+// TestRefusedSessionsLimited checks that session cookies the API refuses
+// count against the address's budget of refused credentials, as tokens do,
+// and are answered 429 once it is spent.
+func TestRefusedSessionsLimited(t *testing.T) {
+	e := newEnv(t, store.SQLite, func(s *api.Server) { s.Limits = api.Limits{AuthFailuresPerMinute: 2} })
+	for i := range 2 {
+		c := &http.Cookie{Name: onramp.SessionCookie, Value: fmt.Sprintf("ons_guess%d_guess", i)}
+		if resp, body := withCookie(t, "GET", e.url+"/api/v1/projects", c); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("a wrong session cookie = %d %s; want 401", resp.StatusCode, body)
+		}
+	}
+	resp, body := get(t, http.DefaultClient, e.url+"/api/v1/projects", e.token)
+	wantTooMany(t, "a valid token after 2 refused session cookies", resp, body)
 }
