@@ -11,10 +11,10 @@ import (
 )
 
 // AuthLimiter checks credentials for the API, the pages and the Git server
-// (give the same one to all three), and limits how many a client address
-// may get refused: past PerMinute refusals in a minute, every check from
-// that address is refused with ETOOMANY, valid credentials too, until the
-// budget refills. Normal use, which sends valid credentials, never meets
+// (give the same one to all three): tokens, web sessions and Git's basic
+// auth. It limits how many a client address may get refused: past
+// PerMinute refusals in a minute, every check from that address is refused
+// with ETOOMANY, valid credentials too, until the budget refills. Normal use, which sends valid credentials, never meets
 // it. Requests need the client address that Server.Handler records.
 type AuthLimiter struct {
 	onramp.AuthService
@@ -41,6 +41,30 @@ func (a *AuthLimiter) Authenticate(ctx context.Context, token string) (*onramp.U
 		return nil, err
 	}
 	u, err := a.AuthService.Authenticate(ctx, token)
+	charge(lim, err)
+	return u, err
+}
+
+// StartSession checks a token and starts a web session with it unless
+// the caller's address has been refused too often.
+func (a *AuthLimiter) StartSession(ctx context.Context, token string) (string, *onramp.User, error) {
+	lim, err := a.check(ctx, "")
+	if err != nil {
+		return "", nil, err
+	}
+	session, u, err := a.AuthService.StartSession(ctx, token)
+	charge(lim, err)
+	return session, u, err
+}
+
+// AuthenticateSession checks a web session unless the caller's address
+// has been refused too often.
+func (a *AuthLimiter) AuthenticateSession(ctx context.Context, session string) (*onramp.User, error) {
+	lim, err := a.check(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	u, err := a.AuthService.AuthenticateSession(ctx, session)
 	charge(lim, err)
 	return u, err
 }

@@ -70,8 +70,8 @@ func (s *Server) holdStream(user string) (release func(), err error) {
 	return release, nil
 }
 
-// follow sends the project's events after `after` until the client leaves
-// or the project is gone.
+// follow sends the project's events after `after` until the client leaves,
+// the project is gone, or the stream's credential is no longer valid.
 func (s *Server) follow(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, who string, p *onramp.Project, after int64) {
 	name := p.Name
 	poll, beat := s.Poll, s.Heartbeat
@@ -81,9 +81,14 @@ func (s *Server) follow(ctx context.Context, w http.ResponseWriter, rc *http.Res
 	if beat <= 0 {
 		beat = 15 * time.Second
 	}
-	ticker, heartbeat := time.NewTicker(poll), time.NewTicker(beat)
+	recheck := s.Recheck
+	if recheck <= 0 {
+		recheck = 2 * time.Second
+	}
+	ticker, heartbeat, rechecks := time.NewTicker(poll), time.NewTicker(beat), time.NewTicker(recheck)
 	defer ticker.Stop()
 	defer heartbeat.Stop()
+	defer rechecks.Stop()
 	changed := func() <-chan struct{} { return nil } // a nil channel never fires
 	if s.Changed != nil {
 		changed = func() <-chan struct{} { return s.Changed(p.ID) }
@@ -96,6 +101,10 @@ func (s *Server) follow(ctx context.Context, w http.ResponseWriter, rc *http.Res
 			return
 		case <-heartbeat.C:
 			fmt.Fprint(w, ": heartbeat\n\n")
+		case <-rechecks.C:
+			if s.refused(ctx, w, rc, name, after) {
+				return
+			}
 		case <-ticker.C:
 			read = true
 		case <-wake:
@@ -129,6 +138,34 @@ func (s *Server) follow(ctx context.Context, w http.ResponseWriter, rc *http.Res
 		}
 	}
 }
+
+// refused checks the stream's credential again and, if it is refused (a
+// token revoked or expired, a session ended, or the address refused too
+// often), ends the stream with an "error" event that says why. A failure
+// to check is logged and the stream goes on, as it does when a read of
+// events fails.
+func (s *Server) refused(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, name string, after int64) bool {
+	err := s.checkAgain(ctx)
+	switch code := onramp.ErrorCode(err); {
+	case err == nil:
+		return false
+	case code == onramp.EUNAUTHORIZED || code == onramp.ETOOMANY:
+		var body ErrorBody
+		body.Error.Code, body.Error.Message = code, onramp.ErrorMessage(err)
+		writeEvent(w, after, EventError, body)
+		_ = rc.Flush()
+		return true
+	case ctx.Err() != nil:
+		return true // the client left during the check
+	default:
+		s.Logger.Warn("event stream: check credential", "project", name, "error", err)
+		return false
+	}
+}
+
+// EventError is the last event of a stream whose credential was refused
+// after it opened; its data is an ErrorBody.
+const EventError = "error"
 
 // extendWrite gives the stream's next writes the server's write timeout
 // from now.

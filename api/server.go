@@ -32,6 +32,9 @@ type Server struct {
 	Heartbeat time.Duration
 	// Poll is how often the event stream looks for new events.
 	Poll time.Duration
+	// Recheck is how often an open event stream checks its credential
+	// again, ending when it is revoked, expired or signed out (2s if 0).
+	Recheck time.Duration
 	// Changed, if set, returns a channel closed at the next write of the
 	// project's events: its event streams then look at once rather than at
 	// their next poll.
@@ -68,6 +71,9 @@ func (s *Server) Handler() http.Handler {
 	api("GET /api/v1/projects/{name}/logs", s.projectLogs)
 	api("GET /api/v1/projects/{name}/history", s.projectHistory)
 	api("GET /api/v1/projects/{name}/events", s.projectEvents)
+	api("GET /api/v1/tokens", s.listTokens)
+	api("POST /api/v1/tokens", s.createToken)
+	api("DELETE /api/v1/tokens/{id}", s.revokeToken)
 	api("GET /api/v1/templates", s.listTemplates)
 	api("GET /api/v1/templates/{name}", s.getTemplate)
 	mux.Handle("/api/", s.authenticate(func(w http.ResponseWriter, r *http.Request) {
@@ -85,50 +91,81 @@ func (s *Server) Handler() http.Handler {
 }
 
 // authenticate requires a valid bearer token, or a browser session cookie,
-// and puts its user in the context.
+// and puts its user, and the credential for later checks (checkAgain), in
+// the context.
 func (s *Server) authenticate(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := bearer(r)
+		c, ok := bearer(r)
 		if !ok {
-			token, ok = session(r)
+			c, ok = session(r)
 		}
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="onramp"`)
 			s.Error(w, r, onramp.Errorf(onramp.EUNAUTHORIZED, "missing API token: send `Authorization: Bearer <token>`; create one with `onramp token create --user NAME`"))
 			return
 		}
-		u, err := s.Auth.Authenticate(r.Context(), token)
+		u, err := s.check(r.Context(), c)
 		if err != nil {
 			s.Error(w, r, err)
 			return
 		}
-		next(w, r.WithContext(onramp.NewContextWithUser(r.Context(), u)))
+		ctx := context.WithValue(onramp.NewContextWithUser(r.Context(), u), credentialKey{}, c)
+		next(w, r.WithContext(ctx))
 	})
 }
 
-func bearer(r *http.Request) (string, bool) {
+// credential is what a request authenticated with: an API token, or the
+// ID of a web session. Both are checked through Auth, the AuthLimiter.
+type credential struct {
+	secret  string
+	session bool
+}
+
+type credentialKey struct{}
+
+// check returns the user of c.
+func (s *Server) check(ctx context.Context, c credential) (*onramp.User, error) {
+	if c.session {
+		return s.Auth.AuthenticateSession(ctx, c.secret)
+	}
+	return s.Auth.Authenticate(ctx, c.secret)
+}
+
+// checkAgain checks once more the credential that authenticated ctx's
+// request, for a request that lasts (an event stream): a token revoked or
+// expired since, or a session ended, is refused.
+func (s *Server) checkAgain(ctx context.Context) error {
+	c, ok := ctx.Value(credentialKey{}).(credential)
+	if !ok {
+		return onramp.Errorf(onramp.EUNAUTHORIZED, "the request has no credential")
+	}
+	_, err := s.check(ctx, c)
+	return err
+}
+
+func bearer(r *http.Request) (credential, bool) {
 	const prefix = "Bearer "
 	h := r.Header.Get("Authorization")
 	if len(h) <= len(prefix) || h[:len(prefix)] != prefix {
-		return "", false
+		return credential{}, false
 	}
-	return h[len(prefix):], true
+	return credential{secret: h[len(prefix):]}, true
 }
 
-// session returns the token of a browser session. Requests that change
-// something must come from onramp's own pages: the cookie is SameSite=Strict
-// and the Origin, when sent, must be this host.
-func session(r *http.Request) (string, bool) {
+// session returns the session ID of a signed-in browser. Requests that
+// change something must come from onramp's own pages: the cookie is
+// SameSite=Strict and the Origin, when sent, must be this host.
+func session(r *http.Request) (credential, bool) {
 	c, err := r.Cookie(onramp.SessionCookie)
 	if err != nil || c.Value == "" {
-		return "", false
+		return credential{}, false
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host && o != "https://"+r.Host {
-			return "", false
+			return credential{}, false
 		}
 	}
-	return c.Value, true
+	return credential{secret: c.Value, session: true}, true
 }
 
 func owner(r *http.Request) string { return onramp.UserFromContext(r.Context()).Name }

@@ -20,6 +20,7 @@ const Usage = `  onramp project create NAME [--template T] [--env development,st
   onramp project list | get NAME | logs NAME [--follow] | history NAME | watch NAME
   onramp project retry NAME | delete NAME [--wait]
   onramp template list | show NAME
+  onramp token list | revoke ID      your API tokens (the ID, not the secret)
   Read commands take --output json (the API's JSON).
 `
 
@@ -37,8 +38,8 @@ type Env struct {
 	Getenv         func(string) string
 }
 
-// Run runs a client command ("project …" or "template …") and returns the
-// exit code.
+// Run runs a client command ("project …", "template …", "token list" or
+// "token revoke") and returns the exit code.
 func Run(ctx context.Context, args []string, env Env) int {
 	c := &Client{Server: env.Getenv("ONRAMP_SERVER"), Token: env.Getenv("ONRAMP_TOKEN"), HTTP: &http.Client{}}
 	if c.Server == "" {
@@ -96,6 +97,10 @@ func (c *command) run(ctx context.Context, name string, args []string) (int, err
 		return c.read(ctx, "template list", args, 0, c.templates)
 	case "template show":
 		return c.read(ctx, "template show", args, 1, c.template)
+	case "token list":
+		return c.read(ctx, "token list", args, 0, c.tokens)
+	case "token revoke":
+		return c.revoke(ctx, args)
 	}
 	return ExitUsage, fmt.Errorf("unknown command %q; the client commands are:\n%s", name, Usage)
 }
@@ -120,6 +125,9 @@ func (c *command) flags(name string, fs *flag.FlagSet, args []string, positional
 		want := "no arguments"
 		if positional == 1 {
 			want = "one NAME"
+			if name == "token revoke" {
+				want = "one token ID (onramp token list)"
+			}
 		}
 		return nil, fmt.Errorf("onramp %s takes %s, got %d: %q", name, want, len(pos), pos)
 	}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/onramp/onramp"
 )
 
 // Event is one Server-Sent Event of a project's stream.
@@ -81,6 +83,9 @@ func (c *Client) streamOnce(ctx context.Context, name string, last *int64, fn fu
 			if ev.Type == "" {
 				continue
 			}
+			if ev.Type == "error" {
+				return false, final{streamError(ev.Data)}
+			}
 			*last = ev.ID
 			next, _ := br.Peek(br.Buffered())
 			ev.More = bytes.HasPrefix(next, []byte("id: ")) || bytes.HasPrefix(next, []byte("event: "))
@@ -97,6 +102,18 @@ func (c *Client) streamOnce(ctx context.Context, name string, last *int64, fn fu
 			ev.Data = json.RawMessage(line[6:])
 		}
 	}
+}
+
+// streamError is the error an "error" event carries: the server ended the
+// stream because its credential was refused (a token revoked or expired).
+func streamError(data json.RawMessage) error {
+	var body struct {
+		Error onramp.Error `json:"error"`
+	}
+	if err := json.Unmarshal(data, &body); err != nil || body.Error.Code == "" {
+		return fmt.Errorf("the server ended the event stream: %s", data)
+	}
+	return &body.Error
 }
 
 // final marks an error that reconnecting cannot fix (401, 404).

@@ -54,23 +54,23 @@ func (h *Handler) sessionUser(r *http.Request) (*onramp.User, error) {
 	if err != nil || c.Value == "" {
 		return nil, onramp.Errorf(onramp.EUNAUTHORIZED, "not signed in")
 	}
-	return h.deps.Auth.Authenticate(r.Context(), c.Value)
+	return h.deps.Auth.AuthenticateSession(r.Context(), c.Value)
 }
 
-// sessionCookie returns the cookie that holds token; an empty token clears
-// it. The cookie is HttpOnly so that no script can read the token, and
+// sessionCookie returns the cookie that holds a session ID; an empty one
+// clears it. The cookie is HttpOnly so that no script can read it, and
 // SameSite=Strict so that no other site can send requests with it. It is
 // Secure when the browser came over HTTPS: to onramp itself, or to a proxy
 // in front of it that says so in X-Forwarded-Proto. (A client forging that
 // header over plain HTTP only gets a cookie its browser will not send back.)
-func sessionCookie(r *http.Request, token string) *http.Cookie {
+func sessionCookie(r *http.Request, session string) *http.Cookie {
 	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
 	c := &http.Cookie{
-		Name: onramp.SessionCookie, Value: token, Path: "/",
+		Name: onramp.SessionCookie, Value: session, Path: "/",
 		HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: r.TLS != nil || strings.EqualFold(strings.TrimSpace(proto), "https"),
 	}
-	if token == "" {
+	if session == "" {
 		c.MaxAge = -1
 	}
 	return c
@@ -102,8 +102,9 @@ func (h *Handler) signinPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "signin", pageData{Title: "Sign in", Next: next})
 }
 
-// signin checks the token and, if it is valid, keeps it in the session
-// cookie. The token is never written back into the page, even on error.
+// signin checks the token and, if it is valid, starts a session and keeps
+// its ID in the session cookie. The token is never written back into the
+// page, even on error, nor kept by the browser.
 func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	token := strings.TrimSpace(r.PostFormValue("token"))
@@ -114,7 +115,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusUnprocessableEntity, "signin", data)
 		return
 	}
-	u, err := h.deps.Auth.Authenticate(r.Context(), token)
+	session, u, err := h.deps.Auth.StartSession(r.Context(), token)
 	switch onramp.ErrorCode(err) {
 	case "":
 	case onramp.ETOOMANY:
@@ -129,14 +130,21 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	http.SetCookie(w, sessionCookie(r, token))
+	http.SetCookie(w, sessionCookie(r, session))
 	h.deps.Logger.Info("signed in", "user", u.Name, "remote", r.RemoteAddr)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// signout clears the session cookie. The token itself stays valid: it is
-// an API token, revoked only where it was created.
+// signout ends the session, so that its cookie, wherever a copy of it is,
+// is refused from now on, and clears the cookie. The token signed in with
+// stays valid: it is revoked with `onramp token revoke ID`.
 func (h *Handler) signout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(onramp.SessionCookie); err == nil && c.Value != "" {
+		if err := h.deps.Auth.EndSession(r.Context(), c.Value); err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+	}
 	http.SetCookie(w, sessionCookie(r, ""))
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }

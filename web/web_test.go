@@ -17,11 +17,12 @@ import (
 	"github.com/onramp/onramp/web"
 )
 
-// fixture is the pages over a real SQLite store, with alice signed in by
-// token and a project "bobs" that belongs to bob.
+// fixture is the pages over a real SQLite store, with alice's token and a
+// session she started with it, and a project "bobs" that belongs to bob.
 type fixture struct {
-	h     http.Handler
-	alice string
+	h       http.Handler
+	alice   string // her token
+	session string // her session's ID
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -46,10 +47,14 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 	}
-	return &fixture{h: web.New(web.Deps{Projects: db, Auth: db}), alice: alice}
+	session, _, err := db.StartSession(ctx, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{h: web.New(web.Deps{Projects: db, Auth: db}), alice: alice, session: session}
 }
 
-// do serves one request; cookie is a session token, or "".
+// do serves one request; cookie is a session ID, or "".
 func (f *fixture) do(method, target, cookie string, form url.Values, header ...string) *http.Response {
 	var body io.Reader
 	if form != nil {
@@ -91,7 +96,8 @@ func TestWebPagesNeedASession(t *testing.T) {
 		{"new", "/new", "", "/signin?next=%2Fnew"},
 		{"project", "/projects/shop", "", "/signin?next=%2Fprojects%2Fshop"},
 		{"unknown path", "/nope", "", "/signin?next=%2Fnope"},
-		{"bad token", "/", "onr_nope_nope", "/signin"},
+		{"bad session", "/", "ons_nope_nope", "/signin"},
+		{"a token as the session", "/", f.alice, "/signin"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,18 +177,23 @@ func TestWebSignInForm(t *testing.T) {
 				}
 				return
 			}
-			if session == nil || session.Value != tt.token || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Path != "/" || session.Secure != tt.wantSecure {
-				t.Errorf("session cookie = %+v; want HttpOnly, SameSite=Strict, Path=/, Secure=%v", session, tt.wantSecure)
+			if session == nil || !strings.HasPrefix(session.Value, "ons_") || strings.Contains(session.Value, tt.token) || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Path != "/" || session.Secure != tt.wantSecure {
+				t.Errorf("session cookie = %+v; want a session ID (not the token), HttpOnly, SameSite=Strict, Path=/, Secure=%v", session, tt.wantSecure)
 			}
 		})
 	}
 }
 
-func TestWebSignOutClearsTheCookie(t *testing.T) {
+// Signing out ends the session on the server: a copy of the cookie kept
+// elsewhere is refused too.
+func TestWebSignOutEndsTheSession(t *testing.T) {
 	f := newFixture(t)
-	resp := f.do("POST", "/signout", f.alice, url.Values{})
+	resp := f.do("POST", "/signout", f.session, url.Values{})
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/signin" || !clears(resp) {
 		t.Errorf("sign out = %d %q cookies %q; want 303 /signin and a cleared cookie", resp.StatusCode, resp.Header.Get("Location"), resp.Header.Values("Set-Cookie"))
+	}
+	if resp := f.do("GET", "/", f.session, nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/signin" {
+		t.Errorf("GET / with the signed-out session = %d %q; want 303 /signin", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
 
@@ -203,7 +214,7 @@ func TestWebPages(t *testing.T) {
 	inline := regexp.MustCompile(`(?i)<script>|<script[^>]*>[^<]|\son[a-z]+=|style=`)
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
-			resp := f.do("GET", tt.path, f.alice, nil)
+			resp := f.do("GET", tt.path, f.session, nil)
 			body := text(t, resp)
 			if resp.StatusCode != tt.wantStatus || !strings.Contains(body, tt.want) {
 				t.Errorf("GET %s = %d, want %d containing %q:\n%s", tt.path, resp.StatusCode, tt.wantStatus, tt.want, body)
@@ -217,8 +228,8 @@ func TestWebPages(t *testing.T) {
 			if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
 				t.Errorf("GET %s: Cache-Control %q; want no-store for a signed-in page", tt.path, cc)
 			}
-			if strings.Contains(body, f.alice) {
-				t.Errorf("GET %s shows the session token", tt.path)
+			if strings.Contains(body, f.alice) || strings.Contains(body, f.session) {
+				t.Errorf("GET %s shows the token or the session ID", tt.path)
 			}
 		})
 	}
@@ -226,7 +237,7 @@ func TestWebPages(t *testing.T) {
 
 func TestWebStaticFiles(t *testing.T) {
 	f := newFixture(t)
-	page := text(t, f.do("GET", "/", f.alice, nil))
+	page := text(t, f.do("GET", "/", f.session, nil))
 	link := regexp.MustCompile(`/static/list\.js\?v=[0-9a-f]+`).FindString(page)
 	if link == "" {
 		t.Fatalf("the list page links no versioned list.js:\n%s", page)

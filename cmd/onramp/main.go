@@ -18,6 +18,7 @@ import (
 	// used when the system has none, so HTTPS to Git providers works.
 	_ "golang.org/x/crypto/x509roots/fallback"
 
+	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/cli"
 )
 
@@ -70,7 +71,8 @@ Server commands:
   onramp serve        API, web UI, workers and status watcher against a real cluster
   onramp worker       workers and status watcher only (scale-out replicas)
   onramp migrate      apply database migrations and exit
-  onramp token create --user NAME    print a new API token (shown once)
+  onramp token create --user NAME [--name N] [--expires 720h]
+                      print a new API token (shown once)
   onramp version
 
 Client commands (ONRAMP_SERVER, ONRAMP_TOKEN):
@@ -95,6 +97,9 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 	case "migrate":
 		err = m.migrate(ctx, args[1:])
 	case "token":
+		if len(args) > 1 && args[1] != "create" {
+			return cli.Run(ctx, args, cli.Env{Stdout: m.Stdout, Stderr: m.Stderr, Getenv: m.Getenv})
+		}
 		err = m.token(ctx, args[1:])
 	case "version":
 		fmt.Fprintln(m.Stdout, "onramp", version)
@@ -178,11 +183,13 @@ func (m *Main) migrate(ctx context.Context, args []string) error {
 
 func (m *Main) token(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: onramp token create --user NAME")
+		return errors.New("usage: onramp token create --user NAME [--name N] [--expires 720h]; onramp token list | revoke ID")
 	}
 	var cfg Config
 	fs := m.flags("token create", &cfg)
 	user := fs.String("user", "", "the user the token authenticates (created if new)")
+	name := fs.String("name", "", "what the token is for, shown by `onramp token list`")
+	expires := fs.Duration("expires", 0, "how long the token is valid, e.g. 720h; 0 for ever")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -194,10 +201,10 @@ func (m *Main) token(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
-	tok, err := a.DB.CreateToken(ctx, *user)
+	tok, err := a.DB.IssueToken(ctx, *user, onramp.TokenCreate{Name: *name, ExpiresIn: onramp.Duration(*expires)})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(m.Stdout, tok)
+	fmt.Fprintln(m.Stdout, tok.Secret)
 	return nil
 }

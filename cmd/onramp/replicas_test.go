@@ -90,6 +90,17 @@ func TestAdminCommands(t *testing.T) {
 	if u, err := db.Authenticate(context.Background(), strings.TrimSpace(tok)); err != nil || u.Name != "carol" {
 		t.Errorf("the printed token authenticates as %v, %v; want carol", u, err)
 	}
+	code, tok = run("token", "create", "--user", "carol", "--name", "ci", "--expires", "720h", "--data-dir", dir)
+	if code != 0 || !strings.HasPrefix(tok, "onr_") {
+		t.Fatalf("token create --name --expires = %d %q", code, tok)
+	}
+	if ts, err := db.ListTokens(context.Background(), "carol"); err != nil || len(ts) != 2 || ts[1].Name != "ci" || ts[1].ExpiresAt == nil ||
+		ts[1].ExpiresAt.Sub(ts[1].CreatedAt) != 720*time.Hour {
+		t.Errorf("carol's tokens = %v, %v; want the second named ci, expiring in 720h", ts, err)
+	}
+	if code, out := run("token", "create", "--user", "carol", "--expires", "-1h", "--data-dir", dir); code != 1 || !strings.Contains(out, "expires_in") {
+		t.Errorf("token create --expires -1h = %d %q; want 1 and why", code, out)
+	}
 	if code, out := run("token", "create", "--data-dir", dir); code != 1 || !strings.Contains(out, "--user is required") {
 		t.Errorf("token create without --user = %d %q", code, out)
 	}
