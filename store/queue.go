@@ -38,6 +38,10 @@ type Queue struct {
 	*river.Client[*sql.Tx]
 	books    *sql.DB       // PostgreSQL: River's own pool
 	listener *pgxpool.Pool // PostgreSQL: River's LISTEN/NOTIFY
+
+	db       *DB
+	logger   *slog.Logger
+	stopBeat func() // ends the heartbeat (see workers.go), once started
 }
 
 // QueueOptions configure the job queue. Without Workers the queue only
@@ -66,7 +70,7 @@ const fetchCooldown = 5 * time.Millisecond
 // OpenQueue returns the job queue on db and sets it as db.Jobs, so that
 // the store's transactions insert jobs into it.
 func OpenQueue(ctx context.Context, db *DB, opts QueueOptions) (*Queue, error) {
-	q := &Queue{}
+	q := &Queue{db: db, logger: cmp.Or(opts.Logger, slog.New(slog.DiscardHandler))}
 	var driver riverdriver.Driver[*sql.Tx]
 	if db.engine == Postgres {
 		if err := q.openPostgres(ctx, db); err != nil {
@@ -119,6 +123,28 @@ func (q *Queue) openPostgres(ctx context.Context, db *DB) error {
 		return fmt.Errorf("job queue listener: %w", err)
 	}
 	return nil
+}
+
+// Start starts the workers and the heartbeat that tells other processes
+// this one is alive; while it beats, it also hands back the running jobs of
+// processes that stopped beating (see workers.go).
+func (q *Queue) Start(ctx context.Context) error {
+	if err := q.Client.Start(ctx); err != nil {
+		return err
+	}
+	q.startHeartbeat(context.WithoutCancel(ctx), q.logger)
+	return nil
+}
+
+// Stop stops the workers, letting running jobs finish until ctx ends, then
+// the heartbeat: the jobs still running then are handed back by another
+// process within seconds.
+func (q *Queue) Stop(ctx context.Context) error {
+	err := q.Client.Stop(ctx)
+	if q.stopBeat != nil {
+		q.stopBeat()
+	}
+	return err
 }
 
 // Close closes the queue's own connections; stop the client first.

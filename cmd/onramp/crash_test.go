@@ -124,3 +124,54 @@ func killed(err error) bool {
 	ee, ok := err.(*exec.ExitError)
 	return ok && strings.Contains(ee.Error(), "killed")
 }
+
+// A worker killed in the middle of a burst leaves jobs running in the
+// queue; the process that starts after it sees that the dead one stopped
+// beating and hands those jobs back at once, not after the job timeout
+// (5 minutes here), so every project moves again within seconds.
+func TestRestartResumesAtOnce(t *testing.T) {
+	tmpl, err := templates.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm, _ := tmpl.FindTemplate("web-service")
+	url, dataDir := storetest.URL(t, "sqlite"), t.TempDir()
+	db := storetest.OpenURL(t, url)
+	ctx := context.Background()
+	var ids []int64
+	for range 4 {
+		p, err := onramp.NewProject(threeEnvCreate(uniqueName("burst")), tm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.CreateProject(ctx, "alice", p); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, p.ID)
+	}
+	env := []string{"KUBECONFIG=" + clusterKubeconfig(t), "ONRAMP_GIT_URL=http://127.0.0.1:9/git"}
+	args := []string{"worker", "--data-dir", dataDir, "--database-url", url, "--log-level", "info"}
+	crashing := subprocess(t, append(env, "ONRAMP_CRASH_AT=setup_gitops:2"), args...)
+	if err := crashing.Run(); !killed(err) {
+		t.Fatalf("worker with a crash point: %v; want killed by SIGKILL", err)
+	}
+	atHundred := func() int {
+		n := 0
+		for _, id := range ids {
+			if p, err := db.ProjectByID(ctx, id); err == nil && p.Progress == 100 {
+				n++
+			}
+		}
+		return n
+	}
+	if n := atHundred(); n == len(ids) {
+		t.Fatal("every project at 100% before the crash; the test needs a burst cut short")
+	}
+	restarted := time.Now()
+	survivor := subprocess(t, env, args...)
+	if err := survivor.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, time.Minute, "every project at 100% after the restart", func() bool { return atHundred() == len(ids) })
+	t.Logf("every project at 100%% %s after the restart (job timeout 5m)", time.Since(restarted).Round(100*time.Millisecond))
+}
