@@ -14,13 +14,19 @@ import (
 // runCLI runs a client command through the real Main against s.
 func runCLI(t *testing.T, s *server, token string, args ...string) (int, string, string) {
 	t.Helper()
+	return runCLIContext(context.Background(), t, s, token, args...)
+}
+
+// runCLIContext is runCLI until ctx ends, as Ctrl-C ends a command.
+func runCLIContext(ctx context.Context, t *testing.T, s *server, token string, args ...string) (int, string, string) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	m := NewMain()
 	m.Stdout, m.Stderr = &stdout, &stderr
 	m.Getenv = func(k string) string {
 		return map[string]string{"ONRAMP_SERVER": s.url, "ONRAMP_TOKEN": token}[k]
 	}
-	code := m.Run(context.Background(), args)
+	code := m.Run(ctx, args)
 	return code, stdout.String(), stderr.String()
 }
 
