@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,13 +8,13 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/onramp/onramp/api"
 	"github.com/onramp/onramp/gitserver"
+	"github.com/onramp/onramp/internal/testutil"
 	"github.com/onramp/onramp/store"
 	"github.com/onramp/onramp/store/storetest"
 	"github.com/onramp/onramp/templates"
@@ -28,7 +27,7 @@ type env struct {
 	db    *store.DB
 	srv   *api.Server
 	token string // alice's
-	logs  *lockedBuffer
+	logs  *testutil.Buffer
 	// gitRoot holds the Git server's repositories.
 	gitRoot string
 }
@@ -48,7 +47,7 @@ func newEnv(t testing.TB, engine string, configure ...func(*api.Server)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &testutil.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := &api.Server{
 		Projects: db, Templates: tmpl, Auth: db, Logger: logger, Registry: prometheus.NewRegistry(),
@@ -123,24 +122,6 @@ func forEachEngine(t *testing.T, fn func(t *testing.T, engine string)) {
 			fn(t, engine)
 		})
 	}
-}
-
-// lockedBuffer collects log lines from concurrent handlers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // errorBody decodes an error answer.

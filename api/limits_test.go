@@ -18,6 +18,7 @@ import (
 
 	"github.com/onramp/onramp/api"
 	"github.com/onramp/onramp/gitserver"
+	"github.com/onramp/onramp/internal/testutil"
 	"github.com/onramp/onramp/store"
 )
 
@@ -56,17 +57,6 @@ func wantTooMany(t *testing.T, what string, resp *http.Response, body string) {
 	}
 }
 
-// eventually retries f until it holds, for what a server does on its own
-// after a client leaves.
-func eventually(t *testing.T, what string, f func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !f(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 20s", what)
-		}
-	}
-}
-
 // TestConnectionLimits checks the caps on connections, in all and per
 // client address, with clients at several loopback addresses.
 func TestConnectionLimits(t *testing.T) {
@@ -91,7 +81,7 @@ func TestConnectionLimits(t *testing.T) {
 		t.Errorf("fifth connection: %s; want code too_many", body)
 	}
 	a1.CloseIdleConnections() // gives 127.0.0.1 and the server a place back
-	eventually(t, "a place given back", func() bool {
+	testutil.Until(t, 20*time.Second, "a place given back", func() bool {
 		resp, _ := get(t, a3, e.url+"/healthz", "")
 		return resp.StatusCode == 200
 	})
@@ -117,7 +107,7 @@ func TestStreamLimit(t *testing.T) {
 		t.Errorf("another user's stream = %d %s; want 404, not the first user's limit", resp.StatusCode, body)
 	}
 	first()
-	eventually(t, "a closed stream's place given back", func() bool {
+	testutil.Until(t, 20*time.Second, "a closed stream's place given back", func() bool {
 		resp, err := streamStatus(events, e.token)
 		return err == nil && resp == 200
 	})

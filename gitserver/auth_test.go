@@ -11,6 +11,7 @@ import (
 
 	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/gitserver"
+	"github.com/onramp/onramp/internal/testutil"
 	"github.com/onramp/onramp/store/storetest"
 )
 
@@ -33,7 +34,7 @@ func TestExistenceHidden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			logs := &lockedBuffer{}
+			logs := &testutil.Buffer{}
 			srv := &gitserver.Server{Root: t.TempDir(), Auth: db, Logger: slog.New(slog.NewTextHandler(logs, nil))}
 			ts := httptest.NewServer(srv)
 			t.Cleanup(ts.Close)

@@ -1,7 +1,6 @@
 package gitserver_test
 
 import (
-	"bytes"
 	"context"
 	"io/fs"
 	"log/slog"
@@ -12,12 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/gitserver"
+	"github.com/onramp/onramp/internal/testutil"
 )
 
 // credential is one user's access in testAuth.
@@ -61,32 +60,14 @@ type env struct {
 	provider *gitserver.Provider
 	users    testAuth
 	url      string // the server's base URL, without credentials
-	logs     *lockedBuffer
-}
-
-// lockedBuffer collects the server's log lines from concurrent handlers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs     *testutil.Buffer
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	root := t.TempDir()
 	users := testUsers()
-	logs := &lockedBuffer{}
+	logs := &testutil.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv := &gitserver.Server{Root: root, Auth: users, Logger: logger}
 	mux := http.NewServeMux()

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/internal/testutil"
 )
 
 // applyOrder is the dependency order the contract asks for.
@@ -130,7 +131,7 @@ func TestVerifyNamesWhatIsWrong(t *testing.T) {
 	// which has both changes milliseconds after etcd: wait until it does
 	// (resourceVersion "0" reads that cache as it is).
 	cached := &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: "0"}}
-	eventually(t, fluxTimeout, "both changes in the apiserver's watch cache", func() string {
+	testutil.Eventually(t, fluxTimeout, "both changes in the apiserver's watch cache", func() string {
 		if err := e.plain.Get(ctx, client.ObjectKeyFromObject(repo), &sourcev1.GitRepository{}, cached); !apierrors.IsNotFound(err) {
 			return "GitRepository still there, err " + errString(err)
 		}

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/internal/testutil"
 	"github.com/onramp/onramp/localcluster/clustertest"
 )
 
@@ -55,7 +56,7 @@ func ensureAdminRole(t testing.TB, c client.Client) {
 			t.Fatalf("start clusterrole-aggregation controller: %v", err)
 		}
 		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-		eventually(t, 30*time.Second, "ClusterRole admin aggregated", func() string {
+		testutil.Eventually(t, 30*time.Second, "ClusterRole admin aggregated", func() string {
 			if err := c.Get(ctx, client.ObjectKey{Name: AdminClusterRole}, &admin); err != nil {
 				return err.Error()
 			}
@@ -115,29 +116,12 @@ func uniqueProject() string {
 	return fmt.Sprintf("p%08x", rand.Uint32())
 }
 
-// eventually calls check until it returns "" or timeout passes, then fails
-// t with check's last answer.
-func eventually(t testing.TB, timeout time.Duration, what string, check func() string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		msg := check()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %s: %s", what, timeout, msg)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // waitStatus waits until obj's live Status, against the spec's revision, is
 // want, and returns it.
 func (e *clusterEnv) waitStatus(t testing.TB, obj client.Object, want onramp.ResourceStatus) onramp.Resource {
 	t.Helper()
 	var r onramp.Resource
-	eventually(t, fluxTimeout, fmt.Sprintf("%s %s %s", kindOf(obj), objectName(obj), want), func() string {
+	testutil.Eventually(t, fluxTimeout, fmt.Sprintf("%s %s %s", kindOf(obj), objectName(obj), want), func() string {
 		if err := e.plain.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
 			return err.Error()
 		}

@@ -10,6 +10,7 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/onramp/onramp/internal/testutil"
 	"github.com/onramp/onramp/localcluster/clustertest"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -66,7 +67,7 @@ func TestFluxAppliesPushedRevision(t *testing.T) {
 	if got := cm.Data["greeting"]; got != "bonjour" {
 		t.Errorf("ConfigMap greeting after second push = %q; want %q", got, "bonjour")
 	}
-	eventually(t, fluxTimeout, "Deployment pruned", func() string {
+	testutil.Eventually(t, fluxTimeout, "Deployment pruned", func() string {
 		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "app"}, &appsv1.Deployment{})
 		if apierrors.IsNotFound(err) {
 			return ""
@@ -108,7 +109,7 @@ func TestGitRepositoryWrongCredentials(t *testing.T) {
 // lastAppliedRevision == revision.
 func waitApplied(t testing.TB, c client.Client, ks *kustomizev1.Kustomization, revision string) {
 	t.Helper()
-	eventually(t, fluxTimeout, "Kustomization "+ks.Name+" applied "+revision, func() string {
+	testutil.Eventually(t, fluxTimeout, "Kustomization "+ks.Name+" applied "+revision, func() string {
 		if err := c.Get(context.Background(), client.ObjectKeyFromObject(ks), ks); err != nil {
 			return "get: " + err.Error()
 		}
@@ -127,7 +128,7 @@ func waitReadyStatus(t testing.TB, c client.Client, obj conditioned, status meta
 	t.Helper()
 	var got *metav1.Condition
 	want := fmt.Sprintf("%s Ready=%s reason=%s message containing %q", obj.GetName(), status, reason, message)
-	eventually(t, fluxTimeout, want, func() string {
+	testutil.Eventually(t, fluxTimeout, want, func() string {
 		if err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
 			return "get: " + err.Error()
 		}

@@ -157,23 +157,6 @@ func readyFor(obj conditioned) *metav1.Condition {
 	return cond
 }
 
-// eventually polls check until it returns "" (done) or timeout passes, then
-// fails t with the last state check reported.
-func eventually(t testing.TB, timeout time.Duration, what string, check func() string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		state := check()
-		if state == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %s; last state: %s", what, timeout, state)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // describe formats a condition for failure messages.
 func describe(cond *metav1.Condition) string {
 	if cond == nil {

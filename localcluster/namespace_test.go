@@ -6,6 +6,7 @@ import (
 	"time"
 
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/onramp/onramp/internal/testutil"
 	"github.com/onramp/onramp/localcluster/clustertest"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -49,7 +50,7 @@ func TestNamespaceDeletionCompletes(t *testing.T) {
 		}
 	}
 	repo := objs[len(objs)-1].(*sourcev1.GitRepository)
-	eventually(t, fluxTimeout, "source-controller adds its finalizer", func() string {
+	testutil.Eventually(t, fluxTimeout, "source-controller adds its finalizer", func() string {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(repo), repo); err != nil {
 			return err.Error()
 		}
@@ -63,7 +64,7 @@ func TestNamespaceDeletionCompletes(t *testing.T) {
 	if err := c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatalf("delete namespace %s: %v", ns, err)
 	}
-	eventually(t, fluxTimeout, "namespace "+ns+" gone", func() string {
+	testutil.Eventually(t, fluxTimeout, "namespace "+ns+" gone", func() string {
 		var got corev1.Namespace
 		err := c.Get(ctx, client.ObjectKey{Name: ns}, &got)
 		if apierrors.IsNotFound(err) {

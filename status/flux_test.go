@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/internal/testutil"
 	"github.com/onramp/onramp/kube"
 	"github.com/onramp/onramp/localcluster/clustertest"
 	"github.com/onramp/onramp/store"
@@ -56,7 +57,7 @@ func TestNoFlapAtReconcile(t *testing.T) {
 	}
 	w := &Watcher{Store: db, Kube: k, Trees: noTrees{}, Logger: slog.New(slog.DiscardHandler)}
 	go w.Run(ctx)
-	waitFor(t, time.Minute, "ready", func() bool { return phase(t, db, p.ID) == onramp.PhaseReady })
+	testutil.Until(t, time.Minute, "ready", func() bool { return phase(t, db, p.ID) == onramp.PhaseReady })
 
 	before, err := db.History(ctx, p.ID)
 	if err != nil {
@@ -103,7 +104,7 @@ func TestNoFlapAtReconcile(t *testing.T) {
 	if err := kc.Update(ctx, &ks); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "degraded", func() bool { return phase(t, db, p.ID) == onramp.PhaseDegraded })
+	testutil.Until(t, 30*time.Second, "degraded", func() bool { return phase(t, db, p.ID) == onramp.PhaseDegraded })
 	t.Logf("a real failure was recorded %s after the change that caused it", time.Since(broke).Round(time.Millisecond))
 }
 
@@ -138,15 +139,6 @@ func lastEventID(t *testing.T, db *store.DB, id int64) int64 {
 		t.Fatalf("events: %v", err)
 	}
 	return events[len(events)-1].ID
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("not %s within %s", what, timeout)
-		}
-	}
 }
 
 func fluxScheme(t *testing.T) *runtime.Scheme {

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/internal/testutil"
 	"github.com/onramp/onramp/kube"
 	"github.com/onramp/onramp/localcluster/clustertest"
 	"github.com/onramp/onramp/store/storetest"
@@ -97,13 +98,7 @@ func clusterObjects(t testing.TB, c client.Client, project string) map[string][]
 // waitUntil polls cond until it holds or timeout passes.
 func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.Until(t, timeout, what, cond)
 }
 
 func getProject(t testing.TB, s *server, token, name string) (*onramp.Project, int) {

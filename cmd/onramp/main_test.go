@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/internal/testutil"
 	"github.com/onramp/onramp/store/storetest"
 )
 
@@ -20,25 +21,8 @@ import (
 type server struct {
 	app    *App
 	url    string
-	stdout *syncBuffer
-	stderr *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	stdout *testutil.Buffer
+	stderr *testutil.Buffer
 }
 
 // startMain runs `onramp <cmd> --addr 127.0.0.1:0` with a temp data dir
@@ -47,7 +31,7 @@ func startMain(t testing.TB, cmd, dbURL string, env map[string]string, args ...s
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	m := NewMain()
-	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	s := &server{stdout: &testutil.Buffer{}, stderr: &testutil.Buffer{}}
 	m.Stdout, m.Stderr = s.stdout, s.stderr
 	m.Getenv = func(k string) string { return env[k] }
 	args = append([]string{cmd, "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-level", "warn"}, args...)
@@ -192,13 +176,7 @@ func TestAPILifecycle(t *testing.T) {
 
 func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 30s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testutil.Until(t, 30*time.Second, "condition", cond)
 }
 
 func TestConcurrentCreateSameName(t *testing.T) {
