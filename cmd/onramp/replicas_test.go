@@ -23,9 +23,11 @@ func TestReplicasShareTheEventStream(t *testing.T) {
 		t.Skip("set ONRAMP_TEST_POSTGRES_URL: replicas share PostgreSQL")
 	}
 	url := storetest.URL(t, store.Postgres)
-	// Replicas share the secret key that seals the credentials; with their
-	// own data dirs, each would otherwise generate its own.
-	env := map[string]string{"KUBECONFIG": clustertest.Cluster(t).KubeconfigPath(), "ONRAMP_SECRET_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))}
+	// Replicas share the secret key that seals the credentials (with their
+	// own data dirs, each would otherwise generate its own) and the
+	// namespace of the status watcher's Lease.
+	env := map[string]string{"KUBECONFIG": clustertest.Cluster(t).KubeconfigPath(), "ONRAMP_NAMESPACE": clustertest.Namespace(t),
+		"ONRAMP_SECRET_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))}
 	a := startMain(t, "serve", url, env)
 	b := startMain(t, "serve", url, env)
 	// A third with a key of its own is refused before it seals anything.
