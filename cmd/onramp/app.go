@@ -69,6 +69,9 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.Leader.Check(); err != nil {
+		return nil, fmt.Errorf("--leader-lease, --leader-renew, --leader-retry: %w", err)
+	}
 	if err := a.openDB(ctx); err != nil {
 		return nil, err
 	}

@@ -147,9 +147,6 @@ func (m *Main) serve(ctx context.Context, args []string, roles Roles) error {
 	case cfg.Workers == 0:
 		roles.Workers = false // an API-only replica: the queue only inserts
 	}
-	if err := cfg.Leader.Check(); err != nil {
-		return fmt.Errorf("--leader-lease, --leader-renew, --leader-retry: %w", err)
-	}
 	level, err := cfg.logLevel()
 	if err != nil {
 		return err

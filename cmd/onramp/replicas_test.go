@@ -121,6 +121,9 @@ func TestAdminCommands(t *testing.T) {
 	if code, out := run("worker", "--workers", "0", "--data-dir", dir); code != 1 || !strings.Contains(out, "give 1 or more") {
 		t.Errorf("worker --workers 0 = %d %q", code, out)
 	}
+	if code, out := run("serve", "--leader-lease", "5s", "--leader-renew", "5s", "--data-dir", dir); code != 1 || !strings.Contains(out, "lease duration 5s must be longer") {
+		t.Errorf("serve --leader-lease 5s --leader-renew 5s = %d %q; want 1 and why", code, out)
+	}
 }
 
 func TestMetrics(t *testing.T) {
