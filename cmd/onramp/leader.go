@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -15,6 +16,10 @@ import (
 
 // watcherLease is the Lease whose holder runs the status watcher.
 const watcherLease = "onramp-watcher"
+
+// watcherRestart is how long a leader waits to start a watcher again
+// after one stopped with an error.
+const watcherRestart = 10 * time.Second
 
 // startLeading competes with the other replicas for the watcher's Lease
 // in onramp's namespace and runs the status watcher while it holds it.
@@ -36,9 +41,17 @@ func (a *App) startLeading(ctx context.Context, trees *gitserver.Provider) error
 	lead := func(ctx context.Context) {
 		leading.Set(1)
 		logger.Info("leading the status watcher", "lease", e.Namespace+"/"+e.Name)
-		w := &status.Watcher{Store: a.DB, Kube: a.Kube, Trees: trees, Logger: a.Logger.With("component", "watcher")}
-		if err := w.Run(ctx); err != nil && ctx.Err() == nil {
-			logger.Error("status watcher stopped", "error", err)
+		for ctx.Err() == nil {
+			w := &status.Watcher{Store: a.DB, Kube: a.Kube, Trees: trees, Logger: a.Logger.With("component", "watcher")}
+			if err := w.Run(ctx); err != nil && ctx.Err() == nil {
+				logger.Error("status watcher stopped; starting it again in 10s", "error", err)
+			}
+			// A watcher that cannot start (Flux's CRDs not installed, say)
+			// is tried again while this replica leads, not left stopped.
+			select {
+			case <-ctx.Done():
+			case <-time.After(watcherRestart):
+			}
 		}
 		leading.Set(0)
 		logger.Info("stopped leading the status watcher")
