@@ -99,6 +99,10 @@ func (s *Server) follow(ctx context.Context, w http.ResponseWriter, rc *http.Res
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.closing:
+			fmt.Fprintf(w, "retry: %d\n\n", reconnectAfter.Milliseconds())
+			_ = rc.Flush()
+			return
 		case <-heartbeat.C:
 			fmt.Fprint(w, ": heartbeat\n\n")
 		case <-rechecks.C:
@@ -161,6 +165,22 @@ func (s *Server) refused(ctx context.Context, w http.ResponseWriter, rc *http.Re
 		s.Logger.Warn("event stream: check credential", "project", name, "error", err)
 		return false
 	}
+}
+
+// reconnectAfter is the reconnection time a stream of a stopping server
+// sends before it ends (the `retry:` field): the client comes back with
+// Last-Event-ID, to another replica, and misses nothing.
+const reconnectAfter = time.Second
+
+// CloseStreams tells every open event stream's client to reconnect, and
+// ends the streams; new streams end at once. HTTPServer's server calls it
+// on Shutdown.
+func (s *Server) CloseStreams() {
+	s.closeOnce.Do(func() {
+		if s.closing != nil {
+			close(s.closing)
+		}
+	})
 }
 
 // EventError is the last event of a stream whose credential was refused

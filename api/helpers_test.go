@@ -30,6 +30,7 @@ type env struct {
 	logs  *testutil.Buffer
 	// gitRoot holds the Git server's repositories.
 	gitRoot string
+	http    *http.Server
 }
 
 // newEnv starts the API, its pages, its event streams and the Git server
@@ -69,7 +70,7 @@ func newEnv(t testing.TB, engine string, configure ...func(*api.Server)) *env {
 	hs := srv.HTTPServer()
 	go hs.Serve(srv.LimitListener(ln))
 	t.Cleanup(func() { hs.Close() })
-	return &env{url: "http://" + ln.Addr().String(), db: db, srv: srv, token: token, logs: logs, gitRoot: gitRoot}
+	return &env{url: "http://" + ln.Addr().String(), db: db, srv: srv, token: token, logs: logs, gitRoot: gitRoot, http: hs}
 }
 
 // do sends a request with alice's token and returns the status and body.

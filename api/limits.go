@@ -65,7 +65,7 @@ func or[T int | time.Duration](v, def T) T {
 // timeouts of s.Limits. Serve it on s.LimitListener's listener.
 func (s *Server) HTTPServer() *http.Server {
 	l := s.Limits.orDefaults()
-	return &http.Server{
+	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: min(10*time.Second, l.ReadTimeout),
 		ReadTimeout:       l.ReadTimeout,
@@ -75,6 +75,10 @@ func (s *Server) HTTPServer() *http.Server {
 			return context.WithValue(ctx, connKey{}, c)
 		},
 	}
+	// Shutdown waits for requests to end; an event stream ends only when
+	// told to.
+	srv.RegisterOnShutdown(s.CloseStreams)
+	return srv
 }
 
 // clientKey is the context key of a request's client address.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,6 +47,10 @@ type Server struct {
 
 	metrics *metrics
 	streams counter // open event streams by user
+	// closing is closed when the server shuts down: event streams then
+	// tell their clients to reconnect, and end.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // maxBody bounds request bodies.
@@ -57,6 +62,7 @@ func (s *Server) Handler() http.Handler {
 		s.Registry = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.Registry)
+	s.closing = make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)

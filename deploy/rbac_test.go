@@ -36,7 +36,8 @@ var leaderElectionRules = []string{
 
 // TestClusterRole: the chart's ClusterRole grants exactly onrampRules, the
 // same as deploy/rbac.yaml, and nothing with a wildcard, escalate or
-// impersonate; its namespaced Role grants only the leader election Lease.
+// impersonate; its namespaced Role, like deploy/rbac.yaml's, grants only
+// the leader election Lease.
 func TestClusterRole(t *testing.T) {
 	var want []string
 	for _, r := range onrampRules {
@@ -54,13 +55,22 @@ func TestClusterRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	roles := 0
 	for _, obj := range plain {
-		if obj.GetKind() != "ClusterRole" {
-			continue
+		switch obj.GetKind() {
+		case "ClusterRole":
+			if file := ruleLines(t, obj); !slices.Equal(file, chart) {
+				t.Errorf("deploy/rbac.yaml's ClusterRole grants\n  %s\nthe chart's\n  %s\nwant the same", strings.Join(file, "\n  "), strings.Join(chart, "\n  "))
+			}
+		case "Role":
+			roles++
+			if file := ruleLines(t, obj); !slices.Equal(file, leaderElectionRules) || obj.GetNamespace() != "onramp-system" {
+				t.Errorf("deploy/rbac.yaml's Role %s/%s grants %v; want %v in onramp-system", obj.GetNamespace(), obj.GetName(), file, leaderElectionRules)
+			}
 		}
-		if file := ruleLines(t, obj); !slices.Equal(file, chart) {
-			t.Errorf("deploy/rbac.yaml's ClusterRole grants\n  %s\nthe chart's\n  %s\nwant the same", strings.Join(file, "\n  "), strings.Join(chart, "\n  "))
-		}
+	}
+	if roles != 1 {
+		t.Errorf("deploy/rbac.yaml holds %d Roles; want 1, the leader election Lease's", roles)
 	}
 	if role := ruleLines(t, objs.get(t, "Role", objs.name+"-leader-election")); !slices.Equal(role, leaderElectionRules) {
 		t.Errorf("the chart's leader election Role grants %v; want %v", role, leaderElectionRules)

@@ -32,6 +32,7 @@ func TestRBACChart(t *testing.T) {
 	cfg.BearerToken = serviceAccountToken(t, e.kube.cfg, ns, account)
 	checkAccess(t, cfg, ns)
 	runClientAs(t, e, cfg, "the chart's ServiceAccount "+ns+"/"+account)
+	leadAs(t, cfg, ns)
 }
 
 // installChartRBAC renders the chart as release in namespace, applies its

@@ -21,8 +21,8 @@ const onrampServiceAccount = "system:serviceaccount:onramp-system:onramp"
 
 // TestRBAC runs everything onramp's client does for a project (watch,
 // apply, read-back, delete) as the ServiceAccount of deploy/rbac.yaml,
-// against the real apiserver's RBAC: the manifest grants each permission
-// onramp needs. Before the manifest is applied, the same user is refused.
+// and leader election in onramp-system, against the real apiserver's RBAC:
+// the manifest grants each permission onramp needs. Before the manifest is applied, the same user is refused.
 func TestRBAC(t *testing.T) {
 	t.Parallel()
 	e := newClusterEnv(t)
@@ -30,6 +30,7 @@ func TestRBAC(t *testing.T) {
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: onrampServiceAccount}
 	applyManifest(t, e.plain, "../deploy/rbac.yaml")
 	runClientAs(t, e, cfg, "the onramp ServiceAccount")
+	leadAs(t, cfg, "onramp-system")
 }
 
 // runClientAs runs everything onramp's client does for e's project with

@@ -36,6 +36,7 @@ type Watcher struct {
 
 	mu      sync.Mutex
 	pending map[string]*observed // projects with observations being recorded
+	writers sync.WaitGroup       // the goroutines recording them
 	// flushing bounds the projects whose observations are written at once.
 	flushing chan struct{}
 }
@@ -52,8 +53,10 @@ const flushers = 4
 
 // Run watches until ctx ends. The informers' initial list re-delivers every
 // object after a restart; recording an unchanged state is a no-op, so no
-// transition is lost or duplicated.
+// transition is lost or duplicated. Run returns once nothing it started
+// writes any more, so that another watcher can take over.
 func (w *Watcher) Run(ctx context.Context) error {
+	defer w.writers.Wait()
 	if err := w.Resync(ctx); err != nil {
 		w.Logger.Warn("resync with the cluster", "error", err)
 	}
@@ -122,7 +125,7 @@ func (w *Watcher) observe(ctx context.Context, project string, r onramp.Resource
 	o := w.queue(project)
 	o.rs = append(o.rs, r)
 	if start {
-		go w.flush(ctx, project, o)
+		w.writers.Go(func() { w.flush(ctx, project, o) })
 	}
 }
 

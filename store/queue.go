@@ -61,6 +61,9 @@ type QueueOptions struct {
 	Poll time.Duration
 	// Periodic are the jobs the leader enqueues by itself.
 	Periodic []*river.PeriodicJob
+	// SoftStopTimeout is how long Stop lets running jobs finish before it
+	// cancels them, to be retried (0: as long as they take).
+	SoftStopTimeout time.Duration
 }
 
 // fetchCooldown is River's FetchCooldown here: the least time between two
@@ -88,6 +91,7 @@ func OpenQueue(ctx context.Context, db *DB, opts QueueOptions) (*Queue, error) {
 		JobTimeout:        cmp.Or(opts.JobTimeout, 5*time.Minute),
 		RetryPolicy:       opts.RetryPolicy,
 		PeriodicJobs:      opts.Periodic,
+		SoftStopTimeout:   opts.SoftStopTimeout,
 	}
 	cfg.RescueStuckJobsAfter = cfg.JobTimeout
 	if opts.Workers != nil {

@@ -25,7 +25,6 @@ import (
 	"github.com/onramp/onramp/kube"
 	"github.com/onramp/onramp/pipeline"
 	"github.com/onramp/onramp/secrets"
-	"github.com/onramp/onramp/status"
 	"github.com/onramp/onramp/store"
 	"github.com/onramp/onramp/templates"
 	"github.com/onramp/onramp/web"
@@ -50,12 +49,17 @@ type App struct {
 	rest     *rest.Config
 	http     *http.Server
 	listener net.Listener
-	stop     []func(context.Context) error
+	registry *prometheus.Registry // served on /metrics
+	// What Close stops, in this order; each is nil if not started.
+	jobs    func(context.Context) error // River: no new jobs; running ones finish or go back
+	leading func(context.Context) error // the status watcher, then its Lease
+	serving func(context.Context) error // event streams told to reconnect, then HTTP
+	queue   func() error                // River's own connections
 }
 
 // OpenApp connects to everything cfg names and starts what roles ask for.
 func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) (_ *App, err error) {
-	a := &App{Config: cfg, Logger: logger}
+	a := &App{Config: cfg, Logger: logger, registry: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -64,6 +68,9 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 	namespaces, err := cfg.namespacePolicy()
 	if err != nil {
 		return nil, err
+	}
+	if err := cfg.Leader.Check(); err != nil {
+		return nil, fmt.Errorf("--leader-lease, --leader-renew, --leader-retry: %w", err)
 	}
 	if err := a.openDB(ctx); err != nil {
 		return nil, err
@@ -101,7 +108,7 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 		srv := &api.Server{
 			Projects: a.DB, Templates: tmpl, Auth: auth, Logger: logger,
 			Ready: a.ready, Changed: a.DB.Changed, Poll: a.Config.EventPoll, Namespaces: namespaces,
-			Registry: prometheus.NewRegistry(), Limits: cfg.Limits,
+			Registry: a.registry, Limits: cfg.Limits,
 			Git: &gitserver.Server{Root: gitRoot, Auth: auth, Logger: logger, OnPush: func(ctx context.Context, project string) {
 				if err := a.DB.RequestRepair(context.WithoutCancel(ctx), project); err != nil {
 					logger.Warn("deploy pushed revision", "project", project, "error", err)
@@ -115,7 +122,7 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 				logger.Error("HTTP server stopped", "error", err)
 			}
 		}()
-		a.stop = append(a.stop, a.http.Shutdown)
+		a.serving = a.shutdownHTTP
 	}
 	return a, nil
 }
@@ -177,27 +184,48 @@ func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Regis
 		}
 		if a.Kube != nil {
 			deps.Cluster = a.Kube
-			w := &status.Watcher{Store: a.DB, Kube: a.Kube, Trees: git, Logger: a.Logger.With("component", "watcher")}
-			a.background(ctx, "status watcher", w.Run)
+			if err := a.startLeading(ctx, git); err != nil {
+				return err
+			}
 		}
 		workers := river.NewWorkers()
 		pipeline.Register(workers, deps)
 		opts = store.QueueOptions{Workers: workers, MaxWorkers: a.Config.Workers, RetryPolicy: pipeline.RetryPolicy{},
-			Logger: quiet, JobTimeout: a.Config.JobTimeout, Periodic: pipeline.PeriodicJobs()}
+			Logger: quiet, JobTimeout: a.Config.JobTimeout, Periodic: pipeline.PeriodicJobs(), SoftStopTimeout: jobsStopTimeout}
 	}
 	q, err := store.OpenQueue(ctx, a.DB, opts)
 	if err != nil {
 		return err
 	}
 	a.Queue = q
-	a.stop = append(a.stop, func(context.Context) error { return q.Close() })
+	a.queue = q.Close
 	if !roles.Workers {
 		return nil
 	}
-	if err := q.Start(ctx); err != nil {
+	// The queue stops when Close says, not when ctx ends: Close stops it
+	// before anything the running jobs use.
+	if err := q.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
-	a.stop = append(a.stop, q.Stop)
+	a.jobs = q.Stop
+	return nil
+}
+
+// jobsStopTimeout is how long a stopping replica lets its running jobs
+// finish; River then cancels them and they are retried, on another
+// replica if this one is gone. With the Lease's release and the HTTP
+// server's shutdown it fits the chart's 30 s grace period.
+const jobsStopTimeout = 15 * time.Second
+
+// shutdownHTTP tells the event streams to reconnect and closes them
+// (api.Server.HTTPServer registers that on Shutdown), and lets other
+// requests finish; what is still open when ctx ends is closed.
+func (a *App) shutdownHTTP(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := a.http.Shutdown(ctx); err != nil {
+		return errors.Join(fmt.Errorf("shut the HTTP server down: %w", err), a.http.Close())
+	}
 	return nil
 }
 
@@ -205,23 +233,6 @@ func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Regis
 // change the jobs' dependencies: crash tests kill the worker process at a
 // named point of a job.
 var testHooks func(*pipeline.Deps)
-
-// background runs fn until the App closes, logging a failure.
-func (a *App) background(ctx context.Context, name string, fn func(context.Context) error) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := fn(ctx); err != nil && ctx.Err() == nil {
-			a.Logger.Error(name+" stopped", "error", err)
-		}
-	}()
-	a.stop = append(a.stop, func(context.Context) error {
-		cancel()
-		<-done
-		return nil
-	})
-}
 
 // ready checks the database and the cluster.
 func (a *App) ready(ctx context.Context) map[string]error {
@@ -245,13 +256,27 @@ func (a *App) pingCluster(ctx context.Context) error {
 	return nil
 }
 
-// Close stops everything in the reverse order it started.
+// Close stops the App the way a replica hands its work over: it stops
+// taking jobs and lets running ones finish (or, after jobsStopTimeout,
+// cancels them to be retried elsewhere); stops the status watcher and
+// releases its Lease, so another replica leads at once; tells the event
+// streams to reconnect and closes them with the HTTP server; then closes
+// the database.
 func (a *App) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), jobsStopTimeout+10*time.Second)
 	defer cancel()
 	var errs []error
-	for i := len(a.stop) - 1; i >= 0; i-- {
-		errs = append(errs, a.stop[i](ctx))
+	if a.jobs != nil {
+		errs = append(errs, a.jobs(ctx))
+	}
+	if a.leading != nil {
+		errs = append(errs, a.leading(ctx))
+	}
+	if a.serving != nil {
+		errs = append(errs, a.serving(ctx))
+	}
+	if a.queue != nil {
+		errs = append(errs, a.queue())
 	}
 	if a.listener != nil && a.http == nil {
 		a.listener.Close()

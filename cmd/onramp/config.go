@@ -14,6 +14,7 @@ import (
 
 	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/api"
+	"github.com/onramp/onramp/kube"
 )
 
 // Config is the server's configuration: flags win over the environment.
@@ -36,6 +37,9 @@ type Config struct {
 	ReservedNamespaces string
 	// Limits bound what one client can hold of the HTTP server.
 	Limits api.Limits
+	// Leader times the Lease the replicas compete for to run the status
+	// watcher (its namespace and identity are set by OpenApp).
+	Leader kube.Election
 }
 
 // bind registers the configuration flags on fs with defaults from getenv.
@@ -59,6 +63,7 @@ func (c *Config) bind(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.Namespace, "namespace", env("ONRAMP_NAMESPACE", ownNamespace()), "onramp's own namespace, which no project may use (ONRAMP_NAMESPACE)")
 	fs.StringVar(&c.ReservedNamespaces, "reserved-namespaces", getenv("ONRAMP_RESERVED_NAMESPACES"), "more namespaces no project may use, comma-separated; prefix* matches a prefix (ONRAMP_RESERVED_NAMESPACES)")
 	c.bindLimits(fs)
+	c.bindLeader(fs)
 	fs.StringVar(&c.LogLevel, "log-level", env("ONRAMP_LOG_LEVEL", "info"), "debug, info, warn or error (ONRAMP_LOG_LEVEL)")
 	// The key is read from the environment only, never from a flag that
 	// would show in `ps`.
@@ -97,6 +102,14 @@ func (c *Config) bindLimits(fs *flag.FlagSet) {
 	fs.IntVar(&l.MaxConnectionsPerClient, "max-connections-per-client", d.MaxConnectionsPerClient, "open connections (and so requests) one client address may hold")
 	fs.IntVar(&l.MaxStreamsPerUser, "max-streams-per-user", d.MaxStreamsPerUser, "event streams one user may hold open")
 	fs.IntVar(&l.AuthFailuresPerMinute, "max-auth-failures", d.AuthFailuresPerMinute, "refused tokens (API, sign-in, Git) a client address may send per minute before its checks are refused for a while")
+}
+
+// bindLeader registers the flags of the status watcher's Lease.
+func (c *Config) bindLeader(fs *flag.FlagSet) {
+	d := kube.DefaultElection()
+	fs.DurationVar(&c.Leader.LeaseDuration, "leader-lease", d.LeaseDuration, "how long the other replicas wait to take over the status watcher from a leader that stopped renewing its Lease (one that stops cleanly hands it over at once)")
+	fs.DurationVar(&c.Leader.RenewDeadline, "leader-renew", d.RenewDeadline, "how long the leader tries to renew its Lease before it stops leading; shorter than --leader-lease")
+	fs.DurationVar(&c.Leader.RetryPeriod, "leader-retry", d.RetryPeriod, "how often each replica tries to take or renew the Lease")
 }
 
 // databaseURL returns the configured database, or SQLite in the data dir.

@@ -6,6 +6,12 @@ import (
 	"path/filepath"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
 	"github.com/onramp/onramp/localcluster"
 )
 
@@ -39,6 +45,11 @@ func (m *Main) dev(ctx context.Context, args []string) error {
 	defer cluster.Stop()
 	fmt.Fprintf(m.Stdout, "control plane ready in %s\n", time.Since(start).Round(100*time.Millisecond))
 	cfg.Kubeconfig = cluster.KubeconfigPath()
+	// In a real cluster onramp's namespace is where it is installed; the
+	// local one has it made, for the status watcher's Lease.
+	if err := createNamespace(ctx, cluster.KubeconfigPath(), cfg.Namespace); err != nil {
+		return err
+	}
 	app, err := OpenApp(ctx, cfg, Roles{HTTP: true, Workers: true}, logger)
 	if err != nil {
 		return err
@@ -65,6 +76,23 @@ Press Ctrl-C to stop everything; data stays in %s.
 		return fmt.Errorf("the local control plane stopped: %w; its logs are in %s", cluster.Err(), filepath.Join(cluster.DataDir(), "logs"))
 	}
 	fmt.Fprintln(m.Stdout, "stopping…")
+	return nil
+}
+
+// createNamespace creates the namespace unless it exists.
+func createNamespace(ctx context.Context, kubeconfig, name string) error {
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return fmt.Errorf("cluster client: %w", err)
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create onramp's namespace %s: %w", name, err)
+	}
 	return nil
 }
 

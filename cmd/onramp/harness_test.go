@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -152,6 +153,11 @@ func serverURL(t testing.TB, cmd *exec.Cmd) string {
 func subprocess(t testing.TB, env []string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
+	if kubeconfig := envValue(env, "KUBECONFIG"); kubeconfig != "" && envValue(env, "ONRAMP_NAMESPACE") == "" {
+		// Onramps of different tests share the cluster; each leads its
+		// own status watcher (see withOwnNamespace).
+		env = append(slices.Clip(env), "ONRAMP_NAMESPACE="+clustertest.Namespace(t))
+	}
 	cmd.Env = append(os.Environ(), append(env, "ONRAMP_TEST_RUN_MAIN=1")...)
 	logPath := filepath.Join(t.TempDir(), "onramp.log")
 	f, err := os.Create(logPath)
@@ -171,6 +177,17 @@ func subprocess(t testing.TB, env []string, args ...string) *exec.Cmd {
 		}
 	})
 	return cmd
+}
+
+// envValue is the value of name in a list of NAME=value, the last wins.
+func envValue(env []string, name string) string {
+	v := ""
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
+			v = val
+		}
+	}
+	return v
 }
 
 func uniqueName(prefix string) string { return storetest.Name(prefix) }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/internal/testutil"
+	"github.com/onramp/onramp/localcluster/clustertest"
 	"github.com/onramp/onramp/store/storetest"
 )
 
@@ -33,6 +35,7 @@ func startMain(t testing.TB, cmd, dbURL string, env map[string]string, args ...s
 	m := NewMain()
 	s := &server{stdout: &testutil.Buffer{}, stderr: &testutil.Buffer{}}
 	m.Stdout, m.Stderr = s.stdout, s.stderr
+	env = withOwnNamespace(t, env)
 	m.Getenv = func(k string) string { return env[k] }
 	args = append([]string{cmd, "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-level", "warn"}, args...)
 	if dbURL != "" {
@@ -65,6 +68,20 @@ func (s *server) token(t testing.TB, user string) string {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// withOwnNamespace returns env with a fresh onramp namespace when it names
+// a cluster and no namespace: onramps of different tests share the
+// cluster, and each must lead its own status watcher. Replicas of one
+// test share a namespace by setting ONRAMP_NAMESPACE.
+func withOwnNamespace(t testing.TB, env map[string]string) map[string]string {
+	t.Helper()
+	if env["KUBECONFIG"] == "" || env["ONRAMP_NAMESPACE"] != "" {
+		return env
+	}
+	env = maps.Clone(env)
+	env["ONRAMP_NAMESPACE"] = clustertest.Namespace(t)
+	return env
 }
 
 // call sends a request and decodes the JSON answer into out.

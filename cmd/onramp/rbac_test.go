@@ -29,8 +29,10 @@ import (
 // repairing it, delete with nothing left. Any permission the chart lacks
 // fails one of these steps.
 func TestLifecycleAsChartServiceAccount(t *testing.T) {
-	kubeconfig := chartServiceAccountKubeconfig(t)
-	s := startMain(t, "serve", storetest.URL(t, storetest.Engines()[0]), map[string]string{"KUBECONFIG": kubeconfig})
+	kubeconfig, ns := chartServiceAccountKubeconfig(t)
+	// The release namespace, where the chart lets onramp hold the Lease.
+	env := map[string]string{"KUBECONFIG": kubeconfig, "ONRAMP_NAMESPACE": ns}
+	s := startMain(t, "serve", storetest.URL(t, storetest.Engines()[0]), env)
 	tok := s.token(t, "alice")
 	name := readyProject(t, s, tok)
 
@@ -62,8 +64,8 @@ func TestLifecycleAsChartServiceAccount(t *testing.T) {
 // ServiceAccount, ClusterRole, leader election Role and bindings) as a
 // release in a fresh namespace and returns a kubeconfig that authenticates
 // as that ServiceAccount with a TokenRequest token, as a pod of the chart
-// would.
-func chartServiceAccountKubeconfig(t *testing.T) string {
+// would, and the release namespace.
+func chartServiceAccountKubeconfig(t *testing.T) (kubeconfig, namespace string) {
 	t.Helper()
 	ctx := context.Background()
 	c := kubeClient(t)
@@ -93,7 +95,7 @@ func chartServiceAccountKubeconfig(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("TokenRequest for %s/%s: %v", ns, account, err)
 	}
-	return writeTokenKubeconfig(t, tr.Status.Token)
+	return writeTokenKubeconfig(t, tr.Status.Token), ns
 }
 
 // writeTokenKubeconfig copies the cluster's kubeconfig with its user's

@@ -23,9 +23,11 @@ func TestReplicasShareTheEventStream(t *testing.T) {
 		t.Skip("set ONRAMP_TEST_POSTGRES_URL: replicas share PostgreSQL")
 	}
 	url := storetest.URL(t, store.Postgres)
-	// Replicas share the secret key that seals the credentials; with their
-	// own data dirs, each would otherwise generate its own.
-	env := map[string]string{"KUBECONFIG": clustertest.Cluster(t).KubeconfigPath(), "ONRAMP_SECRET_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))}
+	// Replicas share the secret key that seals the credentials (with their
+	// own data dirs, each would otherwise generate its own) and the
+	// namespace of the status watcher's Lease.
+	env := map[string]string{"KUBECONFIG": clustertest.Cluster(t).KubeconfigPath(), "ONRAMP_NAMESPACE": clustertest.Namespace(t),
+		"ONRAMP_SECRET_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))}
 	a := startMain(t, "serve", url, env)
 	b := startMain(t, "serve", url, env)
 	// A third with a key of its own is refused before it seals anything.
@@ -118,6 +120,9 @@ func TestAdminCommands(t *testing.T) {
 	}
 	if code, out := run("worker", "--workers", "0", "--data-dir", dir); code != 1 || !strings.Contains(out, "give 1 or more") {
 		t.Errorf("worker --workers 0 = %d %q", code, out)
+	}
+	if code, out := run("serve", "--leader-lease", "5s", "--leader-renew", "5s", "--data-dir", dir); code != 1 || !strings.Contains(out, "lease duration 5s must be longer") {
+		t.Errorf("serve --leader-lease 5s --leader-renew 5s = %d %q; want 1 and why", code, out)
 	}
 }
 
