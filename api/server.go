@@ -41,6 +41,10 @@ type Server struct {
 	Changed func(projectID int64) <-chan struct{}
 	// Namespaces are the namespaces no project may use.
 	Namespaces onramp.NamespacePolicy
+	// GitConnections and GitChecker serve /api/v1/git-connections; without
+	// them those endpoints are 404.
+	GitConnections onramp.GitConnectionService
+	GitChecker     onramp.GitConnectionChecker
 	// Limits bound what one client can hold of the server.
 	Limits Limits
 
@@ -74,6 +78,12 @@ func (s *Server) Handler() http.Handler {
 	api("GET /api/v1/tokens", s.listTokens)
 	api("POST /api/v1/tokens", s.createToken)
 	api("DELETE /api/v1/tokens/{id}", s.revokeToken)
+	if s.GitConnections != nil && s.GitChecker != nil {
+		api("POST /api/v1/git-connections", s.createGitConnection)
+		api("GET /api/v1/git-connections", s.listGitConnections)
+		api("GET /api/v1/git-connections/{name}", s.getGitConnection)
+		api("DELETE /api/v1/git-connections/{name}", s.deleteGitConnection)
+	}
 	api("GET /api/v1/templates", s.listTemplates)
 	api("GET /api/v1/templates/{name}", s.getTemplate)
 	mux.Handle("/api/", s.authenticate(func(w http.ResponseWriter, r *http.Request) {
