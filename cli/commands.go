@@ -21,6 +21,8 @@ const Usage = `  onramp project create NAME [--template T] [--env development,st
   onramp project retry NAME | delete NAME [--wait]
   onramp template list | show NAME
   onramp token list | revoke ID      your API tokens (the ID, not the secret)
+  onramp git connect NAME --kind gitea|github|gitlab --url URL --owner OWNER --token-file FILE|-
+  onramp git list | show NAME | disconnect NAME    your connections to Git providers
   Read commands take --output json (the API's JSON).
 `
 
@@ -35,7 +37,9 @@ const (
 // Env is the client's outside world.
 type Env struct {
 	Stdout, Stderr io.Writer
-	Getenv         func(string) string
+	// Stdin is read by `git connect --token-file -`; nil reads nothing.
+	Stdin  io.Reader
+	Getenv func(string) string
 }
 
 // Run runs a client command ("project …", "template …", "token list" or
@@ -101,6 +105,14 @@ func (c *command) run(ctx context.Context, name string, args []string) (int, err
 		return c.read(ctx, "token list", args, 0, c.tokens)
 	case "token revoke":
 		return c.revoke(ctx, args)
+	case "git connect":
+		return c.gitConnect(ctx, args)
+	case "git list":
+		return c.read(ctx, "git list", args, 0, c.gitList)
+	case "git show":
+		return c.read(ctx, "git show", args, 1, c.gitShow)
+	case "git disconnect":
+		return c.gitDisconnect(ctx, args)
 	}
 	return ExitUsage, fmt.Errorf("unknown command %q; the client commands are:\n%s", name, Usage)
 }

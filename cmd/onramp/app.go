@@ -21,6 +21,7 @@ import (
 
 	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/api"
+	"github.com/onramp/onramp/gitprovider"
 	"github.com/onramp/onramp/gitserver"
 	"github.com/onramp/onramp/kube"
 	"github.com/onramp/onramp/pipeline"
@@ -101,6 +102,7 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 		srv := &api.Server{
 			Projects: a.DB, Templates: tmpl, Auth: auth, Logger: logger,
 			Ready: a.ready, Changed: a.DB.Changed, Poll: a.Config.EventPoll, Namespaces: namespaces,
+			GitConnections: a.DB, GitChecker: gitprovider.Checker{},
 			Registry: prometheus.NewRegistry(), Limits: cfg.Limits,
 			Git: &gitserver.Server{Root: gitRoot, Auth: auth, Logger: logger, OnPush: func(ctx context.Context, project string) {
 				if err := a.DB.RequestRepair(context.WithoutCancel(ctx), project); err != nil {

@@ -50,14 +50,16 @@ func tuneGC(getenv func(string) string) {
 // Main runs one onramp command. Its fields let tests run it in process.
 type Main struct {
 	Stdout, Stderr io.Writer
-	Getenv         func(string) string
+	// Stdin is what `git connect --token-file -` reads the token from.
+	Stdin  io.Reader
+	Getenv func(string) string
 	// started receives the App of serve, worker and dev once it runs.
 	started chan *App
 }
 
 // NewMain returns a Main wired to the process's streams and environment.
 func NewMain() *Main {
-	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, started: make(chan *App, 1)}
+	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin, Getenv: os.Getenv, started: make(chan *App, 1)}
 }
 
 // Started returns a channel that yields the running App of a server command.
@@ -103,8 +105,8 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		err = m.token(ctx, args[1:])
 	case "version":
 		fmt.Fprintln(m.Stdout, "onramp", version)
-	case "project", "template":
-		return cli.Run(ctx, args, cli.Env{Stdout: m.Stdout, Stderr: m.Stderr, Getenv: m.Getenv})
+	case "project", "template", "git":
+		return cli.Run(ctx, args, cli.Env{Stdout: m.Stdout, Stderr: m.Stderr, Stdin: m.Stdin, Getenv: m.Getenv})
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 	default:
