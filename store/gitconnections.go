@@ -135,3 +135,44 @@ func (db *DB) GitConnectionToken(ctx context.Context, owner, name string) (strin
 	}
 	return string(plain), nil
 }
+
+// gitConnectionID returns the ID of the owner's connection name, nil for
+// "" (the built-in Git server); an unknown name is EINVALID naming git.
+func (db *DB) gitConnectionID(ctx context.Context, tx *txn, owner, name string) (*int64, error) {
+	if name == "" {
+		return nil, nil
+	}
+	var id int64
+	err := tx.QueryRowContext(ctx, db.q(`SELECT g.id FROM git_connections g JOIN users u ON u.id = g.user_id
+		WHERE u.name = ? AND g.name = ?`), owner, name).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, onramp.FieldErrorf("git", "no git connection %s: connect it with `onramp git connect %s …` (`onramp git list` shows yours)", name, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("git connection %s: %w", name, err)
+	}
+	return &id, nil
+}
+
+// ProjectGitConnection returns the connection of project id and its
+// token, opened with db.Cipher, for the jobs that act on the provider.
+func (db *DB) ProjectGitConnection(ctx context.Context, id int64) (*onramp.GitConnection, string, error) {
+	var sealed []byte
+	var created int64
+	var c onramp.GitConnection
+	err := db.db.QueryRowContext(ctx, db.q(`SELECT g.name, g.kind, g.url, g.owner, g.login, g.created_at, g.token
+		FROM git_connections g JOIN projects p ON p.git_connection_id = g.id WHERE p.id = ?`), id).
+		Scan(&c.Name, &c.Kind, &c.URL, &c.Owner, &c.Login, &created, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", onramp.Errorf(onramp.ENOTFOUND, "project %d has no git connection", id)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("git connection of project %d: %w", id, err)
+	}
+	plain, err := db.Cipher.Open(sealed)
+	if err != nil {
+		return nil, "", fmt.Errorf("open the token of git connection %s: %w (was ONRAMP_SECRET_KEY changed?)", c.Name, err)
+	}
+	c.CreatedAt = fromMicros(created)
+	return &c, string(plain), nil
+}

@@ -66,3 +66,59 @@ func TestGitConnections(t *testing.T) {
 		}
 	})
 }
+
+func TestProjectOnGitConnection(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		in := onramp.GitConnectionCreate{Name: "acme", Kind: "gitea", URL: "https://git.acme.dev", Owner: "platform", Token: "tok-secret-5678"}
+		if _, err := db.CreateGitConnection(ctx, "alice", in, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		p := newProject("on-acme")
+		p.Git = "other"
+		if err := db.CreateProject(ctx, "alice", p); onramp.ErrorField(err) != "git" {
+			t.Errorf("CreateProject(git other) = %v; want invalid naming git", err)
+		}
+		p.Git = "acme"
+		if err := db.CreateProject(ctx, "bob", p); onramp.ErrorField(err) != "git" {
+			t.Errorf("CreateProject(bob on alice's acme) = %v; want invalid naming git", err)
+		}
+		if err := db.CreateProject(ctx, "alice", p); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.FindProject(ctx, "alice", "on-acme")
+		if err != nil || got.Git != "acme" {
+			t.Fatalf("FindProject = %+v, %v; want git acme", got, err)
+		}
+		c, tok, err := db.ProjectGitConnection(ctx, got.ID)
+		if err != nil || c.Name != "acme" || c.URL != in.URL || tok != in.Token {
+			t.Errorf("ProjectGitConnection = %+v, %v; want acme and its token", c, err)
+		}
+		if err := db.DeleteGitConnection(ctx, "alice", "acme"); onramp.ErrorCode(err) != onramp.ECONFLICT {
+			t.Errorf("DeleteGitConnection(in use) = %v; want conflict", err)
+		}
+		if err := db.RemoveProject(ctx, got.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.DeleteGitConnection(ctx, "alice", "acme"); err != nil {
+			t.Errorf("DeleteGitConnection(no longer used) = %v", err)
+		}
+
+		plain := newProject("built-in")
+		if err := db.CreateProject(ctx, "alice", plain); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := db.FindProject(ctx, "alice", "built-in"); err != nil || got.Git != "" {
+			t.Errorf("FindProject(built-in) = %+v, %v; want no git connection", got, err)
+		}
+		if err := db.SetCredential(ctx, plain.ID, "deploy", "one"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SetCredential(ctx, plain.ID, "deploy", "two"); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := db.Credential(ctx, plain.ID, "deploy"); err != nil || v != "two" {
+			t.Errorf("Credential after two SetCredential = %q, %v; want two", v, err)
+		}
+	})
+}
