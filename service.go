@@ -95,6 +95,10 @@ type DeleteOptions struct {
 const (
 	GitReadUser       = "flux"
 	GitReadCredential = "git-read"
+	// GitDeployCredential is the name under which a project on a git
+	// connection keeps its deploy key or token, private half included,
+	// sealed.
+	GitDeployCredential = "git-deploy"
 )
 
 // GitAuthorizer decides who may read or write a project's repository over

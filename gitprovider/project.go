@@ -10,10 +10,6 @@ import (
 	"github.com/onramp/onramp"
 )
 
-// DeployCredentialName is the name under which a project's deploy
-// credential, private half included, is kept sealed.
-const DeployCredentialName = "git-deploy"
-
 // Credentials keeps a project's secrets sealed (store.DB).
 type Credentials interface {
 	// Credential returns the project's named secret; an error matching
@@ -112,7 +108,7 @@ func (p *Project) DeployCredential(ctx context.Context, project string) (onramp.
 
 // kept returns the credential kept sealed, or nil.
 func (p *Project) kept(ctx context.Context) (*DeployCredential, error) {
-	v, err := p.Credentials.Credential(ctx, p.ID, DeployCredentialName)
+	v, err := p.Credentials.Credential(ctx, p.ID, onramp.GitDeployCredential)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -132,7 +128,7 @@ func (p *Project) keep(ctx context.Context, cred DeployCredential) error {
 	if err != nil {
 		return fmt.Errorf("encode the deploy credential: %w", err)
 	}
-	return p.Credentials.SetCredential(ctx, p.ID, DeployCredentialName, string(b))
+	return p.Credentials.SetCredential(ctx, p.ID, onramp.GitDeployCredential, string(b))
 }
 
 // RemoveDeployCredential removes the credential from the repository; a
