@@ -65,6 +65,13 @@ type GitProvider interface {
 	// RemoveDeployCredential removes what DeployCredential installed on
 	// the provider; a missing one is not an error.
 	RemoveDeployCredential(ctx context.Context, project string) error
+	// EnsureWebhook registers the repository's push webhook to onramp,
+	// signed with a secret of the repository's own, when onramp knows its
+	// public URL; otherwise, and for the built-in server (which sees every
+	// push itself), it does nothing.
+	EnsureWebhook(ctx context.Context, project string) error
+	// RemoveWebhook removes what EnsureWebhook registered.
+	RemoveWebhook(ctx context.Context, project string) error
 }
 
 // GitCredential is how Flux clones a project's repository: the URL and the
@@ -99,6 +106,9 @@ const (
 	// connection keeps its deploy key or token, private half included,
 	// sealed.
 	GitDeployCredential = "git-deploy"
+	// GitWebhookCredential is the secret a provider signs a project's push
+	// deliveries with, kept sealed.
+	GitWebhookCredential = "git-webhook"
 )
 
 // GitAuthorizer decides who may read or write a project's repository over

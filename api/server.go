@@ -45,6 +45,10 @@ type Server struct {
 	// them those endpoints are 404.
 	GitConnections onramp.GitConnectionService
 	GitChecker     onramp.GitConnectionChecker
+	// GitHook, if set, receives Git providers' push deliveries at
+	// POST /hooks/git/{project}, without a token: each is verified by its
+	// signature.
+	GitHook http.Handler
 	// Limits bound what one client can hold of the server.
 	Limits Limits
 
@@ -66,6 +70,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
 
+	if s.GitHook != nil {
+		mux.Handle("POST /hooks/git/{project}", http.MaxBytesHandler(s.GitHook, 4<<20))
+	}
 	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.authenticate(h)) }
 	api("POST /api/v1/projects", s.createProject)
 	api("GET /api/v1/projects", s.listProjects)

@@ -2,10 +2,13 @@ package gitprovider
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/onramp/onramp"
 )
@@ -17,6 +20,9 @@ type Credentials interface {
 	Credential(ctx context.Context, projectID int64, name string) (string, error)
 	// SetCredential stores the project's named secret, replacing any.
 	SetCredential(ctx context.Context, projectID int64, name, value string) error
+	// EnsureCredential returns the project's named secret, creating it
+	// with generate on first use.
+	EnsureCredential(ctx context.Context, projectID int64, name string, generate func() string) (string, error)
 }
 
 // Project is a provider as one project's jobs see it, an
@@ -28,6 +34,9 @@ type Project struct {
 	Credentials Credentials
 	// ID is the project's.
 	ID int64
+	// HookURL is where the provider delivers the repository's pushes;
+	// "" registers no webhook (Flux then polls).
+	HookURL string
 
 	repo *Repo // as the provider last reported it
 }
@@ -142,4 +151,58 @@ func (p *Project) RemoveDeployCredential(ctx context.Context, project string) er
 		return err
 	}
 	return p.Provider.RemoveDeployCredential(ctx, repo)
+}
+
+// EnsureWebhook registers the push webhook to HookURL, signed with the
+// repository's own secret, generated once and kept sealed.
+func (p *Project) EnsureWebhook(ctx context.Context, project string) error {
+	if p.HookURL == "" {
+		return nil
+	}
+	repo, err := p.repository(ctx, project)
+	if err != nil {
+		return err
+	}
+	secret, err := p.Credentials.EnsureCredential(ctx, p.ID, onramp.GitWebhookCredential, randomSecret)
+	if err != nil {
+		return err
+	}
+	return p.Provider.EnsureWebhook(ctx, repo, p.HookURL, secret)
+}
+
+// RemoveWebhook removes the webhooks to HookURL; a repository already gone
+// has none.
+func (p *Project) RemoveWebhook(ctx context.Context, project string) error {
+	if p.HookURL == "" {
+		return nil
+	}
+	repo, err := p.repository(ctx, project)
+	if onramp.ErrorCode(err) == onramp.ENOTFOUND {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return p.Provider.RemoveWebhook(ctx, repo, p.HookURL)
+}
+
+// VerifyPush checks a delivery against the repository's webhook secret and
+// decodes it; one not signed with it is EUNAUTHORIZED.
+func (p *Project) VerifyPush(ctx context.Context, r *http.Request, body []byte) (PushEvent, error) {
+	secret, err := p.Credentials.Credential(ctx, p.ID, onramp.GitWebhookCredential)
+	if errors.Is(err, sql.ErrNoRows) {
+		return PushEvent{}, onramp.Errorf(onramp.EUNAUTHORIZED, "webhook delivery refused: onramp registered no webhook for this repository")
+	}
+	if err != nil {
+		return PushEvent{}, err
+	}
+	return p.Provider.VerifyWebhook(r, body, secret)
+}
+
+func randomSecret() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return hex.EncodeToString(b)
 }

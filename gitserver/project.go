@@ -45,6 +45,12 @@ func (p Project) DeployCredential(ctx context.Context, project string) (onramp.G
 // project's records, removed with them.
 func (p Project) RemoveDeployCredential(context.Context, string) error { return nil }
 
+// EnsureWebhook does nothing: the Server sees every push itself (OnPush).
+func (p Project) EnsureWebhook(context.Context, string) error { return nil }
+
+// RemoveWebhook does nothing, as EnsureWebhook.
+func (p Project) RemoveWebhook(context.Context, string) error { return nil }
+
 func randomPassword() string {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {

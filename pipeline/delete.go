@@ -91,14 +91,18 @@ func (d *deleteRun) run(ctx context.Context) error {
 	return d.Store.RemoveProject(ctx, d.p.ID)
 }
 
-// deleteRepository removes Flux's deploy credential, then the repository
+// deleteRepository removes the webhook and Flux's deploy credential, then
+// the repository
 // unless it is kept. A repository that is not onramp's (one that made the
 // initialization fail) is left as it is. A provider that does not answer
 // fails the attempt, which is retried: nothing is forgotten before the
 // provider confirms it is gone.
 func (d *deleteRun) deleteRepository(ctx context.Context) error {
 	const hint = "check that the Git server is reachable and the token still valid; onramp retries by itself"
-	err := d.git.RemoveDeployCredential(ctx, d.p.Name)
+	err := d.git.RemoveWebhook(ctx, d.p.Name)
+	if err == nil {
+		err = d.git.RemoveDeployCredential(ctx, d.p.Name)
+	}
 	if onramp.ErrorCode(err) == onramp.ECONFLICT {
 		d.log(ctx, "repository left as it is: "+message(err))
 		return nil

@@ -49,10 +49,14 @@ func (r *initialization) checkNamespaces(ctx context.Context) error {
 	return nil
 }
 
-// createRepository makes sure the project's repository exists.
+// createRepository makes sure the project's repository exists, with its
+// push webhook where the provider has one.
 func (r *initialization) createRepository(ctx context.Context) (onramp.StepDone, error) {
 	repo, err := r.git.CreateRepository(ctx, r.p.Name)
 	if err != nil {
+		return onramp.StepDone{}, gitFail(err, r.p.Name)
+	}
+	if err := r.git.EnsureWebhook(ctx, r.p.Name); err != nil {
 		return onramp.StepDone{}, gitFail(err, r.p.Name)
 	}
 	repo.Revision = r.p.Repository.Revision

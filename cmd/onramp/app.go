@@ -92,7 +92,8 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 	}
 	gitRoot := filepath.Join(cfg.DataDir, "git")
 	provider := &gitserver.Provider{Root: gitRoot, BaseURL: gitURL}
-	if err := a.startQueue(ctx, roles, tmpl, provider, namespaces); err != nil {
+	resolver := gitResolver{builtin: gitserver.Resolver{Provider: provider, Credentials: a.DB}, db: a.DB, publicURL: cfg.PublicURL}
+	if err := a.startQueue(ctx, roles, tmpl, resolver, namespaces); err != nil {
 		return nil, err
 	}
 	if roles.HTTP {
@@ -102,7 +103,7 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 		srv := &api.Server{
 			Projects: a.DB, Templates: tmpl, Auth: auth, Logger: logger,
 			Ready: a.ready, Changed: a.DB.Changed, Poll: a.Config.EventPoll, Namespaces: namespaces,
-			GitConnections: a.DB, GitChecker: gitprovider.Checker{},
+			GitConnections: a.DB, GitChecker: gitprovider.Checker{}, GitHook: resolver.gitHook(logger),
 			Registry: prometheus.NewRegistry(), Limits: cfg.Limits,
 			Git: &gitserver.Server{Root: gitRoot, Auth: auth, Logger: logger, OnPush: func(ctx context.Context, project string) {
 				if err := a.DB.RequestRepair(context.WithoutCancel(ctx), project); err != nil {
@@ -160,7 +161,7 @@ func (a *App) openCluster() error {
 	return nil
 }
 
-func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Registry, git *gitserver.Provider, namespaces onramp.NamespacePolicy) error {
+func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Registry, resolver gitResolver, namespaces onramp.NamespacePolicy) error {
 	// River tells its producers' job counts every minute at info; onramp's
 	// own logs say what its jobs do, so River speaks from warn on unless
 	// onramp logs debug.
@@ -170,7 +171,6 @@ func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Regis
 	}
 	opts := store.QueueOptions{Logger: quiet}
 	if roles.Workers {
-		resolver := gitResolver{builtin: gitserver.Resolver{Provider: git, Credentials: a.DB}, db: a.DB}
 		deps := &pipeline.Deps{Store: a.DB, Templates: tmpl, Git: resolver, Logger: a.Logger, Namespaces: namespaces,
 			// An attempt that hangs on the cluster ends well within the job's
 			// time, so that it is logged and retried.
@@ -180,7 +180,7 @@ func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Regis
 		}
 		if a.Kube != nil {
 			deps.Cluster = a.Kube
-			w := &status.Watcher{Store: a.DB, Kube: a.Kube, Trees: git, Logger: a.Logger.With("component", "watcher")}
+			w := &status.Watcher{Store: a.DB, Kube: a.Kube, Trees: resolver.builtin.Provider, Logger: a.Logger.With("component", "watcher")}
 			a.background(ctx, "status watcher", w.Run)
 		}
 		workers := river.NewWorkers()
