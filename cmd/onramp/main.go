@@ -68,8 +68,9 @@ func (m *Main) Started() <-chan *App { return m.started }
 const usage = `onramp takes a project from "create" to "deployed by GitOps (Flux) in every environment".
 
 Server commands:
-  onramp dev          everything on one machine: SQLite, built-in Git, jobs, a local
-                      Kubernetes control plane with Flux; prints the URL and a token
+  onramp dev [--gitea] everything on one machine: SQLite, built-in Git, jobs, a local
+                      Kubernetes control plane with Flux; prints the URL and a token;
+                      --gitea also runs a Gitea and connects the user to it
   onramp serve        API, web UI, workers and status watcher against a real cluster
   onramp worker       workers and status watcher only (scale-out replicas)
   onramp migrate      apply database migrations and exit
