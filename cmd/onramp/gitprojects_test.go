@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"code.gitea.io/sdk/gitea"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
@@ -121,10 +122,13 @@ func checkGiteaRepository(t *testing.T, admin *gitea.Client, owner, name, revisi
 	if !repo.Private {
 		t.Errorf("repository %s is public; want private", repo.FullName)
 	}
-	branch, _, err := admin.GetRepoBranch(owner, name, repo.DefaultBranch)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Gitea v1.26.4 sometimes answers this read with a 500 (a nil pointer
+	// in its commit reader) just after a push; it answers the next one.
+	var branch *gitea.Branch
+	waitUntil(t, 10*time.Second, "Gitea to read the branch", func() bool {
+		branch, _, err = admin.GetRepoBranch(owner, name, repo.DefaultBranch)
+		return err == nil
+	})
 	if want := repo.DefaultBranch + "@sha1:" + branch.Commit.ID; revision != want {
 		t.Errorf("recorded revision %s; Gitea's head is %s", revision, want)
 	}
