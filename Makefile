@@ -10,9 +10,9 @@ IMAGE_REPOSITORY ?= ghcr.io/onramp/onramp
 
 .PHONY: dev build image test lint localcluster gitea bench vet clean
 
-## dev: build the local control plane if needed and bin/onramp, then run onramp dev
+## dev: build the local control plane if needed and bin/onramp, then run onramp dev (ARGS=--gitea adds a Gitea)
 dev: localcluster build
-	./bin/onramp dev
+	./bin/onramp dev $(ARGS)
 
 ## build: the onramp binary into bin/ (no cgo)
 build:

@@ -15,6 +15,7 @@ func (InitializeJob) Kind() string { return "initialize_project" }
 // DeleteJob is the queued deletion of a project.
 type DeleteJob struct {
 	ProjectID int64 `json:"project_id"`
+	DeleteOptions
 }
 
 // Kind names the job for the queue.

@@ -22,19 +22,22 @@ const (
 
 // Project is a software project that onramp takes to GitOps.
 type Project struct {
-	ID           int64             `json:"-"`
-	Name         string            `json:"name"`
-	Owner        string            `json:"owner"`
-	Template     string            `json:"template"`
-	Params       map[string]string `json:"params"`
-	Phase        Phase             `json:"phase"`
-	Progress     int               `json:"progress"`
-	Repository   Repository        `json:"repository"`
-	Steps        []Step            `json:"steps"`
-	Environments []Environment     `json:"environments"`
-	GitOps       GitOps            `json:"gitops"`
-	CreatedAt    time.Time         `json:"created_at"`
-	UpdatedAt    time.Time         `json:"updated_at"`
+	ID       int64             `json:"-"`
+	Name     string            `json:"name"`
+	Owner    string            `json:"owner"`
+	Template string            `json:"template"`
+	Params   map[string]string `json:"params"`
+	// Git is the git connection the repository lives on; "" for the
+	// built-in Git server.
+	Git          string        `json:"git,omitempty"`
+	Phase        Phase         `json:"phase"`
+	Progress     int           `json:"progress"`
+	Repository   Repository    `json:"repository"`
+	Steps        []Step        `json:"steps"`
+	Environments []Environment `json:"environments"`
+	GitOps       GitOps        `json:"gitops"`
+	CreatedAt    time.Time     `json:"created_at"`
+	UpdatedAt    time.Time     `json:"updated_at"`
 }
 
 // ShownProgress is the progress a project's bar shows: the
@@ -99,6 +102,9 @@ type ProjectCreate struct {
 	Template     string            `json:"template"`
 	Environments []EnvironmentSpec `json:"environments"`
 	Params       Params            `json:"params"`
+	// Git names the caller's git connection to create the repository on;
+	// "" uses the built-in Git server.
+	Git string `json:"git,omitempty"`
 }
 
 // EnvironmentSpec is an environment asked for at creation.
@@ -197,7 +203,7 @@ func NewProject(c ProjectCreate, t *Template) (*Project, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Project{Name: c.Name, Template: t.Name, Params: params, Phase: PhaseInitializing}
+	p := &Project{Name: c.Name, Template: t.Name, Params: params, Git: c.Git, Phase: PhaseInitializing}
 	for i, e := range c.Environments {
 		te, ok := t.Environment(e.Type)
 		if !ok {

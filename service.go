@@ -21,7 +21,7 @@ type ProjectService interface {
 	// LastProjectEvent returns the ID of the project's newest event, or 0.
 	LastProjectEvent(ctx context.Context, owner, name string) (int64, error)
 	// RequestDelete marks the project deleting and enqueues its deletion.
-	RequestDelete(ctx context.Context, owner, name string) (*Project, error)
+	RequestDelete(ctx context.Context, owner, name string, opts DeleteOptions) (*Project, error)
 	// RequestRetry resumes a failed initialization from the failed step, or
 	// repairs a degraded project.
 	RequestRetry(ctx context.Context, owner, name string) (*Project, error)
@@ -44,7 +44,8 @@ type TemplateService interface {
 	Preflight(p *Project, files Files) error
 }
 
-// GitProvider hosts project repositories.
+// GitProvider hosts project repositories: the built-in Git server, or a
+// user's connection to Gitea, GitHub or GitLab. The jobs see only this.
 type GitProvider interface {
 	// CreateRepository makes sure the project's repository exists and
 	// returns where Flux clones it from. It is idempotent.
@@ -57,6 +58,43 @@ type GitProvider interface {
 	Head(ctx context.Context, project string) (string, error)
 	// DeleteRepository removes the repository; a missing one is not an error.
 	DeleteRepository(ctx context.Context, project string) error
+	// DeployCredential makes sure the repository has a read-only
+	// credential for Flux and returns it: the same one on every call while
+	// the provider still holds it. Its secret half is kept sealed.
+	DeployCredential(ctx context.Context, project string) (GitCredential, error)
+	// RemoveDeployCredential removes what DeployCredential installed on
+	// the provider; a missing one is not an error.
+	RemoveDeployCredential(ctx context.Context, project string) error
+	// EnsureWebhook registers the repository's push webhook to onramp,
+	// signed with a secret of the repository's own, when onramp knows its
+	// public URL; otherwise, and for the built-in server (which sees every
+	// push itself), it does nothing.
+	EnsureWebhook(ctx context.Context, project string) error
+	// RemoveWebhook removes what EnsureWebhook registered.
+	RemoveWebhook(ctx context.Context, project string) error
+}
+
+// GitCredential is how Flux clones a project's repository: the URL and the
+// data of its Secret. String and GoString leave the data out.
+type GitCredential struct {
+	// URL is what the GitRepository clones: http(s):// or ssh://.
+	URL string
+	// Data is the Secret's: username and password (HTTPS), or identity,
+	// identity.pub and known_hosts (SSH). Secret.
+	Data map[string][]byte
+}
+
+// String describes c without its secret data.
+func (c GitCredential) String() string { return "git credential for " + c.URL }
+
+// GoString is String, so that %#v does not show the data either.
+func (c GitCredential) GoString() string { return c.String() }
+
+// DeleteOptions change what deleting a project removes.
+type DeleteOptions struct {
+	// KeepRepository keeps a repository on a Git provider, removing only
+	// Flux's deploy credential from it.
+	KeepRepository bool `json:"keep_repository,omitempty"`
 }
 
 // The read-only identity Flux clones a project's repository with. The
@@ -64,6 +102,13 @@ type GitProvider interface {
 const (
 	GitReadUser       = "flux"
 	GitReadCredential = "git-read"
+	// GitDeployCredential is the name under which a project on a git
+	// connection keeps its deploy key or token, private half included,
+	// sealed.
+	GitDeployCredential = "git-deploy"
+	// GitWebhookCredential is the secret a provider signs a project's push
+	// deliveries with, kept sealed.
+	GitWebhookCredential = "git-webhook"
 )
 
 // GitAuthorizer decides who may read or write a project's repository over

@@ -53,7 +53,7 @@ func newEnv(t testing.TB, engine string, configure ...func(*api.Server)) *env {
 	srv := &api.Server{
 		Projects: db, Templates: tmpl, Auth: db, Logger: logger, Registry: prometheus.NewRegistry(),
 		Ready:   func(context.Context) map[string]error { return nil },
-		Changed: db.Changed,
+		Changed: db.Changed, GitConnections: db,
 	}
 	for _, c := range configure {
 		c(srv)

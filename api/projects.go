@@ -38,7 +38,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.projectsCreated.Inc()
-	s.logger(r).Info("project created", "project", p.Name, "owner", p.Owner, "template", p.Template)
+	s.logger(r).Info("project created", "project", p.Name, "owner", p.Owner, "template", p.Template, "git", p.Git)
 	w.Header().Set("Location", "/api/v1/projects/"+p.Name)
 	s.JSON(w, r, http.StatusAccepted, p)
 }
@@ -79,8 +79,19 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
 	s.JSON(w, r, http.StatusOK, p)
 }
 
+// deleteProject requests a project's deletion; ?keep_repository=true keeps
+// a repository on a Git provider, removing only Flux's deploy credential.
 func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) {
-	p, err := s.Projects.RequestDelete(r.Context(), owner(r), r.PathValue("name"))
+	var opts onramp.DeleteOptions
+	if v := r.URL.Query().Get("keep_repository"); v != "" {
+		keep, err := strconv.ParseBool(v)
+		if err != nil {
+			s.Error(w, r, onramp.FieldErrorf("keep_repository", "keep_repository must be true or false, not %q", v))
+			return
+		}
+		opts.KeepRepository = keep
+	}
+	p, err := s.Projects.RequestDelete(r.Context(), owner(r), r.PathValue("name"), opts)
 	if err != nil {
 		s.Error(w, r, err)
 		return

@@ -42,6 +42,14 @@ type Server struct {
 	Changed func(projectID int64) <-chan struct{}
 	// Namespaces are the namespaces no project may use.
 	Namespaces onramp.NamespacePolicy
+	// GitConnections and GitChecker serve /api/v1/git-connections; without
+	// them those endpoints are 404.
+	GitConnections onramp.GitConnectionService
+	GitChecker     onramp.GitConnectionChecker
+	// GitHook, if set, receives Git providers' push deliveries at
+	// POST /hooks/git/{project}, without a token: each is verified by its
+	// signature.
+	GitHook http.Handler
 	// Limits bound what one client can hold of the server.
 	Limits Limits
 
@@ -68,6 +76,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
 
+	if s.GitHook != nil {
+		mux.Handle("POST /hooks/git/{project}", http.MaxBytesHandler(s.GitHook, 4<<20))
+	}
 	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.authenticate(h)) }
 	api("POST /api/v1/projects", s.createProject)
 	api("GET /api/v1/projects", s.listProjects)
@@ -80,6 +91,12 @@ func (s *Server) Handler() http.Handler {
 	api("GET /api/v1/tokens", s.listTokens)
 	api("POST /api/v1/tokens", s.createToken)
 	api("DELETE /api/v1/tokens/{id}", s.revokeToken)
+	if s.GitConnections != nil && s.GitChecker != nil {
+		api("POST /api/v1/git-connections", s.createGitConnection)
+		api("GET /api/v1/git-connections", s.listGitConnections)
+		api("GET /api/v1/git-connections/{name}", s.getGitConnection)
+		api("DELETE /api/v1/git-connections/{name}", s.deleteGitConnection)
+	}
 	api("GET /api/v1/templates", s.listTemplates)
 	api("GET /api/v1/templates/{name}", s.getTemplate)
 	mux.Handle("/api/", s.authenticate(func(w http.ResponseWriter, r *http.Request) {

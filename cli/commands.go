@@ -16,11 +16,13 @@ import (
 
 // Usage lists the client commands.
 const Usage = `  onramp project create NAME [--template T] [--env development,staging,production]
-                        [--param key=value ...] [--wait] [--wait-ready] [--timeout 5m]
+                        [--param key=value ...] [--git CONNECTION] [--wait] [--wait-ready] [--timeout 5m]
   onramp project list | get NAME | logs NAME [--follow] | history NAME | watch NAME
-  onramp project retry NAME | delete NAME [--wait]
+  onramp project retry NAME | delete NAME [--keep-repository] [--wait]
   onramp template list | show NAME
   onramp token list | revoke ID      your API tokens (the ID, not the secret)
+  onramp git connect NAME --kind gitea|github|gitlab --url URL --owner OWNER --token-file FILE|-
+  onramp git list | show NAME | disconnect NAME    your connections to Git providers
   Read commands take --output json (the API's JSON).
 `
 
@@ -35,7 +37,9 @@ const (
 // Env is the client's outside world.
 type Env struct {
 	Stdout, Stderr io.Writer
-	Getenv         func(string) string
+	// Stdin is read by `git connect --token-file -`; nil reads nothing.
+	Stdin  io.Reader
+	Getenv func(string) string
 }
 
 // Run runs a client command ("project …", "template …", "token list" or
@@ -101,6 +105,14 @@ func (c *command) run(ctx context.Context, name string, args []string) (int, err
 		return c.read(ctx, "token list", args, 0, c.tokens)
 	case "token revoke":
 		return c.revoke(ctx, args)
+	case "git connect":
+		return c.gitConnect(ctx, args)
+	case "git list":
+		return c.read(ctx, "git list", args, 0, c.gitList)
+	case "git show":
+		return c.read(ctx, "git show", args, 1, c.gitShow)
+	case "git disconnect":
+		return c.gitDisconnect(ctx, args)
 	}
 	return ExitUsage, fmt.Errorf("unknown command %q; the client commands are:\n%s", name, Usage)
 }
@@ -178,13 +190,18 @@ func (c *command) act(ctx context.Context, args []string, method, suffix, verb s
 func (c *command) deleteCmd(ctx context.Context, args []string) (int, error) {
 	fs := flag.NewFlagSet("onramp project delete", flag.ContinueOnError)
 	wait := fs.Bool("wait", false, "wait until everything is gone")
+	keep := fs.Bool("keep-repository", false, "keep the repository on its Git provider (only Flux's deploy key or token is removed)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "how long --wait waits")
 	pos, err := c.flags("project delete", fs, args, 1)
 	if err != nil {
 		return ExitUsage, err
 	}
+	path := projectPath(pos[0])
+	if *keep {
+		path += "?keep_repository=true"
+	}
 	var p onramp.Project
-	if err := c.client.do(ctx, http.MethodDelete, projectPath(pos[0]), nil, &p); err != nil {
+	if err := c.client.do(ctx, http.MethodDelete, path, nil, &p); err != nil {
 		return ExitFailed, err
 	}
 	fmt.Fprintf(c.env.Stdout, "project %s: deleting\n", p.Name)
@@ -203,11 +220,12 @@ func (c *command) create(ctx context.Context, args []string) (int, error) {
 	wait := fs.Bool("wait", false, "wait until the project reaches 100%")
 	waitReady := fs.Bool("wait-ready", false, "wait until every Kustomization is Ready at the pushed revision")
 	timeout := fs.Duration("timeout", 5*time.Minute, "how long --wait and --wait-ready wait")
+	git := fs.String("git", "", "the git connection to create the repository on (onramp git list); none uses the built-in Git server")
 	pos, err := c.flags("project create", fs, args, 1)
 	if err != nil {
 		return ExitUsage, err
 	}
-	req := onramp.ProjectCreate{Name: pos[0], Template: *tmpl, Params: params.m}
+	req := onramp.ProjectCreate{Name: pos[0], Template: *tmpl, Params: params.m, Git: *git}
 	for _, e := range strings.Split(*envs, ",") {
 		name, typ, ok := strings.Cut(strings.TrimSpace(e), ":")
 		if !ok {

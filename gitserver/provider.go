@@ -17,8 +17,8 @@ import (
 )
 
 // Provider hosts project repositories as bare repositories under Root,
-// served by a Server with the same Root at BaseURL. It implements
-// onramp.GitProvider.
+// served by a Server with the same Root at BaseURL. ForProject gives a
+// project's view of it, an onramp.GitProvider.
 type Provider struct {
 	// Root is the directory that holds <project>.git repositories.
 	Root string
@@ -28,8 +28,6 @@ type Provider struct {
 	// Branch is the branch onramp commits to; "" means "main".
 	Branch string
 }
-
-var _ onramp.GitProvider = (*Provider)(nil)
 
 func (p *Provider) branch() string {
 	if p.Branch == "" {
@@ -65,11 +63,12 @@ func (p *Provider) CreateRepository(ctx context.Context, project string) (onramp
 	if err := durable(p.Root); err != nil {
 		return onramp.Repository{}, fmt.Errorf("create repository %s: %w", project, err)
 	}
-	repo := onramp.Repository{
-		URL:    strings.TrimSuffix(p.BaseURL, "/") + "/" + project + ".git",
-		Branch: p.branch(),
-	}
-	return repo, nil
+	return onramp.Repository{URL: p.repoURL(project), Branch: p.branch()}, nil
+}
+
+// repoURL is where the Server serves project's repository.
+func (p *Provider) repoURL(project string) string {
+	return strings.TrimSuffix(p.BaseURL, "/") + "/" + project + ".git"
 }
 
 // initRepo initializes the repository in a temporary directory and renames

@@ -55,17 +55,19 @@ func RoleBinding(spec EnvironmentSpec) *rbacv1.RoleBinding {
 	}
 }
 
-// Secret holds the Git basic-auth credentials source-controller clones with.
+// Secret holds the Git credential source-controller clones with: basic
+// auth, or the provider's own (GitSecret).
 func Secret(spec EnvironmentSpec) *corev1.Secret {
 	s := spec.withDefaults()
+	data := map[string][]byte{"username": []byte(s.Username), "password": []byte(s.Password)}
+	if len(s.GitSecret) > 0 {
+		data = s.GitSecret
+	}
 	return &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: objectMeta(s, SecretName(s.Project), s.Namespace),
 		Type:       corev1.SecretTypeOpaque,
-		Data: map[string][]byte{
-			"username": []byte(s.Username),
-			"password": []byte(s.Password),
-		},
+		Data:       data,
 	}
 }
 

@@ -205,3 +205,32 @@ func TestPlural(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretSSH checks that a provider's SSH credential is the Secret's
+// whole data, and that Verify's comparison names a missing or a stale key
+// (the basic-auth password left from before) by key, never by value.
+func TestSecretSSH(t *testing.T) {
+	spec := testSpec("shop")
+	spec.GitURL = "ssh://git@127.0.0.1:2222/platform/shop.git"
+	spec.GitSecret = map[string][]byte{"identity": []byte("PRIVATE-KEY"), "identity.pub": []byte("ssh-ed25519 AAAA"), "known_hosts": []byte("[127.0.0.1]:2222 ssh-ed25519 BBBB")}
+	want := Secret(spec)
+	if len(want.Data) != 3 || string(want.Data["identity"]) != "PRIVATE-KEY" || want.Data["password"] != nil {
+		t.Fatalf("Secret(ssh).Data keys = %d; want identity, identity.pub and known_hosts only", len(want.Data))
+	}
+	if err := spec.Validate(); err != nil {
+		t.Errorf("Validate(ssh without username) = %v; want nil", err)
+	}
+	got := want.DeepCopy()
+	delete(got.Data, "known_hosts")
+	got.Data["password"] = []byte(testPassword)
+	got.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply}}
+	p := strings.Join(differences(want, got), "; ")
+	for _, s := range []string{"data[known_hosts] is not the value onramp set", "data[password] is not a key onramp set"} {
+		if !strings.Contains(p, s) {
+			t.Errorf("differences(ssh secret) = %q; want it to contain %q", p, s)
+		}
+	}
+	if strings.Contains(p, "PRIVATE-KEY") || strings.Contains(p, testPassword) || strings.Contains(p, "BBBB") {
+		t.Errorf("differences(ssh secret) = %q; shows a secret value", p)
+	}
+}

@@ -33,8 +33,8 @@ const (
 )
 
 // EnvironmentSpec is everything needed to create one environment of a
-// project in the cluster. The password is only ever written into the Secret;
-// no error or log line carries it.
+// project in the cluster. The credential (Password, GitSecret) is only
+// ever written into the Secret; no error or log line carries it.
 type EnvironmentSpec struct {
 	Project     string
 	Environment string
@@ -48,9 +48,15 @@ type EnvironmentSpec struct {
 	Interval time.Duration
 	GitURL   string
 	// Branch defaults to "main".
-	Branch   string
+	Branch string
+	// Username and Password are the basic-auth credential Flux clones
+	// with, unless GitSecret is set.
 	Username string
 	Password string
+	// GitSecret, when set, is the whole of the Secret's data, as the
+	// provider's credential needs it: identity, identity.pub and
+	// known_hosts for SSH, username and password for HTTPS.
+	GitSecret map[string][]byte
 	// Revision is the revision onramp pushed ("main@sha1:<sha>"); empty
 	// means any revision Flux reports is accepted.
 	Revision string
@@ -78,9 +84,10 @@ func (s EnvironmentSpec) Validate() error {
 	required := []struct{ field, value string }{
 		{"environment", s.Environment},
 		{"path", s.Path},
-		{"username", s.Username},
-		{"password", s.Password},
 		{"git_url", s.GitURL},
+	}
+	if len(s.GitSecret) == 0 {
+		required = append(required, []struct{ field, value string }{{"username", s.Username}, {"password", s.Password}}...)
 	}
 	for _, r := range required {
 		if r.value == "" {

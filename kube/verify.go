@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -209,6 +210,12 @@ func secretDiff(want, got *corev1.Secret) []string {
 			p = append(p, fmt.Sprintf("data[%s] is not the value onramp set", k))
 		}
 	}
+	for k := range got.Data {
+		if _, ok := want.Data[k]; !ok {
+			p = append(p, fmt.Sprintf("data[%s] is not a key onramp set", k))
+		}
+	}
+	sort.Strings(p)
 	return p
 }
 

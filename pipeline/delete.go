@@ -46,7 +46,10 @@ func (w *DeleteWorker) Work(ctx context.Context, job *river.Job[onramp.DeleteJob
 		// step and stops; delete after it, never beside it.
 		return river.JobSnooze(time.Second)
 	}
-	d := &deleteRun{Deps: w.Deps, p: p, attempt: job.Attempt, maxAttempts: job.MaxAttempts, pos: -1}
+	d := &deleteRun{Deps: w.Deps, p: p, attempt: job.Attempt, maxAttempts: job.MaxAttempts, pos: -1, opts: job.Args.DeleteOptions}
+	if d.git, err = w.Git.GitFor(ctx, p); err != nil {
+		return d.failed(ctx, err)
+	}
 	return d.run(ctx)
 }
 
@@ -55,6 +58,8 @@ type deleteRun struct {
 	p                    *onramp.Project
 	attempt, maxAttempts int
 	pos                  int // index of the current step in onramp.DeleteSteps
+	opts                 onramp.DeleteOptions
+	git                  onramp.GitProvider // the project's
 }
 
 func (d *deleteRun) run(ctx context.Context) error {
@@ -64,8 +69,8 @@ func (d *deleteRun) run(ctx context.Context) error {
 	if err := d.enter(ctx, "delete_repository"); err != nil {
 		return err
 	}
-	if err := d.Git.DeleteRepository(ctx, d.p.Name); err != nil {
-		return d.failed(ctx, fail(err, "check that the Git server is reachable; onramp retries by itself"))
+	if err := d.deleteRepository(ctx); err != nil {
+		return d.failed(ctx, err)
 	}
 	if err := d.enter(ctx, "delete_records"); err != nil {
 		return err
@@ -84,6 +89,40 @@ func (d *deleteRun) run(ctx context.Context) error {
 	}
 	d.Logger.Info("project deleted", "project", d.p.Name)
 	return d.Store.RemoveProject(ctx, d.p.ID)
+}
+
+// deleteRepository removes the webhook and Flux's deploy credential, then
+// the repository
+// unless it is kept. A repository that is not onramp's (one that made the
+// initialization fail) is left as it is. A provider that does not answer
+// fails the attempt, which is retried: nothing is forgotten before the
+// provider confirms it is gone.
+func (d *deleteRun) deleteRepository(ctx context.Context) error {
+	const hint = "check that the Git server is reachable and the token still valid; onramp retries by itself"
+	err := d.git.RemoveWebhook(ctx, d.p.Name)
+	if err == nil {
+		err = d.git.RemoveDeployCredential(ctx, d.p.Name)
+	}
+	if onramp.ErrorCode(err) == onramp.ECONFLICT {
+		d.log(ctx, "repository left as it is: "+message(err))
+		return nil
+	}
+	if err != nil {
+		return fail(err, hint)
+	}
+	if d.opts.KeepRepository {
+		d.log(ctx, "repository kept; Flux's deploy credential removed")
+		return nil
+	}
+	err = d.git.DeleteRepository(ctx, d.p.Name)
+	if onramp.ErrorCode(err) == onramp.ECONFLICT {
+		d.log(ctx, "repository left as it is: "+message(err))
+		return nil
+	}
+	if err != nil {
+		return fail(err, hint)
+	}
+	return nil
 }
 
 func (d *deleteRun) deleteCluster(ctx context.Context) error {

@@ -2,8 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -38,6 +36,9 @@ func (w *InitializeWorker) Work(ctx context.Context, job *river.Job[onramp.Initi
 	case onramp.PhaseProvisioned, onramp.PhaseReady, onramp.PhaseDegraded:
 		r.repair = true
 	}
+	if r.git, err = w.Git.GitFor(ctx, p); err != nil {
+		return r.failed(ctx, "create_repository", fail(err, "check the project's git connection (`onramp git show "+p.Git+"`), then retry"))
+	}
 	return r.run(ctx)
 }
 
@@ -49,12 +50,13 @@ type initialization struct {
 	p                    *onramp.Project
 	attempt, maxAttempts int
 	repair               bool
+	git                  onramp.GitProvider // the project's
 
-	files    onramp.Files      // render_template's
-	repo     onramp.Repository // create_repository's, with push_commit's revision
-	password string            // the Git read credential, setup_gitops's
-	applied  []onramp.Resource // setup_gitops's, as the apiserver answered
-	live     []onramp.Resource // verify's, as read back
+	files   onramp.Files         // render_template's
+	repo    onramp.Repository    // create_repository's, with push_commit's revision
+	cred    onramp.GitCredential // Flux's read-only credential, setup_gitops's
+	applied []onramp.Resource    // setup_gitops's, as the apiserver answered
+	live    []onramp.Resource    // verify's, as read back
 }
 
 // step is one initialization step: its work returns the step's end to
@@ -206,10 +208,4 @@ func (r *initialization) log(ctx context.Context, stepName, level, msg string) {
 	if err := r.Store.Log(ctx, r.p.ID, stepName, level, msg); err != nil {
 		r.Logger.Error("write project log", "project", r.p.Name, "error", err)
 	}
-}
-
-func randomPassword() string {
-	b := make([]byte, 24)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -42,7 +42,7 @@ func newDeps(t *testing.T, engine string) (*pipeline.Deps, *store.DB) {
 	return &pipeline.Deps{
 		Store: db, Templates: tmpl, Cluster: k, Logger: slog.New(slog.DiscardHandler),
 		// Flux is not asked to clone here: nothing serves this URL.
-		Git:            &gitserver.Provider{Root: t.TempDir(), BaseURL: "http://127.0.0.1:1/git"},
+		Git:            gitserver.Resolver{Provider: &gitserver.Provider{Root: t.TempDir(), BaseURL: "http://127.0.0.1:1/git"}, Credentials: db},
 		AttemptTimeout: 30 * time.Second,
 	}, db
 }

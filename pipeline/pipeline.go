@@ -34,7 +34,6 @@ type Store interface {
 	RecordApplied(ctx context.Context, id int64, a onramp.Applied) error
 	CheckRecorded(ctx context.Context, id int64, rs []onramp.Resource) error
 	RemoveResources(ctx context.Context, id int64, kind string) error
-	EnsureCredential(ctx context.Context, id int64, name string, generate func() string) (string, error)
 	RemoveProject(ctx context.Context, id int64) error
 }
 
@@ -47,11 +46,18 @@ type Cluster interface {
 	Remaining(ctx context.Context, project string) ([]string, error)
 }
 
+// GitResolver returns the Git provider a project's repository lives on:
+// the built-in server, or the provider of the project's git connection.
+// The steps see only onramp.GitProvider.
+type GitResolver interface {
+	GitFor(ctx context.Context, p *onramp.Project) (onramp.GitProvider, error)
+}
+
 // Deps are the jobs' dependencies, set by main.
 type Deps struct {
 	Store     Store
 	Templates onramp.TemplateService
-	Git       onramp.GitProvider
+	Git       GitResolver
 	// Cluster may be nil when onramp runs without one; steps that need it
 	// then fail with a hint saying how to configure it.
 	Cluster Cluster
@@ -136,14 +142,19 @@ func fail(err error, hint string) error {
 }
 
 // permanent reports whether retrying err cannot help: bad input, a template
-// that does not build, or the cluster refusing the request.
+// that does not build, the cluster refusing the request, or a Git provider
+// refusing the token or holding a repository that is not onramp's. A
+// provider that does not answer (EUNAVAILABLE) is retried.
 func permanent(err error) bool {
 	var se *stepError
 	if errors.As(err, &se) && se.permanent {
 		return true
 	}
-	return onramp.ErrorCode(err) == onramp.EINVALID || apierrors.IsForbidden(err) ||
-		apierrors.IsInvalid(err) || apierrors.IsBadRequest(err)
+	switch onramp.ErrorCode(err) {
+	case onramp.EINVALID, onramp.EUNAUTHORIZED:
+		return true
+	}
+	return apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsBadRequest(err)
 }
 
 func hintOf(err error) string {

@@ -49,11 +49,15 @@ func (r *initialization) checkNamespaces(ctx context.Context) error {
 	return nil
 }
 
-// createRepository makes sure the project's repository exists.
+// createRepository makes sure the project's repository exists, with its
+// push webhook where the provider has one.
 func (r *initialization) createRepository(ctx context.Context) (onramp.StepDone, error) {
-	repo, err := r.Git.CreateRepository(ctx, r.p.Name)
+	repo, err := r.git.CreateRepository(ctx, r.p.Name)
 	if err != nil {
-		return onramp.StepDone{}, fail(err, "check that the Git server is reachable and writable; onramp retries by itself")
+		return onramp.StepDone{}, gitFail(err, r.p.Name)
+	}
+	if err := r.git.EnsureWebhook(ctx, r.p.Name); err != nil {
+		return onramp.StepDone{}, gitFail(err, r.p.Name)
 	}
 	repo.Revision = r.p.Repository.Revision
 	r.repo = repo
@@ -69,12 +73,12 @@ func (r *initialization) pushCommit(ctx context.Context) (onramp.StepDone, error
 	var rev string
 	var err error
 	if pushed {
-		rev, err = r.Git.Head(ctx, r.p.Name)
+		rev, err = r.git.Head(ctx, r.p.Name)
 	} else {
-		rev, err = r.Git.Commit(ctx, r.p.Name, r.files, fmt.Sprintf("Render template %s for %s", r.p.Template, r.p.Name))
+		rev, err = r.git.Commit(ctx, r.p.Name, r.files, fmt.Sprintf("Render template %s for %s", r.p.Template, r.p.Name))
 	}
 	if err != nil {
-		return onramp.StepDone{}, fail(err, "check that the Git server is reachable and writable; onramp retries by itself")
+		return onramp.StepDone{}, gitFail(err, r.p.Name)
 	}
 	r.repo.Revision = rev
 	done := onramp.StepDone{Repository: &r.repo}
@@ -92,11 +96,11 @@ func (r *initialization) setupGitOps(ctx context.Context) (onramp.StepDone, erro
 	if r.Cluster == nil {
 		return onramp.StepDone{}, errNoCluster()
 	}
-	password, err := r.Store.EnsureCredential(ctx, r.p.ID, onramp.GitReadCredential, randomPassword)
+	cred, err := r.git.DeployCredential(ctx, r.p.Name)
 	if err != nil {
-		return onramp.StepDone{}, err
+		return onramp.StepDone{}, gitFail(err, r.p.Name)
 	}
-	r.password = password
+	r.cred = cred
 	base, weight := stepSpan("setup_gitops")
 	specs := r.envSpecs()
 	total, sent := len(specs)*len(kube.Objects(specs[0])), 0
@@ -141,8 +145,8 @@ func (r *initialization) envSpecs() []kube.EnvironmentSpec {
 	for _, e := range r.p.Environments {
 		specs = append(specs, kube.EnvironmentSpec{
 			Project: r.p.Name, Environment: e.Name, Type: e.Type, Namespace: e.Namespace,
-			Path: e.Path, Interval: e.Interval.Std(), Username: onramp.GitReadUser, Password: r.password,
-			GitURL: r.repo.URL, Branch: r.repo.Branch, Revision: r.repo.Revision,
+			Path: e.Path, Interval: e.Interval.Std(), GitSecret: r.cred.Data,
+			GitURL: r.cred.URL, Branch: r.repo.Branch, Revision: r.repo.Revision,
 		})
 	}
 	return specs
@@ -171,7 +175,7 @@ func (r *initialization) verify(ctx context.Context) (onramp.StepDone, error) {
 	if err != nil {
 		return onramp.StepDone{}, fail(err, "an object is missing or differs in the cluster; onramp re-applies it on the next attempt")
 	}
-	head, err := r.Git.Head(ctx, r.p.Name)
+	head, err := r.git.Head(ctx, r.p.Name)
 	switch {
 	case err != nil:
 		return onramp.StepDone{}, fail(err, "the repository could not be read back; onramp retries by itself")
@@ -188,4 +192,16 @@ const unrecordedHint = "an object was applied but its record is missing; onramp 
 // finalize says what exists; its end is verify's transaction.
 func (r *initialization) finalize(context.Context) (onramp.StepDone, error) {
 	return onramp.StepDone{Log: "GitOps resources created: " + countKinds(r.live)}, nil
+}
+
+// gitFail is a Git provider's failure with what to do: a refusal (a token
+// refused, a repository that is not onramp's) fails the step, and its
+// message says what to change before a retry; anything else, such as a
+// provider that does not answer, is retried by onramp.
+func gitFail(err error, project string) error {
+	if permanent(err) || onramp.ErrorCode(err) == onramp.ECONFLICT {
+		return &stepError{err: err, permanent: true,
+			hint: "do what the message says, then run `onramp project retry " + project + "`"}
+	}
+	return fail(err, "check that the Git server is reachable and writable; onramp retries by itself")
 }

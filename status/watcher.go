@@ -221,8 +221,12 @@ func (w *Watcher) facts(ctx context.Context, id int64, project string) Facts {
 			return templates.ExistingOverlays(files)
 		},
 		CredentialExists: func() bool {
-			_, err := w.Store.Credential(ctx, id, onramp.GitReadCredential)
-			return err == nil
+			for _, name := range []string{onramp.GitReadCredential, onramp.GitDeployCredential} {
+				if _, err := w.Store.Credential(ctx, id, name); err == nil {
+					return true
+				}
+			}
+			return false
 		},
 	}
 }

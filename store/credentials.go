@@ -27,6 +27,21 @@ func (db *DB) EnsureCredential(ctx context.Context, projectID int64, name string
 	return db.Credential(ctx, projectID, name) // whoever inserted first wins
 }
 
+// SetCredential stores the project's named secret, sealed, replacing the
+// one stored before.
+func (db *DB) SetCredential(ctx context.Context, projectID int64, name, value string) error {
+	sealed, err := db.Cipher.Seal([]byte(value))
+	if err != nil {
+		return fmt.Errorf("seal credential %s: %w", name, err)
+	}
+	_, err = db.exec(ctx, `INSERT INTO credentials (project_id, name, ciphertext) VALUES (?, ?, ?)
+		ON CONFLICT (project_id, name) DO UPDATE SET ciphertext = excluded.ciphertext`, projectID, name, sealed)
+	if err != nil {
+		return fmt.Errorf("store credential %s: %w", name, err)
+	}
+	return nil
+}
+
 // Credential returns the project's named secret; sql.ErrNoRows if absent.
 func (db *DB) Credential(ctx context.Context, projectID int64, name string) (string, error) {
 	var sealed []byte

@@ -17,7 +17,7 @@ import (
 // "FROM projects p") with their environments, steps and resources.
 func (db *DB) queryProjects(ctx context.Context, clause string, args ...any) ([]*onramp.Project, error) {
 	rows, err := db.db.QueryContext(ctx, db.q(`SELECT p.id, p.name, (SELECT name FROM users WHERE id = p.owner_id), p.template, p.params,
-		p.phase, p.progress, p.repo_url, p.repo_branch, p.repo_revision, p.created_at, p.updated_at FROM projects p `+clause), args...)
+		(SELECT name FROM git_connections WHERE id = p.git_connection_id), p.phase, p.progress, p.repo_url, p.repo_branch, p.repo_revision, p.created_at, p.updated_at FROM projects p `+clause), args...)
 	if err != nil {
 		return nil, fmt.Errorf("query projects: %w", err)
 	}
@@ -27,15 +27,16 @@ func (db *DB) queryProjects(ctx context.Context, clause string, args ...any) ([]
 	for rows.Next() {
 		p := &onramp.Project{}
 		var params string
+		var git sql.NullString
 		var created, updated int64
-		if err := rows.Scan(&p.ID, &p.Name, &p.Owner, &p.Template, &params, &p.Phase, &p.Progress,
+		if err := rows.Scan(&p.ID, &p.Name, &p.Owner, &p.Template, &params, &git, &p.Phase, &p.Progress,
 			&p.Repository.URL, &p.Repository.Branch, &p.Repository.Revision, &created, &updated); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(params), &p.Params); err != nil {
 			return nil, fmt.Errorf("project %s params: %w", p.Name, err)
 		}
-		p.CreatedAt, p.UpdatedAt = fromMicros(created), fromMicros(updated)
+		p.CreatedAt, p.UpdatedAt, p.Git = fromMicros(created), fromMicros(updated), git.String
 		p.Steps, p.Environments, p.GitOps.Resources = []onramp.Step{}, []onramp.Environment{}, []onramp.Resource{}
 		out = append(out, p)
 		byID[p.ID] = p

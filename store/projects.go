@@ -66,9 +66,13 @@ func (db *DB) insertProject(ctx context.Context, tx *txn, owner string, p *onram
 	if err != nil {
 		return err
 	}
-	err = tx.QueryRowContext(ctx, db.q(`INSERT INTO projects (name, owner_id, template, params, phase, progress, repo_branch, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, 0, 'main', ?, ?) RETURNING id`),
-		p.Name, ownerID, p.Template, params, onramp.PhaseInitializing, now, now).Scan(&p.ID)
+	gitID, err := db.gitConnectionID(ctx, tx, owner, p.Git)
+	if err != nil {
+		return err
+	}
+	err = tx.QueryRowContext(ctx, db.q(`INSERT INTO projects (name, owner_id, template, params, phase, progress, repo_branch, git_connection_id, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, 0, 'main', ?, ?, ?) RETURNING id`),
+		p.Name, ownerID, p.Template, params, onramp.PhaseInitializing, gitID, now, now).Scan(&p.ID)
 	if err != nil {
 		return err
 	}
@@ -98,15 +102,19 @@ func (db *DB) insertProject(ctx context.Context, tx *txn, owner string, p *onram
 // the statement insert nothing; the owner is then recorded and the
 // statement run again.
 func (db *DB) insertProjectPostgres(ctx context.Context, tx *txn, owner string, p *onramp.Project, params string, now int64) error {
+	gitID, err := db.gitConnectionID(ctx, tx, owner, p.Git)
+	if err != nil {
+		return err
+	}
 	var args []any
 	arg := func(v any, cast string) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args)) + cast
 	}
 	var q strings.Builder
-	fmt.Fprintf(&q, `WITH p AS (INSERT INTO projects (name, owner_id, template, params, phase, progress, repo_branch, created_at, updated_at)
-		SELECT %s, id, %s, %s, %s, 0, 'main', %s, %[5]s FROM users WHERE name = %s RETURNING id)`,
-		arg(p.Name, ""), arg(p.Template, ""), arg(params, ""), arg(onramp.PhaseInitializing, ""), arg(now, "::bigint"), arg(owner, ""))
+	fmt.Fprintf(&q, `WITH p AS (INSERT INTO projects (name, owner_id, template, params, phase, progress, repo_branch, git_connection_id, created_at, updated_at)
+		SELECT %s, id, %s, %s, %s, 0, 'main', %s, %s, %[6]s FROM users WHERE name = %s RETURNING id)`,
+		arg(p.Name, ""), arg(p.Template, ""), arg(params, ""), arg(onramp.PhaseInitializing, ""), arg(gitID, "::bigint"), arg(now, "::bigint"), arg(owner, ""))
 	if len(p.Environments) > 0 {
 		var rows []string
 		for i, e := range p.Environments {

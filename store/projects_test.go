@@ -146,7 +146,7 @@ func TestProjectCRUD(t *testing.T) {
 		if _, err := db.RequestRetry(ctx, "alice", "shop"); onramp.ErrorCode(err) != onramp.ECONFLICT {
 			t.Errorf("retry while initializing err = %v; want conflict", err)
 		}
-		if _, err := db.RequestDelete(ctx, "alice", "shop"); err != nil {
+		if _, err := db.RequestDelete(ctx, "alice", "shop", onramp.DeleteOptions{}); err != nil {
 			t.Fatalf("RequestDelete: %v", err)
 		}
 		got, _ = db.ProjectByID(ctx, p.ID)

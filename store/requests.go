@@ -16,7 +16,7 @@ import (
 // RequestDelete marks the owner's project and its environments deleting
 // and enqueues its deletion.
 // Asking again while it is being deleted is not an error.
-func (db *DB) RequestDelete(ctx context.Context, owner, name string) (*onramp.Project, error) {
+func (db *DB) RequestDelete(ctx context.Context, owner, name string, opts onramp.DeleteOptions) (*onramp.Project, error) {
 	id, err := db.projectID(ctx, owner, name)
 	if err != nil {
 		return nil, err
@@ -31,7 +31,7 @@ func (db *DB) RequestDelete(ctx context.Context, owner, name string) (*onramp.Pr
 		if err := db.insertSteps(ctx, tx, id, "delete", onramp.DeleteSteps); err != nil {
 			return err
 		}
-		return db.insertJob(ctx, tx, onramp.DeleteJob{ProjectID: id})
+		return db.insertJob(ctx, tx, onramp.DeleteJob{ProjectID: id, DeleteOptions: opts})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("request delete of %s: %w", name, err)

@@ -186,7 +186,7 @@ func TestDeletionCountsDown(t *testing.T) {
 			t.Fatal(err)
 		}
 		before, _ := db.Events(ctx, p.ID, 0, 0)
-		got, err := db.RequestDelete(ctx, "alice", "down")
+		got, err := db.RequestDelete(ctx, "alice", "down", onramp.DeleteOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,7 +23,7 @@ func TestFinishStepReturnsPhase(t *testing.T) {
 		if phase, err := db.FinishStep(ctx, deleted.ID, step); err != nil || phase != onramp.PhaseInitializing {
 			t.Errorf("FinishStep = %s, %v; want initializing", phase, err)
 		}
-		if _, err := db.RequestDelete(ctx, "alice", "deleted"); err != nil {
+		if _, err := db.RequestDelete(ctx, "alice", "deleted", onramp.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		step = onramp.StepDone{Step: "create_repository", Progress: 10, Next: "push_commit"}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/api"
+	"github.com/onramp/onramp/gitprovider"
 	"github.com/onramp/onramp/gitserver"
 	"github.com/onramp/onramp/kube"
 	"github.com/onramp/onramp/pipeline"
@@ -98,7 +99,8 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 	}
 	gitRoot := filepath.Join(cfg.DataDir, "git")
 	provider := &gitserver.Provider{Root: gitRoot, BaseURL: gitURL}
-	if err := a.startQueue(ctx, roles, tmpl, provider, namespaces); err != nil {
+	resolver := gitResolver{builtin: gitserver.Resolver{Provider: provider, Credentials: a.DB}, db: a.DB, publicURL: cfg.PublicURL}
+	if err := a.startQueue(ctx, roles, tmpl, resolver, namespaces); err != nil {
 		return nil, err
 	}
 	if roles.HTTP {
@@ -108,6 +110,7 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 		srv := &api.Server{
 			Projects: a.DB, Templates: tmpl, Auth: auth, Logger: logger,
 			Ready: a.ready, Changed: a.DB.Changed, Poll: a.Config.EventPoll, Namespaces: namespaces,
+			GitConnections: a.DB, GitChecker: gitprovider.Checker{}, GitHook: resolver.gitHook(logger),
 			Registry: a.registry, Limits: cfg.Limits,
 			Git: &gitserver.Server{Root: gitRoot, Auth: auth, Logger: logger, OnPush: func(ctx context.Context, project string) {
 				if err := a.DB.RequestRepair(context.WithoutCancel(ctx), project); err != nil {
@@ -165,7 +168,7 @@ func (a *App) openCluster() error {
 	return nil
 }
 
-func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Registry, git *gitserver.Provider, namespaces onramp.NamespacePolicy) error {
+func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Registry, resolver gitResolver, namespaces onramp.NamespacePolicy) error {
 	// River tells its producers' job counts every minute at info; onramp's
 	// own logs say what its jobs do, so River speaks from warn on unless
 	// onramp logs debug.
@@ -175,7 +178,7 @@ func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Regis
 	}
 	opts := store.QueueOptions{Logger: quiet}
 	if roles.Workers {
-		deps := &pipeline.Deps{Store: a.DB, Templates: tmpl, Git: git, Logger: a.Logger, Namespaces: namespaces,
+		deps := &pipeline.Deps{Store: a.DB, Templates: tmpl, Git: resolver, Logger: a.Logger, Namespaces: namespaces,
 			// An attempt that hangs on the cluster ends well within the job's
 			// time, so that it is logged and retried.
 			AttemptTimeout: min(30*time.Second, a.Config.JobTimeout/2)}
@@ -184,7 +187,7 @@ func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Regis
 		}
 		if a.Kube != nil {
 			deps.Cluster = a.Kube
-			if err := a.startLeading(ctx, git); err != nil {
+			if err := a.startLeading(ctx, resolver.builtin.Provider); err != nil {
 				return err
 			}
 		}

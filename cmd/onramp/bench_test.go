@@ -590,11 +590,17 @@ func benchSuspend(b *testing.B, kc client.Client, project string, specs []kube.E
 // the project as GET shows it at 100%.
 func benchCreateTo100(b *testing.B, s *server, tok, name string) (time.Duration, time.Duration, *onramp.Project) {
 	b.Helper()
+	return benchCreateBodyTo100(b, s, tok, name, threeEnvs(name, "web-service"))
+}
+
+// benchCreateBodyTo100 is benchCreateTo100 with the request's body.
+func benchCreateBodyTo100(b *testing.B, s *server, tok, name string, body map[string]any) (time.Duration, time.Duration, *onramp.Project) {
+	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	t0 := time.Now()
 	var created onramp.Project
-	if code := call(b, "POST", s.url+"/api/v1/projects", tok, threeEnvs(name, "web-service"), &created); code != http.StatusAccepted {
+	if code := call(b, "POST", s.url+"/api/v1/projects", tok, body, &created); code != http.StatusAccepted {
 		b.Fatalf("create %s = %d", name, code)
 	}
 	events := benchStream(b, ctx, s.url, tok, name)

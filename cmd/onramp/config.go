@@ -19,11 +19,14 @@ import (
 
 // Config is the server's configuration: flags win over the environment.
 type Config struct {
-	Addr         string
-	DataDir      string
-	DatabaseURL  string
-	Kubeconfig   string
-	GitURL       string
+	Addr        string
+	DataDir     string
+	DatabaseURL string
+	Kubeconfig  string
+	GitURL      string
+	// PublicURL is where Git providers reach onramp's webhooks; "" means
+	// none is registered and Flux polls a provider's repositories.
+	PublicURL    string
 	SecretKey    string
 	TemplatesDir string
 	Workers      int
@@ -56,6 +59,7 @@ func (c *Config) bind(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.DatabaseURL, "database-url", getenv("ONRAMP_DATABASE_URL"), "sqlite:///path or postgres://… (ONRAMP_DATABASE_URL; default SQLite in the data dir)")
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", kubeconfig, "kubeconfig of the cluster (ONRAMP_KUBECONFIG, KUBECONFIG; default in-cluster, then ~/.kube/config)")
 	fs.StringVar(&c.GitURL, "git-url", getenv("ONRAMP_GIT_URL"), "Git base URL Flux clones from (ONRAMP_GIT_URL; default the built-in server)")
+	fs.StringVar(&c.PublicURL, "public-url", getenv("ONRAMP_PUBLIC_URL"), "onramp's URL as Git providers reach it, for push webhooks (ONRAMP_PUBLIC_URL; default none: Flux polls)")
 	fs.StringVar(&c.TemplatesDir, "templates-dir", getenv("ONRAMP_TEMPLATES_DIR"), "directory of extra templates (ONRAMP_TEMPLATES_DIR)")
 	fs.IntVar(&c.Workers, "workers", 10, "jobs run at once by this process")
 	fs.DurationVar(&c.JobTimeout, "job-timeout", 5*time.Minute, "longest attempt of a job; a job whose worker died is retried after it")

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/onramp/onramp/localcluster"
+	"github.com/onramp/onramp/localgitea"
 )
 
 // dev runs everything on one machine: a local control plane with Flux,
@@ -22,6 +23,7 @@ func (m *Main) dev(ctx context.Context, args []string) error {
 	var cfg Config
 	fs := m.flags("dev", &cfg)
 	user := fs.String("user", "dev", "the user whose API token is printed")
+	withGitea := fs.Bool("gitea", false, "also run a local Gitea and connect the user to it as the git connection \"gitea\"")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -50,6 +52,16 @@ func (m *Main) dev(ctx context.Context, args []string) error {
 	if err := createNamespace(ctx, cluster.KubeconfigPath(), cfg.Namespace); err != nil {
 		return err
 	}
+	var g *localgitea.Gitea
+	if *withGitea {
+		if g, err = m.startGitea(ctx, cfg.DataDir, logger); err != nil {
+			return err
+		}
+		defer g.Stop()
+		if cfg.PublicURL == "" {
+			cfg.PublicURL = devPublicURL(cfg.Addr)
+		}
+	}
 	app, err := OpenApp(ctx, cfg, Roles{HTTP: true, Workers: true}, logger)
 	if err != nil {
 		return err
@@ -58,6 +70,16 @@ func (m *Main) dev(ctx context.Context, args []string) error {
 	token, err := app.DB.CreateToken(ctx, *user)
 	if err != nil {
 		return err
+	}
+	if g != nil {
+		if err := connectGitea(ctx, app.DB, *user, g); err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stdout, `
+Gitea is running: %s
+  sign in as %s with the password %s (kept in %s)
+  your git connection "gitea" creates repositories there: onramp project create shop --git gitea --wait
+`, g.URL, g.Admin.User, g.Admin.Password, filepath.Join(g.DataDir(), "admin.json"))
 	}
 	fmt.Fprintf(m.Stdout, `
 onramp is running: %s

@@ -27,19 +27,21 @@ import (
 	"github.com/onramp/onramp/internal/testutil"
 	"github.com/onramp/onramp/kube"
 	"github.com/onramp/onramp/localcluster/clustertest"
+	"github.com/onramp/onramp/localgitea/giteatest"
 	"github.com/onramp/onramp/store/storetest"
 )
 
-// TestMain shares one control plane with real Flux among the tests that
-// need it. Run as a subprocess with ONRAMP_TEST_RUN_MAIN=1, the test binary
-// is onramp itself, so crash tests can kill a real worker process.
+// TestMain shares one control plane with real Flux, and one Gitea, among
+// the tests that need them. Run as a subprocess with
+// ONRAMP_TEST_RUN_MAIN=1, the test binary is onramp itself, so crash tests
+// can kill a real worker process.
 func TestMain(m *testing.M) {
 	if os.Getenv("ONRAMP_TEST_RUN_MAIN") == "1" {
 		testHooks = crashAt(os.Getenv("ONRAMP_CRASH_AT"))
 		main()
 		return
 	}
-	clustertest.Main(m)
+	clustertest.Main(giteatest.Wrap(m))
 }
 
 // startCluster runs onramp serve against the shared cluster, on a fresh

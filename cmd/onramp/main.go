@@ -50,14 +50,16 @@ func tuneGC(getenv func(string) string) {
 // Main runs one onramp command. Its fields let tests run it in process.
 type Main struct {
 	Stdout, Stderr io.Writer
-	Getenv         func(string) string
+	// Stdin is what `git connect --token-file -` reads the token from.
+	Stdin  io.Reader
+	Getenv func(string) string
 	// started receives the App of serve, worker and dev once it runs.
 	started chan *App
 }
 
 // NewMain returns a Main wired to the process's streams and environment.
 func NewMain() *Main {
-	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, started: make(chan *App, 1)}
+	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin, Getenv: os.Getenv, started: make(chan *App, 1)}
 }
 
 // Started returns a channel that yields the running App of a server command.
@@ -66,8 +68,9 @@ func (m *Main) Started() <-chan *App { return m.started }
 const usage = `onramp takes a project from "create" to "deployed by GitOps (Flux) in every environment".
 
 Server commands:
-  onramp dev          everything on one machine: SQLite, built-in Git, jobs, a local
-                      Kubernetes control plane with Flux; prints the URL and a token
+  onramp dev [--gitea] everything on one machine: SQLite, built-in Git, jobs, a local
+                      Kubernetes control plane with Flux; prints the URL and a token;
+                      --gitea also runs a Gitea and connects the user to it
   onramp serve        API, web UI, workers and status watcher against a real cluster
   onramp worker       workers and status watcher only (scale-out replicas)
   onramp migrate      apply database migrations and exit
@@ -103,8 +106,8 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		err = m.token(ctx, args[1:])
 	case "version":
 		fmt.Fprintln(m.Stdout, "onramp", version)
-	case "project", "template":
-		return cli.Run(ctx, args, cli.Env{Stdout: m.Stdout, Stderr: m.Stderr, Getenv: m.Getenv})
+	case "project", "template", "git":
+		return cli.Run(ctx, args, cli.Env{Stdout: m.Stdout, Stderr: m.Stderr, Stdin: m.Stdin, Getenv: m.Getenv})
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 	default:

@@ -580,3 +580,28 @@ func BenchmarkWebLiveUpdates(b *testing.B) {
 	b.Logf("project page, empty cache: %d bytes (HTML %d, static %d, API %d); first contentful paint %.0f ms, snapshot rendered %.0f ms",
 		w.Total(), w.HTML, w.Static, w.API, w.FCP, w.Mark)
 }
+
+// TestWebNewProjectOnGitConnection offers the user's git connections on
+// the new project form, and creates the project on the one chosen.
+func TestWebNewProjectOnGitConnection(t *testing.T) {
+	s := startMain(t, "serve", storetest.URL(t, store.SQLite), nil, "--templates-dir", "testdata/templates", "--workers", "0")
+	alice := s.token(t, "alice")
+	in := onramp.GitConnectionCreate{Name: "acme", Kind: "gitea", URL: "https://git.acme.test", Owner: "platform", Token: "never-shown-3f9a"}
+	if _, err := s.app.DB.CreateGitConnection(context.Background(), "alice", in, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	b := webtest.New(t, s.url)
+	signIn(t, b, alice)
+	b.Open("/new")
+	b.Wait("the connection offered", `[...document.querySelectorAll("#git option")].some(o => o.value === "acme")`, 10*time.Second)
+	if webtest.Eval[bool](b, `document.body.innerHTML.includes("never-shown-3f9a")`) {
+		t.Error("the page shows the connection's token")
+	}
+	fillNewProject(t, b, "on-acme", "web-service", "development")
+	webtest.Eval[bool](b, `(s => { s.value = "acme"; return true })(document.getElementById("git"))`)
+	b.Do(chromedp.Click(chromedp.ID("create")))
+	b.Wait("the project page", `location.pathname === "/projects/on-acme"`, 30*time.Second)
+	if p, code := getProject(t, s, alice, "on-acme"); code != 200 || p.Git != "acme" {
+		t.Errorf("the project created with the form: %d, git %q; want it on acme", code, p.Git)
+	}
+}

@@ -64,7 +64,10 @@
     const params = {};
     for (const [name, input] of paramInputs) params[name] = input.value.trim();
     const envs = [...form.querySelectorAll("input[name=environments]:checked")].map((c) => ({ name: c.value, type: c.value }));
-    return { name: document.getElementById("name").value.trim(), template: selected().name, environments: envs, params };
+    const b = { name: document.getElementById("name").value.trim(), template: selected().name, environments: envs, params };
+    const git = document.getElementById("git").value;
+    if (git) b.git = git;
+    return b;
   }
 
   function clearErrors() {
@@ -76,6 +79,7 @@
   // gets focus: "name", "template", "params.port", "environments[1].type".
   function placeOf(field, code) {
     if (field === "name" || (!field && code === "conflict")) return ["err-name", document.getElementById("name")];
+    if (field === "git") return ["err-git", document.getElementById("git")];
     if (field === "template") return ["err-template", form.querySelector("input[name=template]:checked")];
     if (field && field.startsWith("params.")) {
       const input = paramInputs.get(field.slice(7));
@@ -121,7 +125,23 @@
     button.disabled = false;
   }
 
+  // loadConnections offers the caller's Git connections; without any (or
+  // when they cannot be read) the built-in Git server is the one choice.
+  async function loadConnections() {
+    try {
+      const r = await api("/api/v1/git-connections");
+      if (!r.ok) return;
+      const select = document.getElementById("git");
+      for (const c of r.body.connections || []) {
+        select.append(h("option", { value: c.name }, c.name + " (" + c.kind + ", " + c.url + ", owner " + c.owner + ")"));
+      }
+    } catch (e) {
+      // The built-in Git server stays the one choice.
+    }
+  }
+
   async function load() {
+    loadConnections();
     const box = document.getElementById("templates");
     try {
       const r = await api("/api/v1/templates");

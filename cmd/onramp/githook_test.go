@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"code.gitea.io/sdk/gitea"
+
+	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/localgitea/giteatest"
+	"github.com/onramp/onramp/store/storetest"
+)
+
+// TestGitPushWebhook registers a push webhook on a real Gitea when onramp
+// knows its public URL: a push with the git command reaches onramp through
+// Gitea's own delivery and every environment is ready at the new head; a
+// delivery with a wrong signature is 401 and changes nothing.
+func TestGitPushWebhook(t *testing.T) {
+	g := giteatest.Gitea(t)
+	addr := freeAddr(t)
+	s := startCluster(t, storetest.Engines()[0], "--addr", addr, "--public-url", "http://"+addr)
+	tok := s.token(t, "alice")
+	conn := map[string]string{"name": "hooked", "kind": "gitea", "url": g.URL, "owner": g.Admin.User, "token": g.Admin.Token}
+	if code := call(t, "POST", s.url+"/api/v1/git-connections", tok, conn, nil); code != http.StatusCreated {
+		t.Fatalf("connect = %d; want 201", code)
+	}
+	name := uniqueName("hook")
+	if code, out, errOut := runCLI(t, s, tok, "project", "create", name, "--git", "hooked", "--env", "development,staging", "--wait-ready", "--timeout", "3m"); code != 0 {
+		t.Fatalf("create --wait-ready = %d\n%s%s", code, out, errOut)
+	}
+	admin, err := gitea.NewClient(g.URL, gitea.SetToken(g.Admin.Token), gitea.SetGiteaVersion(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks, _, err := admin.ListRepoHooks(g.Admin.User, name, gitea.ListHooksOptions{})
+	if err != nil || len(hooks) != 1 || hooks[0].Config["url"] != "http://"+addr+"/hooks/git/"+name {
+		t.Fatalf("webhooks = %+v, %v; want one to onramp", hooks, err)
+	}
+	before, _ := getProject(t, s, tok, name)
+
+	req, _ := http.NewRequest("POST", s.url+"/hooks/git/"+name, strings.NewReader(`{"ref":"refs/heads/main","after":"0123456789012345678901234567890123456789"}`))
+	req.Header.Set("X-Gitea-Event", "push")
+	req.Header.Set("X-Gitea-Signature", strings.Repeat("ab", 32))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a delivery with a wrong signature = %d; want 401", resp.StatusCode)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if p, _ := getProject(t, s, tok, name); p.Repository.Revision != before.Repository.Revision || p.Phase != onramp.PhaseReady {
+		t.Errorf("after a wrongly signed delivery: %s %s; want %s ready, unchanged", p.Repository.Revision, p.Phase, before.Repository.Revision)
+	}
+
+	dir := t.TempDir()
+	git := gitIn(t, dir)
+	git("clone", "-q", strings.Replace(g.URL, "http://", "http://oauth2:"+g.Admin.Token+"@", 1)+"/"+g.Admin.User+"/"+name+".git", ".")
+	if err := os.WriteFile(filepath.Join(dir, "NOTES.md"), []byte("pushed by the team\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git("add", "NOTES.md")
+	git("commit", "-qm", "Add notes")
+	git("push", "-q", "origin", "main")
+	head := "main@sha1:" + git("rev-parse", "HEAD")
+	waitUntil(t, 2*time.Minute, "ready at the pushed head", func() bool {
+		p, _ := getProject(t, s, tok, name)
+		if p.Phase != onramp.PhaseReady || p.Repository.Revision != head {
+			return false
+		}
+		for _, r := range p.GitOps.Resources {
+			if r.Kind == onramp.KindKustomization && r.Revision != head {
+				return false
+			}
+		}
+		return true
+	})
+	if !strings.Contains(logText(t, s, tok, name), "repair: re-applying") {
+		t.Error("the push was not deployed by the webhook's repair (Flux's own poll got there first?)")
+	}
+
+	if code, out, errOut := runCLI(t, s, tok, "project", "delete", name, "--keep-repository", "--wait", "--timeout", "2m"); code != 0 {
+		t.Fatalf("delete --keep-repository = %d\n%s%s", code, out, errOut)
+	}
+	if hooks, _, err := admin.ListRepoHooks(g.Admin.User, name, gitea.ListHooksOptions{}); err != nil || len(hooks) != 0 {
+		t.Errorf("webhooks after delete = %d, %v; want none", len(hooks), err)
+	}
+	if logs := s.stderr.String(); bytes.Contains([]byte(logs), []byte(g.Admin.Token)) {
+		t.Error("the server's log holds the token")
+	}
+}
