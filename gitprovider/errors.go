@@ -62,6 +62,10 @@ func (e *Error) Is(target error) bool { return target == ErrUnavailable && e.Ret
 // Temporary reports whether a retry may succeed.
 func (e *Error) Temporary() bool { return e.Retry }
 
+// RetryAfter is when the provider said its rate limit ends, or the zero
+// time: callers that know no provider ask errors for it by this method.
+func (e *Error) RetryAfter() time.Time { return e.Reset }
+
 // RetryAt returns when to try err's call again: the announced end of a rate
 // limit, or the zero time when the caller's own backoff applies. ok is
 // false when a retry cannot help.

@@ -205,6 +205,10 @@ func (d *deleteRun) failed(ctx context.Context, err error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	msg := message(err)
+	if delay := retryDelay(err); delay > 0 && !permanent(err) {
+		d.log(ctx, fmt.Sprintf("attempt %d of %d: %s; the rate limit ends in %s, onramp waits until then", d.attempt, d.maxAttempts, msg, delay.Round(time.Second)))
+		return river.JobSnooze(delay)
+	}
 	if !permanent(err) && d.attempt < d.maxAttempts {
 		d.log(ctx, fmt.Sprintf("attempt %d of %d failed: %s; retrying", d.attempt, d.maxAttempts, msg))
 		return err

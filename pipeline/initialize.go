@@ -184,6 +184,10 @@ func (r *initialization) failed(ctx context.Context, stepName string, err error)
 	defer cancel()
 	msg, hint := message(err), hintOf(err)
 	r.Logger.Warn("initialization step failed", "project", r.p.Name, "step", stepName, "attempt", r.attempt, "error", err)
+	if d := retryDelay(err); d > 0 && !permanent(err) {
+		r.log(ctx, stepName, "warn", fmt.Sprintf("attempt %d of %d: %s; the rate limit ends in %s, onramp waits until then", r.attempt, r.maxAttempts, msg, d.Round(time.Second)))
+		return river.JobSnooze(d)
+	}
 	if !permanent(err) && r.attempt < r.maxAttempts {
 		r.log(ctx, stepName, "warn", fmt.Sprintf("attempt %d of %d failed: %s; retrying", r.attempt, r.maxAttempts, msg))
 		return err

@@ -157,6 +157,17 @@ func permanent(err error) bool {
 	return apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsBadRequest(err)
 }
 
+// retryDelay is how long err asks the job to wait before its next attempt:
+// until the end of a rate limit a Git provider announced, or 0 for the
+// queue's own backoff.
+func retryDelay(err error) time.Duration {
+	var limited interface{ RetryAfter() time.Time }
+	if errors.As(err, &limited) {
+		return max(time.Until(limited.RetryAfter()), 0)
+	}
+	return 0
+}
+
 func hintOf(err error) string {
 	var se *stepError
 	if errors.As(err, &se) {
