@@ -1,0 +1,97 @@
+// Command onramp-bench measures onramp as a platform team runs it: a real
+// `onramp serve` process against a local control plane with Flux, given a
+// burst of projects at once. It reports when every project reached 100%
+// and, with -ready, when every one was Ready; the peak memory and the CPU
+// of each process; and the p99 of GET /api/v1/projects/{name} during the
+// burst.
+//
+//	make build && go run ./cmd/onramp-bench -n 200
+//	go run ./cmd/onramp-bench -n 1000 -template worker -ready
+//
+// It is a measurement program, not a test: it asserts nothing.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"time"
+
+	"github.com/onramp/onramp/localcluster"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "onramp-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the measurement's flags.
+type options struct {
+	n           int
+	template    string
+	onramp      string
+	databaseURL string
+	ready       bool
+	timeout     time.Duration
+}
+
+func run(ctx context.Context, args []string) error {
+	var o options
+	fs := flag.NewFlagSet("onramp-bench", flag.ContinueOnError)
+	fs.IntVar(&o.n, "n", 200, "projects submitted at once, 3 environments each")
+	fs.StringVar(&o.template, "template", "web-service", "their template (worker has no Service: the local cluster's Service range holds ~250)")
+	fs.StringVar(&o.onramp, "onramp", "bin/onramp", "the onramp binary to run (make build)")
+	fs.StringVar(&o.databaseURL, "database-url", "", "postgres://… to measure on PostgreSQL (default SQLite in a temporary data dir)")
+	fs.BoolVar(&o.ready, "ready", false, "wait, after 100%, until every project is Ready (real Flux)")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	bin, err := filepath.Abs(o.onramp)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("%s: build onramp first with `make build`, or point -onramp at it", o.onramp)
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "onramp-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	fmt.Println("starting the local control plane…")
+	binDir, err := localcluster.Lookup(ctx, localcluster.BuildOptions{})
+	if err != nil {
+		return fmt.Errorf("the local control plane is not built: run `make localcluster` (%w)", err)
+	}
+	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: binDir, DataDir: filepath.Join(dir, "cluster")})
+	if err != nil {
+		return err
+	}
+	defer cluster.Stop()
+	srv, err := startServer(ctx, bin, dir, o.databaseURL, cluster.KubeconfigPath())
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	m := &measurement{options: o, srv: srv, cluster: cluster}
+	report, err := m.run(ctx)
+	if report != "" {
+		fmt.Print(report)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("not done within -timeout %s: %w", o.timeout, err)
+	}
+	return err
+}
