@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
@@ -115,6 +117,21 @@ func readFetchRequest(r io.Reader) (*fetchRequest, error) {
 	return req, sc.Err()
 }
 
+// hasObject reports whether sto has h, looking again at the packs for a
+// moment before it says no: a fetch that races a push's pack or a repack
+// (TestClonesDuringRepacks, rarely, under load) found an advertised object
+// missing from the packs it had listed a moment before.
+func hasObject(sto storer.Storer, h plumbing.Hash) error {
+	err := sto.HasEncodedObject(h)
+	r, ok := sto.(interface{ Reindex() })
+	for i := 0; err != nil && ok && i < 20; i++ {
+		time.Sleep(25 * time.Millisecond)
+		r.Reindex()
+		err = sto.HasEncodedObject(h)
+	}
+	return err
+}
+
 func parseHash(b []byte) (plumbing.Hash, error) {
 	var h plumbing.Hash
 	if len(b) != 2*len(h) {
@@ -130,8 +147,10 @@ func parseHash(b []byte) (plumbing.Hash, error) {
 // the objects to send.
 func planFetch(sto storer.Storer, req *fetchRequest) (*fetchPlan, error) {
 	for _, h := range req.Wants {
-		if sto.HasEncodedObject(h) != nil {
+		if err := hasObject(sto, h); errors.Is(err, plumbing.ErrObjectNotFound) {
 			return nil, badRequest("want %s: not our ref", h)
+		} else if err != nil {
+			return nil, fmt.Errorf("find %s: %w", h, err)
 		}
 	}
 	plan := &fetchPlan{}
