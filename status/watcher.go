@@ -57,15 +57,31 @@ const flushers = 4
 // writes any more, so that another watcher can take over.
 func (w *Watcher) Run(ctx context.Context) error {
 	defer w.writers.Wait()
-	if err := w.Resync(ctx); err != nil {
-		w.Logger.Warn("resync with the cluster", "error", err)
-	}
+	// Resync once the informers have listed everything: an object deleted
+	// before their list is in neither the list nor the events that follow
+	// it, and a resync before the list would miss one deleted in between.
+	ctx, cancel := context.WithCancel(ctx)
+	synced, resynced := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(resynced)
+		select {
+		case <-synced:
+			if err := w.Resync(ctx); err != nil && ctx.Err() == nil {
+				w.Logger.Warn("resync with the cluster", "error", err)
+			}
+		case <-ctx.Done():
+		}
+	}()
+	defer func() { cancel(); <-resynced }()
 	return w.Kube.Watch(ctx, func(project string, r onramp.Resource) {
 		w.observe(ctx, project, r)
 	}, func(project string, r onramp.Resource) {
 		r.Status, r.Reason, r.Message, r.ObservedAt = onramp.StatusMissing, "NotFound", r.Kind+" was deleted", time.Now()
 		w.observe(ctx, project, r)
-	}, func() { w.Logger.Info("watching every project's objects") })
+	}, func() {
+		w.Logger.Info("watching every project's objects")
+		close(synced)
+	})
 }
 
 // recorded returns a channel closed once every observation of the project

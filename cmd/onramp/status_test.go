@@ -323,9 +323,12 @@ func TestRestartKeepsHistory(t *testing.T) {
 	}
 	srv.url = serverURL(t, second)
 	p := waitPhase(t, srv, tok, name, onramp.PhaseDegraded, time.Minute)
-	if r := resourceOf(p, onramp.KindServiceAccount); r.Status != onramp.StatusMissing {
-		t.Errorf("ServiceAccount deleted while onramp was down: %+v; want missing", r)
-	}
+	// The watcher's resync, once its informers have listed everything,
+	// finds what was deleted while nobody watched.
+	waitUntil(t, 30*time.Second, "the ServiceAccount deleted while onramp was down recorded missing", func() bool {
+		p, _ = getProject(t, srv, tok, name)
+		return resourceOf(p, onramp.KindServiceAccount).Status == onramp.StatusMissing
+	})
 	second.Process.Signal(interruptSignal)
 	second.Wait()
 	third := subprocess(t, env, args...)
