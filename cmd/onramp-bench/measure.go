@@ -23,6 +23,7 @@ type measurement struct {
 	options
 	srv     *server
 	cluster *localcluster.Cluster
+	reached [2]int // projects at 100% and Ready at the last look
 }
 
 // run submits the burst, follows it to the end and returns the report.
@@ -47,14 +48,17 @@ func (m *measurement) run(ctx context.Context) (string, error) {
 	probe := m.probeReads(ctx, names)
 	var at100, atReady time.Duration
 	var peak int
-	for at100 == 0 || (m.ready && atReady == 0) {
+	var stopped error // the time given ran out: report what was reached
+	for stopped == nil && (at100 == 0 || (m.ready && atReady == 0)) {
 		select {
 		case <-ctx.Done():
-			return "", ctx.Err()
+			stopped = ctx.Err()
+			continue
 		case <-time.After(200 * time.Millisecond):
 		}
 		peak = max(peak, rssKiB(procs["onramp"]))
 		done, ready, failed, err := counts(ctx, db)
+		m.reached = [2]int{done, ready}
 		if err != nil {
 			return "", err
 		}
@@ -73,8 +77,13 @@ func (m *measurement) run(ctx context.Context) (string, error) {
 	cpu := cpuTimes(procs)
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%d projects × 3 environments (%s) submitted in %s\n", m.n, m.template, submitted.Round(time.Millisecond))
-	fmt.Fprintf(&b, "  all at 100%%: %s (%.1f projects/s)\n", at100.Round(time.Millisecond), float64(m.n)/at100.Seconds())
-	if m.ready {
+	if stopped != nil {
+		fmt.Fprintf(&b, "  stopped after %s: %d at 100%%, %d Ready\n", time.Since(start).Round(time.Second), m.reached[0], m.reached[1])
+	}
+	if at100 > 0 {
+		fmt.Fprintf(&b, "  all at 100%%: %s (%.1f projects/s)\n", at100.Round(time.Millisecond), float64(m.n)/at100.Seconds())
+	}
+	if atReady > 0 {
 		fmt.Fprintf(&b, "  all Ready:   %s\n", atReady.Round(time.Millisecond))
 	}
 	fmt.Fprintf(&b, "  onramp peak RSS: %d MiB\n", max(peak, hwmKiB(procs["onramp"]))/1024)
@@ -91,7 +100,7 @@ func (m *measurement) run(ctx context.Context) (string, error) {
 		fmt.Fprintf(&b, " %s %.1f", name, (cpu[name] - cpu0[name]).Seconds())
 	}
 	b.WriteString("\n")
-	return b.String(), nil
+	return b.String(), stopped
 }
 
 // submit posts every project at once, 32 requests at a time.
