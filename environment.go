@@ -38,6 +38,17 @@ type Environment struct {
 	Path      string          `json:"path"`
 	Interval  Duration        `json:"interval"`
 	Status    ResourceStatus  `json:"status"`
+	Policy    Policy          `json:"policy"`
+	// Revision is what the environment is meant to run: the branch head
+	// for an auto environment, the promoted revision otherwise. Status
+	// is ready only when Flux is Ready at it.
+	Revision string `json:"revision,omitempty"`
+	// Message is the revision's commit message.
+	Message string `json:"message,omitempty"`
+	// DeployedBy is who promoted or rolled back to Revision; "" when a
+	// push or the initialization put it there.
+	DeployedBy string     `json:"deployed_by,omitempty"`
+	DeployedAt *time.Time `json:"deployed_at,omitempty"`
 }
 
 // Namespace is the Kubernetes namespace of a project's environment.

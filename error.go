@@ -17,6 +17,7 @@ const (
 	EUNAVAILABLE  = "unavailable"
 	EMALFORMED    = "malformed"
 	ETOOMANY      = "too_many"
+	EFORBIDDEN    = "forbidden"
 )
 
 // Error is an error a user can act on: a code, a message that says what to

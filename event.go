@@ -13,6 +13,10 @@ const (
 	EventLog      = "log"
 	EventResource = "resource"
 	EventPhase    = "phase"
+	// EventPromotion carries a promotion or rollback whose status changed.
+	EventPromotion = "promotion"
+	// EventMember carries a member added, changed or (without a role) removed.
+	EventMember = "member"
 )
 
 // Event is one change to a project, stored in order so that a stream can

@@ -27,3 +27,12 @@ type SweepJob struct{}
 
 // Kind names the job for the queue.
 func (SweepJob) Kind() string { return "fail_lost_initializations" }
+
+// PromoteJob applies an approved promotion or rollback and follows it until
+// Flux is Ready at its revision or fails.
+type PromoteJob struct {
+	PromotionID int64 `json:"promotion_id"`
+}
+
+// Kind names the job for the queue.
+func (PromoteJob) Kind() string { return "promote_environment" }

@@ -38,6 +38,8 @@ type Project struct {
 	GitOps       GitOps        `json:"gitops"`
 	CreatedAt    time.Time     `json:"created_at"`
 	UpdatedAt    time.Time     `json:"updated_at"`
+	// Role is the caller's role in the project, when read for a caller.
+	Role Role `json:"role,omitempty"`
 }
 
 // ShownProgress is the progress a project's bar shows: the
@@ -71,6 +73,9 @@ type Repository struct {
 	URL      string `json:"url"`
 	Branch   string `json:"branch"`
 	Revision string `json:"revision"`
+	// Message is the revision's commit message when known; the
+	// environments that run the revision keep it.
+	Message string `json:"-"`
 }
 
 // GitOps summarises the cluster objects onramp created for a project.
@@ -111,6 +116,8 @@ type ProjectCreate struct {
 type EnvironmentSpec struct {
 	Name string          `json:"name"`
 	Type EnvironmentType `json:"type"`
+	// Policy overrides the template's policy for the environment's type.
+	Policy *PolicySpec `json:"policy,omitempty"`
 }
 
 // ProjectFilter selects a page of an owner's projects, newest first.
@@ -209,9 +216,13 @@ func NewProject(c ProjectCreate, t *Template) (*Project, error) {
 		if !ok {
 			return nil, FieldErrorf(fmt.Sprintf("environments[%d].type", i), "template %q has no overlay for %s environments", t.Name, e.Type)
 		}
+		policy := e.Policy.Apply(te.Policy.Apply(DefaultPolicy(e.Type)))
+		if err := policy.Validate(fmt.Sprintf("environments[%d].policy", i)); err != nil {
+			return nil, err
+		}
 		p.Environments = append(p.Environments, Environment{
 			Name: e.Name, Type: e.Type, Namespace: Namespace(c.Name, e.Name),
-			Path: te.Path, Interval: Duration(e.Type.Interval()), Status: StatusPending,
+			Path: te.Path, Interval: Duration(e.Type.Interval()), Status: StatusPending, Policy: policy,
 		})
 	}
 	return p, nil

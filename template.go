@@ -30,6 +30,8 @@ type Parameter struct {
 type TemplateEnvironment struct {
 	Type EnvironmentType `json:"type"`
 	Path string          `json:"path"`
+	// Policy overrides DefaultPolicy(Type) for the template's projects.
+	Policy *PolicySpec `json:"policy,omitempty"`
 }
 
 // Environment returns the template's declaration for an environment type.

@@ -26,6 +26,7 @@ var statusCodes = map[string]int{
 	onramp.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	onramp.EMALFORMED:    http.StatusBadRequest,
 	onramp.ETOOMANY:      http.StatusTooManyRequests,
+	onramp.EFORBIDDEN:    http.StatusForbidden,
 }
 
 // StatusCode returns the HTTP status for an application error code.

@@ -17,7 +17,9 @@ import (
 
 // Server is the HTTP API. Its fields are set by main.
 type Server struct {
-	Projects  onramp.ProjectService
+	Projects onramp.ProjectService
+	// Team serves members and promotions; without it those endpoints are 404.
+	Team      onramp.TeamService
 	Templates onramp.TemplateService
 	Auth      onramp.AuthService
 	Logger    *slog.Logger
@@ -88,6 +90,16 @@ func (s *Server) Handler() http.Handler {
 	api("GET /api/v1/projects/{name}/logs", s.projectLogs)
 	api("GET /api/v1/projects/{name}/history", s.projectHistory)
 	api("GET /api/v1/projects/{name}/events", s.projectEvents)
+	if s.Team != nil {
+		api("GET /api/v1/projects/{name}/members", s.listMembers)
+		api("POST /api/v1/projects/{name}/members", s.setMember)
+		api("DELETE /api/v1/projects/{name}/members/{user}", s.removeMember)
+		api("POST /api/v1/projects/{name}/promotions", s.promote)
+		api("POST /api/v1/projects/{name}/rollbacks", s.rollback)
+		api("GET /api/v1/projects/{name}/promotions", s.listPromotions)
+		api("GET /api/v1/projects/{name}/promotions/{id}", s.getPromotion)
+		api("POST /api/v1/projects/{name}/promotions/{id}/approve", s.approve)
+	}
 	api("GET /api/v1/tokens", s.listTokens)
 	api("POST /api/v1/tokens", s.createToken)
 	api("DELETE /api/v1/tokens/{id}", s.revokeToken)

@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"time"
+
+	"github.com/onramp/onramp"
 )
 
 // objectMeta is the metadata shared by the objects of an environment.
@@ -71,15 +73,20 @@ func Secret(spec EnvironmentSpec) *corev1.Secret {
 	}
 }
 
-// GitRepository is the Flux source that clones the project's branch.
+// GitRepository is the Flux source that clones the project's branch: its
+// head, or the commit of Revision when the environment is pinned to it.
 func GitRepository(spec EnvironmentSpec) *sourcev1.GitRepository {
 	s := spec.withDefaults()
+	ref := &sourcev1.GitRepositoryRef{Branch: s.Branch}
+	if s.Pin && s.Revision != "" {
+		ref.Commit = onramp.CommitOf(s.Revision)
+	}
 	return &sourcev1.GitRepository{
 		TypeMeta:   metav1.TypeMeta{APIVersion: sourcev1.GroupVersion.String(), Kind: sourcev1.GitRepositoryKind},
 		ObjectMeta: fluxMeta(s),
 		Spec: sourcev1.GitRepositorySpec{
 			URL:       s.GitURL,
-			Reference: &sourcev1.GitRepositoryRef{Branch: s.Branch},
+			Reference: ref,
 			SecretRef: &meta.LocalObjectReference{Name: SecretName(s.Project)},
 			Interval:  metav1.Duration{Duration: s.Interval},
 		},

@@ -60,6 +60,9 @@ type EnvironmentSpec struct {
 	// Revision is the revision onramp pushed ("main@sha1:<sha>"); empty
 	// means any revision Flux reports is accepted.
 	Revision string
+	// Pin makes the GitRepository check out Revision's commit instead of
+	// the branch head: the environment moves only when onramp moves it.
+	Pin bool
 }
 
 // withDefaults fills the optional fields.

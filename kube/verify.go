@@ -223,6 +223,7 @@ func gitRepositoryDiff(want, got *sourcev1.GitRepository) []string {
 	w, g := want.Spec, got.Spec
 	p := field("spec.url", g.URL, w.URL)
 	p = append(p, field("spec.ref.branch", refBranch(g.Reference), w.Reference.Branch)...)
+	p = append(p, field("spec.ref.commit", refCommit(g.Reference), w.Reference.Commit)...)
 	p = append(p, field("spec.secretRef.name", secretRefName(g), w.SecretRef.Name)...)
 	p = append(p, field("spec.interval", g.Interval.Duration, w.Interval.Duration)...)
 	return append(p, field("spec.suspend", g.Suspend, false)...)
@@ -249,6 +250,13 @@ func refBranch(ref *sourcev1.GitRepositoryRef) string {
 		return ""
 	}
 	return ref.Branch
+}
+
+func refCommit(ref *sourcev1.GitRepositoryRef) string {
+	if ref == nil {
+		return ""
+	}
+	return ref.Commit
 }
 
 func secretRefName(g sourcev1.GitRepositorySpec) string {

@@ -44,6 +44,7 @@ type Cluster interface {
 	Verify(ctx context.Context, project string, envs []kube.EnvironmentSpec, applied []onramp.Resource) ([]onramp.Resource, error)
 	DeleteProject(ctx context.Context, project string, progress func(kind string, gone bool, msg string)) error
 	Remaining(ctx context.Context, project string) ([]string, error)
+	Rollout(ctx context.Context, spec kube.EnvironmentSpec) (kube.Rollout, error)
 }
 
 // GitResolver returns the Git provider a project's repository lives on:
@@ -55,9 +56,10 @@ type GitResolver interface {
 
 // Deps are the jobs' dependencies, set by main.
 type Deps struct {
-	Store     Store
-	Templates onramp.TemplateService
-	Git       GitResolver
+	Store      Store
+	Promotions PromotionStore
+	Templates  onramp.TemplateService
+	Git        GitResolver
 	// Cluster may be nil when onramp runs without one; steps that need it
 	// then fail with a hint saying how to configure it.
 	Cluster Cluster
@@ -89,6 +91,7 @@ func Register(workers *river.Workers, d *Deps) {
 	river.AddWorker(workers, &InitializeWorker{Deps: d})
 	river.AddWorker(workers, &DeleteWorker{Deps: d})
 	river.AddWorker(workers, &SweepWorker{Deps: d})
+	river.AddWorker(workers, &PromoteWorker{Deps: d})
 }
 
 // PeriodicJobs are the jobs the queue's leader enqueues by itself: the

@@ -143,13 +143,27 @@ func (r *initialization) setupGitOps(ctx context.Context) (onramp.StepDone, erro
 func (r *initialization) envSpecs() []kube.EnvironmentSpec {
 	var specs []kube.EnvironmentSpec
 	for _, e := range r.p.Environments {
-		specs = append(specs, kube.EnvironmentSpec{
-			Project: r.p.Name, Environment: e.Name, Type: e.Type, Namespace: e.Namespace,
-			Path: e.Path, Interval: e.Interval.Std(), GitSecret: r.cred.Data,
-			GitURL: r.cred.URL, Branch: r.repo.Branch, Revision: r.repo.Revision,
-		})
+		specs = append(specs, envSpec(r.p, e, r.repo, r.cred))
 	}
 	return specs
+}
+
+// envSpec is an environment's objects: an environment that follows the
+// branch at the repository's head, one that moves by promotion pinned to
+// its own revision (the head, until its first promotion).
+func envSpec(p *onramp.Project, e onramp.Environment, repo onramp.Repository, cred onramp.GitCredential) kube.EnvironmentSpec {
+	spec := kube.EnvironmentSpec{
+		Project: p.Name, Environment: e.Name, Type: e.Type, Namespace: e.Namespace,
+		Path: e.Path, Interval: e.Interval.Std(), GitSecret: cred.Data,
+		GitURL: cred.URL, Branch: repo.Branch, Revision: repo.Revision,
+	}
+	if e.Policy.Mode == onramp.PolicyPromote {
+		spec.Pin = true
+		if e.Revision != "" {
+			spec.Revision = e.Revision
+		}
+	}
+	return spec
 }
 
 // stepSpan returns the progress before an initialization step and its weight.

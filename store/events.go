@@ -64,13 +64,13 @@ func (db *DB) lockProject(ctx context.Context, tx *txn, projectID int64, async b
 // ProjectEvents returns the owner's project's events after afterID, in one
 // statement: event streams ask at every commit. A project that exists
 // without newer events is one row of NULL events.
-func (db *DB) ProjectEvents(ctx context.Context, owner, name string, afterID int64, limit int) ([]onramp.Event, error) {
+func (db *DB) ProjectEvents(ctx context.Context, user, name string, afterID int64, limit int) ([]onramp.Event, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
 	rows, err := db.db.QueryContext(ctx, db.q(`SELECT e.id, e.type, e.data, e.at FROM projects p JOIN users u ON u.id = p.owner_id
 		LEFT JOIN events e ON e.project_id = p.id AND e.id > ?
-		WHERE p.name = ? AND u.name = ? ORDER BY e.id LIMIT ?`), afterID, name, owner, limit)
+		WHERE p.name = ? AND `+memberOf+` ORDER BY e.id LIMIT ?`), afterID, name, user, user, limit)
 	if err != nil {
 		return nil, fmt.Errorf("events of %s: %w", name, err)
 	}
@@ -123,8 +123,8 @@ func (db *DB) Events(ctx context.Context, projectID, afterID int64, limit int) (
 }
 
 // LastProjectEvent returns the ID of the owner's project's newest event, or 0.
-func (db *DB) LastProjectEvent(ctx context.Context, owner, name string) (int64, error) {
-	projectID, err := db.projectID(ctx, owner, name)
+func (db *DB) LastProjectEvent(ctx context.Context, user, name string) (int64, error) {
+	projectID, _, err := db.access(ctx, user, name, onramp.RoleViewer, "")
 	if err != nil {
 		return 0, err
 	}

@@ -13,7 +13,8 @@ import (
 var _ onramp.GitAuthorizer = (*DB)(nil)
 
 // AuthorizeGit lets Flux read a project's repository with the project's
-// sealed read credential, and its owner read and write with an API token.
+// sealed read credential; with an API token, its viewers read, its
+// deployers and admins (the owner among them) read and write.
 // Credentials are checked before the project is looked for, so that a
 // caller without valid ones gets EUNAUTHORIZED whether the project exists
 // or not; a signed-in caller gets ENOTFOUND for other owners' projects, so
@@ -26,14 +27,12 @@ func (db *DB) AuthorizeGit(ctx context.Context, project, username, password stri
 	if err != nil {
 		return err
 	}
-	_, owner, err := db.gitProject(ctx, project)
-	if err != nil {
-		return err
+	need, action := onramp.RoleViewer, ""
+	if write {
+		need, action = onramp.RoleDeployer, "pushing"
 	}
-	if u.Name != owner {
-		return notFound(project)
-	}
-	return nil
+	_, _, err = db.access(ctx, u.Name, project, need, action)
+	return err
 }
 
 // authorizeGitRead checks Flux's read credential for project. A missing

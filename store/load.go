@@ -66,14 +66,18 @@ func (db *DB) loadChildren(ctx context.Context, byID map[int64]*onramp.Project) 
 			}
 		})
 	}
-	load(0, "environments", `SELECT project_id, name, type, namespace, path, interval_s, status FROM environments WHERE project_id IN `+in+` ORDER BY project_id, position`,
+	load(0, "environments", `SELECT project_id, name, type, namespace, path, interval_s, status, policy, approvals, rollback_skips_approvals,
+		revision, message, deployed_by, deployed_at FROM environments WHERE project_id IN `+in+` ORDER BY project_id, position`,
 		func(id int64, rows *sql.Rows) error {
 			var e onramp.Environment
-			var interval int64
-			if err := rows.Scan(&id, &e.Name, &e.Type, &e.Namespace, &e.Path, &interval, &e.Status); err != nil {
+			var interval, skips int64
+			var deployed sql.NullInt64
+			if err := rows.Scan(&id, &e.Name, &e.Type, &e.Namespace, &e.Path, &interval, &e.Status, &e.Policy.Mode, &e.Policy.Approvals, &skips,
+				&e.Revision, &e.Message, &e.DeployedBy, &deployed); err != nil {
 				return err
 			}
 			e.Interval = onramp.Duration(time.Duration(interval) * time.Second)
+			e.Policy.RollbackSkipsApprovals, e.DeployedAt = skips != 0, optTime(deployed)
 			byID[id].Environments = append(byID[id].Environments, e)
 			return nil
 		})

@@ -225,6 +225,20 @@ func (db *DB) setRepositoryTx(ctx context.Context, tx *txn, id int64, repo onram
 	if err != nil {
 		return fmt.Errorf("set repository: %w", err)
 	}
+	if repo.Revision == "" {
+		return nil
+	}
+	// The environments that follow the branch run its head from now on;
+	// the others start at the first revision and then move by promotion.
+	_, err = tx.ExecContext(ctx, db.q(`UPDATE environments SET revision = ?, message = '', deployed_by = '', deployed_at = ?
+		WHERE project_id = ? AND (policy = ? OR revision = '') AND revision <> ?`),
+		repo.Revision, db.now(), id, onramp.PolicyAuto, repo.Revision)
+	if err == nil && repo.Message != "" {
+		_, err = tx.ExecContext(ctx, db.q(`UPDATE environments SET message = ? WHERE project_id = ? AND revision = ?`), repo.Message, id, repo.Revision)
+	}
+	if err != nil {
+		return fmt.Errorf("set the revision of the environments that follow the branch: %w", err)
+	}
 	return nil
 }
 

@@ -78,11 +78,12 @@ func (db *DB) insertProject(ctx context.Context, tx *txn, owner string, p *onram
 	}
 	var envs []any
 	for i, e := range p.Environments {
-		envs = append(envs, p.ID, i, e.Name, e.Type, e.Namespace, e.Path, int64(time.Duration(e.Interval)/time.Second), onramp.StatusPending)
+		envs = append(envs, p.ID, i, e.Name, e.Type, e.Namespace, e.Path, int64(time.Duration(e.Interval)/time.Second), onramp.StatusPending,
+			e.Policy.Mode, e.Policy.Approvals, boolInt(e.Policy.RollbackSkipsApprovals))
 	}
 	if len(envs) > 0 {
-		_, err = tx.ExecContext(ctx, db.q(`INSERT INTO environments (project_id, position, name, type, namespace, path, interval_s, status)
-			VALUES `+placeholders(len(p.Environments), 8)), envs...)
+		_, err = tx.ExecContext(ctx, db.q(`INSERT INTO environments (project_id, position, name, type, namespace, path, interval_s, status, policy, approvals, rollback_skips_approvals)
+			VALUES `+placeholders(len(p.Environments), 11)), envs...)
 		if err != nil {
 			return err
 		}
@@ -118,10 +119,11 @@ func (db *DB) insertProjectPostgres(ctx context.Context, tx *txn, owner string, 
 	if len(p.Environments) > 0 {
 		var rows []string
 		for i, e := range p.Environments {
-			rows = append(rows, fmt.Sprintf("(%s, %s, %s, %s, %s, %s, %s)", arg(i, "::bigint"), arg(e.Name, "::text"), arg(e.Type, "::text"),
-				arg(e.Namespace, "::text"), arg(e.Path, "::text"), arg(int64(time.Duration(e.Interval)/time.Second), "::bigint"), arg(onramp.StatusPending, "::text")))
+			rows = append(rows, fmt.Sprintf("(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", arg(i, "::bigint"), arg(e.Name, "::text"), arg(e.Type, "::text"),
+				arg(e.Namespace, "::text"), arg(e.Path, "::text"), arg(int64(time.Duration(e.Interval)/time.Second), "::bigint"), arg(onramp.StatusPending, "::text"),
+				arg(e.Policy.Mode, "::text"), arg(e.Policy.Approvals, "::bigint"), arg(boolInt(e.Policy.RollbackSkipsApprovals), "::bigint")))
 		}
-		q.WriteString(`, e AS (INSERT INTO environments (project_id, position, name, type, namespace, path, interval_s, status)
+		q.WriteString(`, e AS (INSERT INTO environments (project_id, position, name, type, namespace, path, interval_s, status, policy, approvals, rollback_skips_approvals)
 		SELECT p.id, v.* FROM p, (VALUES ` + strings.Join(rows, ", ") + `) v)`)
 	}
 	var steps []string
@@ -168,6 +170,13 @@ func created(p *onramp.Project, owner string, now int64) {
 	p.GitOps = onramp.GitOps{Resources: []onramp.Resource{}}
 }
 
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // conflict explains which uniqueness rule a new project broke.
 func (db *DB) conflict(ctx context.Context, p *onramp.Project) error {
 	var n int
@@ -197,28 +206,23 @@ func (db *DB) insertSteps(ctx context.Context, tx *txn, projectID int64, job str
 	return nil
 }
 
-// projectID returns the ID of the owner's project, or ENOTFOUND: another
-// owner's project is not found either.
-func (db *DB) projectID(ctx context.Context, owner, name string) (int64, error) {
-	var id int64
-	err := db.db.QueryRowContext(ctx, db.q(`SELECT p.id FROM projects p JOIN users u ON u.id = p.owner_id WHERE p.name = ? AND u.name = ?`), name, owner).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, notFound(name)
-	}
-	return id, err
-}
-
 func notFound(name string) error {
 	return onramp.Errorf(onramp.ENOTFOUND, "project %q not found", name)
 }
 
-// FindProject returns the owner's project.
-func (db *DB) FindProject(ctx context.Context, owner, name string) (*onramp.Project, error) {
-	id, err := db.projectID(ctx, owner, name)
+// FindProject returns a project its owner or a member may see, with the
+// user's role in it.
+func (db *DB) FindProject(ctx context.Context, user, name string) (*onramp.Project, error) {
+	id, role, err := db.access(ctx, user, name, onramp.RoleViewer, "")
 	if err != nil {
 		return nil, err
 	}
-	return db.ProjectByID(ctx, id)
+	p, err := db.ProjectByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p.Role = role
+	return p, nil
 }
 
 // ProjectByID returns a project whoever owns it, for the workers.
@@ -274,8 +278,9 @@ func (db *DB) ProjectByName(ctx context.Context, name string) (*onramp.Project, 
 	return ps[0], nil
 }
 
-// ListProjects returns a page of the owner's projects, newest first.
-func (db *DB) ListProjects(ctx context.Context, owner string, f onramp.ProjectFilter) ([]*onramp.Project, string, error) {
+// ListProjects returns a page of the projects the user owns or is a
+// member of, newest first.
+func (db *DB) ListProjects(ctx context.Context, user string, f onramp.ProjectFilter) ([]*onramp.Project, string, error) {
 	limit := f.Limit
 	if limit <= 0 || limit > 100 {
 		limit = 50
@@ -289,7 +294,7 @@ func (db *DB) ListProjects(ctx context.Context, owner string, f onramp.ProjectFi
 		}
 		before = v
 	}
-	ps, err := db.queryProjects(ctx, `JOIN users u ON u.id = p.owner_id WHERE u.name = ? AND p.id < ? ORDER BY p.id DESC LIMIT ?`, owner, before, limit+1)
+	ps, err := db.queryProjects(ctx, `JOIN users u ON u.id = p.owner_id WHERE `+memberOf+` AND p.id < ? ORDER BY p.id DESC LIMIT ?`, user, user, before, limit+1)
 	if err != nil {
 		return nil, "", err
 	}

@@ -16,8 +16,8 @@ import (
 // RequestDelete marks the owner's project and its environments deleting
 // and enqueues its deletion.
 // Asking again while it is being deleted is not an error.
-func (db *DB) RequestDelete(ctx context.Context, owner, name string, opts onramp.DeleteOptions) (*onramp.Project, error) {
-	id, err := db.projectID(ctx, owner, name)
+func (db *DB) RequestDelete(ctx context.Context, user, name string, opts onramp.DeleteOptions) (*onramp.Project, error) {
+	id, _, err := db.access(ctx, user, name, onramp.RoleAdmin, "deleting the project")
 	if err != nil {
 		return nil, err
 	}
@@ -43,8 +43,8 @@ func (db *DB) RequestDelete(ctx context.Context, owner, name string, opts onramp
 // re-applies a set-up project's objects from the recorded desired state.
 // The phase is read under the project's lock, so that a job ending
 // meanwhile is not taken for a lost one.
-func (db *DB) RequestRetry(ctx context.Context, owner, name string) (*onramp.Project, error) {
-	id, err := db.projectID(ctx, owner, name)
+func (db *DB) RequestRetry(ctx context.Context, user, name string) (*onramp.Project, error) {
+	id, _, err := db.access(ctx, user, name, onramp.RoleDeployer, "retrying")
 	if err != nil {
 		return nil, err
 	}
@@ -200,8 +200,8 @@ func (db *DB) RequestRepair(ctx context.Context, name string) error {
 }
 
 // ProjectLogs returns the owner's project's log lines after afterID.
-func (db *DB) ProjectLogs(ctx context.Context, owner, name string, afterID int64) ([]onramp.LogLine, error) {
-	id, err := db.projectID(ctx, owner, name)
+func (db *DB) ProjectLogs(ctx context.Context, user, name string, afterID int64) ([]onramp.LogLine, error) {
+	id, _, err := db.access(ctx, user, name, onramp.RoleViewer, "")
 	if err != nil {
 		return nil, err
 	}
@@ -224,8 +224,8 @@ func (db *DB) ProjectLogs(ctx context.Context, owner, name string, afterID int64
 }
 
 // ProjectHistory returns the owner's project's status transitions, oldest first.
-func (db *DB) ProjectHistory(ctx context.Context, owner, name string) ([]onramp.StatusTransition, error) {
-	id, err := db.projectID(ctx, owner, name)
+func (db *DB) ProjectHistory(ctx context.Context, user, name string) ([]onramp.StatusTransition, error) {
+	id, _, err := db.access(ctx, user, name, onramp.RoleViewer, "")
 	if err != nil {
 		return nil, err
 	}

@@ -91,7 +91,10 @@ func (db *DB) writeResourcesTx(ctx context.Context, tx *txn, projectID int64, rs
 		}
 		at := r.ObservedAt.UnixMicro()
 		upserts = append(upserts, projectID, r.Kind, r.Namespace, r.Name, r.Environment, r.Status, r.Reason, r.Message, r.Hint, r.Revision, r.ObservedGeneration, at)
-		if !exists || old.Status != r.Status {
+		// A move to another revision while ready is a transition too:
+		// the revisions an environment was Ready at are what promotions
+		// and rollbacks choose from.
+		if !exists || old.Status != r.Status || (r.Status == onramp.StatusReady && old.Revision != r.Revision) {
 			transitions = append(transitions, projectID, r.Kind, r.Namespace, r.Name, old.Status, r.Status, r.Reason, r.Message, r.Revision, at)
 		}
 		n++

@@ -108,7 +108,7 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 		// One limiter of refused credentials for the API, the pages and Git.
 		auth := api.NewAuthLimiter(a.DB, a.DB, cfg.Limits.AuthFailuresPerMinute)
 		srv := &api.Server{
-			Projects: a.DB, Templates: tmpl, Auth: auth, Logger: logger,
+			Projects: a.DB, Team: a.DB, Templates: tmpl, Auth: auth, Logger: logger,
 			Ready: a.ready, Changed: a.DB.Changed, Poll: a.Config.EventPoll, Namespaces: namespaces,
 			GitConnections: a.DB, GitChecker: gitprovider.Checker{}, GitHook: resolver.gitHook(logger),
 			Registry: a.registry, Limits: cfg.Limits,
@@ -178,7 +178,7 @@ func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Regis
 	}
 	opts := store.QueueOptions{Logger: quiet}
 	if roles.Workers {
-		deps := &pipeline.Deps{Store: a.DB, Templates: tmpl, Git: resolver, Logger: a.Logger, Namespaces: namespaces,
+		deps := &pipeline.Deps{Store: a.DB, Promotions: a.DB, Templates: tmpl, Git: resolver, Logger: a.Logger, Namespaces: namespaces,
 			// An attempt that hangs on the cluster ends well within the job's
 			// time, so that it is logged and retried.
 			AttemptTimeout: min(30*time.Second, a.Config.JobTimeout/2)}
