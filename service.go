@@ -56,6 +56,10 @@ type GitProvider interface {
 	Commit(ctx context.Context, project string, files Files, message string) (string, error)
 	// Head returns the branch head's revision, "main@sha1:<sha>".
 	Head(ctx context.Context, project string) (string, error)
+	// CommitMessage returns the message of the commit at revision
+	// ("main@sha1:<sha>" as Flux writes it, or a bare SHA), or ENOTFOUND
+	// when the repository has no such commit. Trailing newlines are cut.
+	CommitMessage(ctx context.Context, project, revision string) (string, error)
 	// DeleteRepository removes the repository; a missing one is not an error.
 	DeleteRepository(ctx context.Context, project string) error
 	// DeployCredential makes sure the repository has a read-only
