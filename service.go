@@ -56,6 +56,10 @@ type GitProvider interface {
 	Commit(ctx context.Context, project string, files Files, message string) (string, error)
 	// Head returns the branch head's revision, "main@sha1:<sha>".
 	Head(ctx context.Context, project string) (string, error)
+	// CommitMessage returns the message of the commit at revision
+	// ("main@sha1:<sha>" as Flux writes it, or a bare SHA), or ENOTFOUND
+	// when the repository has no such commit. Trailing newlines are cut.
+	CommitMessage(ctx context.Context, project, revision string) (string, error)
 	// DeleteRepository removes the repository; a missing one is not an error.
 	DeleteRepository(ctx context.Context, project string) error
 	// DeployCredential makes sure the repository has a read-only
@@ -115,4 +119,24 @@ const (
 // the built-in Git server. It returns EUNAUTHORIZED or ENOTFOUND.
 type GitAuthorizer interface {
 	AuthorizeGit(ctx context.Context, project, username, password string, write bool) error
+}
+
+// TeamService manages a project's members and moves its environments.
+// The caller's role in the project decides what they may do: a
+// non-member gets ENOTFOUND, a member whose role is too low EFORBIDDEN.
+type TeamService interface {
+	Members(ctx context.Context, user, project string) ([]Member, error)
+	// SetMember adds a member or changes a member's role (admin).
+	SetMember(ctx context.Context, user, project string, c MemberChange) (*Member, error)
+	// RemoveMember takes a member's access away (admin).
+	RemoveMember(ctx context.Context, user, project, member string) error
+	// RequestPromotion records a promotion or rollback (deployer; forced,
+	// admin): it waits for approvals or is enqueued.
+	RequestPromotion(ctx context.Context, user, project string, req PromotionRequest) (*Promotion, error)
+	// Approve approves another member's waiting promotion (deployer).
+	Approve(ctx context.Context, user, project string, id int64) (*Promotion, error)
+	// Promotions is the audit trail, newest first; env keeps one
+	// environment's.
+	Promotions(ctx context.Context, user, project, env string) ([]*Promotion, error)
+	FindPromotion(ctx context.Context, user, project string, id int64) (*Promotion, error)
 }

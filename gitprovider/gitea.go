@@ -200,3 +200,19 @@ func (p *giteaProvider) DeleteRepository(ctx context.Context, name string) error
 	}
 	return nil
 }
+
+// CommitMessage reads the commit with GET /repos/{owner}/{repo}/git/commits/{sha}.
+func (p *giteaProvider) CommitMessage(ctx context.Context, repo Repo, sha string) (string, error) {
+	op := "read commit " + sha + " of " + repo.FullName()
+	c, resp, err := p.client(ctx).GetSingleCommit(repo.Owner, repo.Name, sha)
+	if status(resp) == http.StatusNotFound {
+		return "", newError(op, 404, fmt.Sprintf("%s has no commit %s", repo.FullName(), sha), err)
+	}
+	if err != nil {
+		return "", p.fail(op, resp, err)
+	}
+	if c.RepoCommit == nil {
+		return "", &Error{Op: op, Status: status(resp), Code: onramp.EINTERNAL, Message: "Gitea answered a commit without its message"}
+	}
+	return c.RepoCommit.Message, nil
+}

@@ -75,6 +75,29 @@ func TestGiteaPush(t *testing.T) {
 	}
 }
 
+// TestGiteaCommitMessage reads the message of a pushed commit through a
+// Project, as the jobs do.
+func TestGiteaCommitMessage(t *testing.T) {
+	e := newGiteaEnv(t)
+	p := &gitprovider.Project{Provider: e.p}
+	name := projectName(t)
+	if _, err := p.CreateRepository(ctx(t), name); err != nil {
+		t.Fatal(err)
+	}
+	unknown := "main@sha1:" + strings.Repeat("0", 40)
+	_, err := p.CommitMessage(ctx(t), name, unknown)
+	wantCode(t, err, onramp.ENOTFOUND) // an empty repository
+	rev, err := p.Commit(ctx(t), name, files, "Render shop\n\nFrom template web.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.CommitMessage(ctx(t), name, rev); err != nil || got != "Render shop\n\nFrom template web." {
+		t.Errorf("CommitMessage(%s) = %q, %v; want %q", rev, got, err, "Render shop\n\nFrom template web.")
+	}
+	_, err = p.CommitMessage(ctx(t), name, unknown)
+	wantCode(t, err, onramp.ENOTFOUND)
+}
+
 // gitCommitMeanwhile clones repo with the git command, commits a file and
 // pushes it, as a repository's owner would; it returns the new commit. The
 // token travels in a header, never in a URL.

@@ -197,3 +197,20 @@ func (p *githubProvider) DeleteRepository(ctx context.Context, name string) erro
 	}
 	return nil
 }
+
+// CommitMessage reads the commit with GET /repos/{owner}/{repo}/commits/{sha}.
+// GitHub answers 422 ("No commit found for SHA") for a commit it does not
+// have and 409 ("Git Repository is empty.") before the first push: for
+// the caller both mean there is no such commit.
+func (p *githubProvider) CommitMessage(ctx context.Context, repo Repo, sha string) (string, error) {
+	op := "read commit " + sha + " of " + repo.FullName()
+	c, resp, err := p.client.Repositories.GetCommit(ctx, repo.Owner, repo.Name, sha, nil)
+	switch ghStatus(resp) {
+	case http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusConflict:
+		return "", newError(op, 404, fmt.Sprintf("%s has no commit %s", repo.FullName(), sha), err)
+	}
+	if err != nil {
+		return "", p.fail(op, resp, err)
+	}
+	return c.GetCommit().GetMessage(), nil
+}

@@ -21,20 +21,22 @@ type fakeGitHub struct {
 	login  string
 	scopes string // X-OAuth-Scopes; "-" for a fine-grained token
 
-	mu     sync.Mutex
-	orgs   map[string]string // login -> the user's role
-	repos  map[string]map[string]any
-	keys   map[string][]map[string]any
-	hooks  map[string][]map[string]any
-	nextID int64
-	fail   func(w http.ResponseWriter, r *http.Request) bool // answers instead when it returns true
+	mu      sync.Mutex
+	orgs    map[string]string // login -> the user's role
+	repos   map[string]map[string]any
+	keys    map[string][]map[string]any
+	hooks   map[string][]map[string]any
+	commits map[string]map[string]string // sha -> message; a test adds them
+	nextID  int64
+	fail    func(w http.ResponseWriter, r *http.Request) bool // answers instead when it returns true
 }
 
 // newFakeGitHub serves a GitHub whose token belongs to "octo".
 func newFakeGitHub(t *testing.T) *fakeGitHub {
 	f := &fakeGitHub{token: "ghp_" + strings.Repeat("s3cr3t", 6), login: "octo", scopes: "repo, delete_repo",
 		orgs: map[string]string{"platform": "admin"}, repos: map[string]map[string]any{},
-		keys: map[string][]map[string]any{}, hooks: map[string][]map[string]any{}, nextID: 100}
+		keys: map[string][]map[string]any{}, hooks: map[string][]map[string]any{},
+		commits: map[string]map[string]string{}, nextID: 100}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -146,7 +148,10 @@ func (f *fakeGitHub) serveRepo(w http.ResponseWriter, r *http.Request, full stri
 		delete(f.repos, full)
 		delete(f.keys, full)
 		delete(f.hooks, full)
+		delete(f.commits, full)
 		w.WriteHeader(204)
+	case rest[0] == "commits" && len(rest) == 2 && r.Method == "GET":
+		f.serveCommit(w, full, rest[1])
 	case rest[0] == "keys":
 		f.keys[full] = f.serveList(w, r, f.keys[full], rest[1:])
 	case rest[0] == "hooks":
@@ -206,4 +211,23 @@ func (f *fakeGitHub) serveList(w http.ResponseWriter, r *http.Request, items []m
 		ghError(w, 404, "Not Found")
 	}
 	return items
+}
+
+// serveCommit answers GET /repos/{owner}/{repo}/commits/{sha}: 409 for an
+// empty repository, 422 for a commit it does not have, as GitHub does.
+func (f *fakeGitHub) serveCommit(w http.ResponseWriter, full, sha string) {
+	commits := f.commits[full]
+	if len(commits) == 0 {
+		ghError(w, 409, "Git Repository is empty.")
+		return
+	}
+	msg, ok := commits[sha]
+	if !ok {
+		ghError(w, 422, "No commit found for SHA: "+sha)
+		return
+	}
+	author := map[string]any{"name": "onramp", "email": "onramp@localhost", "date": "2026-01-02T03:04:05Z"}
+	ghJSON(w, 200, map[string]any{"sha": sha, "html_url": f.srv.URL + "/" + full + "/commit/" + sha,
+		"commit":  map[string]any{"message": msg, "author": author, "committer": author},
+		"parents": []any{}, "files": []any{}})
 }

@@ -252,3 +252,28 @@ func TestGitHubUserOwner(t *testing.T) {
 		t.Fatalf("EnsureRepository() = %+v, %v; want private octo/shop", repo, err)
 	}
 }
+
+// TestGitHubCommitMessage reads commits through a Project, as the jobs do.
+func TestGitHubCommitMessage(t *testing.T) {
+	f := newFakeGitHub(t)
+	p := &gitprovider.Project{Provider: f.provider(t, "platform")}
+	if _, err := p.CreateRepository(ctx(t), "shop"); err != nil {
+		t.Fatal(err)
+	}
+	sha := strings.Repeat("5e", 20)
+	_, err := p.CommitMessage(ctx(t), "shop", "main@sha1:"+sha)
+	wantCode(t, err, onramp.ENOTFOUND) // an empty repository
+	f.commits["platform/shop"] = map[string]string{sha: "Render shop\n\nFrom template web.\n"}
+	if got, err := p.CommitMessage(ctx(t), "shop", "main@sha1:"+sha); err != nil || got != "Render shop\n\nFrom template web." {
+		t.Errorf("CommitMessage() = %q, %v; want %q", got, err, "Render shop\n\nFrom template web.")
+	}
+	_, err = p.CommitMessage(ctx(t), "shop", strings.Repeat("0", 40))
+	wantCode(t, err, onramp.ENOTFOUND)
+	f.fail = func(w http.ResponseWriter, r *http.Request) bool {
+		w.Header().Set("X-RateLimit-Remaining", "0")
+		ghError(w, 403, "API rate limit exceeded for user ID 1.")
+		return true
+	}
+	_, err = p.CommitMessage(ctx(t), "shop", sha)
+	wantRetry(t, err, true)
+}

@@ -191,3 +191,18 @@ func (p *gitlabProvider) DeleteRepository(ctx context.Context, name string) erro
 	}
 	return nil
 }
+
+// CommitMessage reads the commit with GET
+// /projects/:id/repository/commits/:sha, without the stats GitLab would
+// otherwise compute.
+func (p *gitlabProvider) CommitMessage(ctx context.Context, repo Repo, sha string) (string, error) {
+	op := "read commit " + sha + " of " + repo.FullName()
+	c, resp, err := p.client.Commits.GetCommit(repo.ID, sha, &gitlab.GetCommitOptions{Stats: gitlab.Ptr(false)}, gitlab.WithContext(ctx))
+	if glStatus(resp) == http.StatusNotFound {
+		return "", newError(op, 404, fmt.Sprintf("%s has no commit %s", repo.FullName(), sha), err)
+	}
+	if err != nil {
+		return "", p.fail(op, resp, err)
+	}
+	return c.Message, nil
+}

@@ -25,6 +25,7 @@ type fakeGitLab struct {
 	projects map[string]map[string]any // by path_with_namespace
 	tokens   map[int64][]map[string]any
 	hooks    map[int64][]map[string]any
+	commits  map[int64]map[string]string // sha -> message; a test adds them
 	nextID   int64
 	fail     func(w http.ResponseWriter, r *http.Request) bool
 }
@@ -33,7 +34,8 @@ type fakeGitLab struct {
 // Maintainer of group "platform".
 func newFakeGitLab(t *testing.T) *fakeGitLab {
 	f := &fakeGitLab{token: "glpat-" + strings.Repeat("S3cr3t", 4), scopes: []string{"api"},
-		projects: map[string]map[string]any{}, tokens: map[int64][]map[string]any{}, hooks: map[int64][]map[string]any{}, nextID: 500}
+		projects: map[string]map[string]any{}, tokens: map[int64][]map[string]any{}, hooks: map[int64][]map[string]any{},
+		commits: map[int64]map[string]string{}, nextID: 500}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -148,6 +150,8 @@ func (f *fakeGitLab) serveProject(w http.ResponseWriter, r *http.Request, id str
 		f.tokens[pid] = f.serveList(w, r, f.tokens[pid], rest[1:], true)
 	case rest[0] == "hooks":
 		f.hooks[pid] = f.serveList(w, r, f.hooks[pid], rest[1:], false)
+	case len(rest) == 3 && rest[0] == "repository" && rest[1] == "commits" && r.Method == "GET":
+		f.serveCommit(w, pid, rest[2])
 	default:
 		glError(w, 404, "404 Not Found")
 	}
@@ -212,4 +216,17 @@ func (f *fakeGitLab) serveList(w http.ResponseWriter, r *http.Request, items []m
 		glError(w, 404, "404 Not Found")
 	}
 	return items
+}
+
+// serveCommit answers GET /projects/:id/repository/commits/:sha.
+func (f *fakeGitLab) serveCommit(w http.ResponseWriter, pid int64, sha string) {
+	msg, ok := f.commits[pid][sha]
+	if !ok {
+		glError(w, 404, "404 Commit Not Found")
+		return
+	}
+	title, _, _ := strings.Cut(msg, "\n")
+	glJSON(w, 200, map[string]any{"id": sha, "short_id": sha[:8], "title": title, "message": msg,
+		"author_name": "onramp", "author_email": "onramp@localhost", "created_at": "2026-01-02T03:04:05.000Z",
+		"parent_ids": []string{}, "status": nil})
 }

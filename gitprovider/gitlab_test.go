@@ -223,3 +223,19 @@ func TestGitLabUserOwner(t *testing.T) {
 		t.Fatalf("EnsureRepository() = %+v, %v; want private alice/shop", repo, err)
 	}
 }
+
+// TestGitLabCommitMessage reads commits through a Project, as the jobs do.
+func TestGitLabCommitMessage(t *testing.T) {
+	f := newFakeGitLab(t)
+	p := &gitprovider.Project{Provider: f.provider(t, "platform")}
+	if _, err := p.CreateRepository(ctx(t), "shop"); err != nil {
+		t.Fatal(err)
+	}
+	sha := strings.Repeat("5e", 20)
+	_, err := p.CommitMessage(ctx(t), "shop", "main@sha1:"+sha)
+	wantCode(t, err, onramp.ENOTFOUND)
+	f.commits[f.projects["platform/shop"]["id"].(int64)] = map[string]string{sha: "Render shop\n"}
+	if got, err := p.CommitMessage(ctx(t), "shop", "main@sha1:"+sha); err != nil || got != "Render shop" {
+		t.Errorf("CommitMessage() = %q, %v; want %q", got, err, "Render shop")
+	}
+}

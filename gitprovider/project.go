@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/onramp/onramp"
 )
@@ -83,6 +84,20 @@ func (p *Project) Head(ctx context.Context, project string) (string, error) {
 		return "", err
 	}
 	return p.Provider.Head(ctx, repo)
+}
+
+// CommitMessage reads the commit at revision from the provider.
+func (p *Project) CommitMessage(ctx context.Context, project, revision string) (string, error) {
+	sha, err := onramp.RevisionSHA(revision)
+	if err != nil {
+		return "", err
+	}
+	repo, err := p.repository(ctx, project)
+	if err != nil {
+		return "", err
+	}
+	msg, err := p.Provider.CommitMessage(ctx, repo, sha)
+	return strings.TrimRight(msg, "\n"), err
 }
 
 // DeleteRepository deletes onramp's repository, with its keys.

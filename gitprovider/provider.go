@@ -150,6 +150,10 @@ type Provider interface {
 	// Head returns the default branch's head, "main@sha1:<sha>"; ENOTFOUND
 	// when the branch has no commit yet.
 	Head(ctx context.Context, repo Repo) (string, error)
+	// CommitMessage returns the message of the commit sha (40 hex digits)
+	// as the provider stores it; ENOTFOUND when the repository has no such
+	// commit.
+	CommitMessage(ctx context.Context, repo Repo, sha string) (string, error)
 }
 
 // New returns the provider for c.Kind.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/onramp/onramp"
 )
@@ -196,9 +197,42 @@ func (p *Provider) ListTree(ctx context.Context, project string) ([]string, erro
 	return paths, nil
 }
 
-// headCommit reads the branch head under the repository lock, so that it
-// never reads a reference while a writer rewrites it.
+// CommitMessage returns the message of the commit at revision, without
+// its trailing newlines, or ENOTFOUND when the repository does not exist
+// or has no such commit.
+func (p *Provider) CommitMessage(ctx context.Context, project, revision string) (string, error) {
+	sha, err := onramp.RevisionSHA(revision)
+	if err != nil {
+		return "", err
+	}
+	c, err := p.readCommit(ctx, project, func(sto *filesystem.Storage) (*object.Commit, error) {
+		c, err := object.GetCommit(sto, plumbing.NewHash(sha))
+		if errors.Is(err, plumbing.ErrObjectNotFound) {
+			return nil, onramp.Errorf(onramp.ENOTFOUND, "repository %s has no commit %s", project, sha)
+		}
+		return c, err
+	})
+	if err != nil {
+		return "", fmt.Errorf("read commit %s of %s: %w", sha, project, err)
+	}
+	return strings.TrimRight(c.Message, "\n"), nil
+}
+
+// headCommit reads the branch head.
 func (p *Provider) headCommit(ctx context.Context, project string) (*object.Commit, error) {
+	return p.readCommit(ctx, project, func(sto *filesystem.Storage) (*object.Commit, error) {
+		c, err := branchCommit(sto, p.branchRef())
+		if errors.Is(err, plumbing.ErrReferenceNotFound) {
+			return nil, onramp.Errorf(onramp.ENOTFOUND, "repository %s has no commit on %s", project, p.branch())
+		}
+		return c, err
+	})
+}
+
+// readCommit opens project's repository and reads a commit with find under
+// the repository lock, so that it never reads a reference while a writer
+// rewrites it, nor a pack while a repack removes it.
+func (p *Provider) readCommit(ctx context.Context, project string, find func(*filesystem.Storage) (*object.Commit, error)) (*object.Commit, error) {
 	if err := checkName(project); err != nil {
 		return nil, err
 	}
@@ -212,9 +246,5 @@ func (p *Provider) headCommit(ctx context.Context, project string) (*object.Comm
 		return nil, err
 	}
 	defer sto.Close()
-	c, err := branchCommit(sto, p.branchRef())
-	if errors.Is(err, plumbing.ErrReferenceNotFound) {
-		return nil, onramp.Errorf(onramp.ENOTFOUND, "repository %s has no commit on %s", project, p.branch())
-	}
-	return c, err
+	return find(sto)
 }

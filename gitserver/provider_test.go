@@ -351,3 +351,30 @@ func TestProviderBranch(t *testing.T) {
 		t.Errorf("Commit(p) = %q, %v; want production@sha1:…", rev, err)
 	}
 }
+
+func TestCommitMessage(t *testing.T) {
+	e := newEnv(t)
+	first := e.createAndCommit(t, "p", sampleFiles())
+	second, err := e.provider.Commit(context.Background(), "p", changedFiles(), "Change the README\n\nFor staging.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := e.bareGit(t, "p", "rev-parse", "main^{tree}")
+	tests := []struct {
+		name, project, revision string
+		want, wantCode          string
+	}{
+		{name: "as Flux writes it", project: "p", revision: first, want: "render"},
+		{name: "bare SHA", project: "p", revision: strings.TrimPrefix(second, "main@sha1:"), want: "Change the README\n\nFor staging."},
+		{name: "unknown SHA", project: "p", revision: "main@sha1:" + strings.Repeat("0", 40), wantCode: onramp.ENOTFOUND},
+		{name: "a tree", project: "p", revision: tree, wantCode: onramp.ENOTFOUND},
+		{name: "no repository", project: "q", revision: first, wantCode: onramp.ENOTFOUND},
+		{name: "not a revision", project: "p", revision: "main", wantCode: onramp.EINVALID},
+	}
+	for _, tt := range tests {
+		got, err := gitserver.Project{Provider: e.provider}.CommitMessage(context.Background(), tt.project, tt.revision)
+		if got != tt.want || onramp.ErrorCode(err) != tt.wantCode {
+			t.Errorf("%s: CommitMessage(%s, %s) = %q, %v; want %q, code %q", tt.name, tt.project, tt.revision, got, err, tt.want, tt.wantCode)
+		}
+	}
+}
