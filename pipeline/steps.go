@@ -72,15 +72,23 @@ func (r *initialization) pushCommit(ctx context.Context) (onramp.StepDone, error
 	pushed := r.repair || r.stepStatus("push_commit") == onramp.StepSucceeded
 	var rev string
 	var err error
+	message := fmt.Sprintf("Render template %s for %s", r.p.Template, r.p.Name)
 	if pushed {
 		rev, err = r.git.Head(ctx, r.p.Name)
+		if err == nil && rev != r.p.Repository.Revision {
+			// The environments that follow the branch show what they run.
+			message, err = r.git.CommitMessage(ctx, r.p.Name, rev)
+		}
 	} else {
-		rev, err = r.git.Commit(ctx, r.p.Name, r.files, fmt.Sprintf("Render template %s for %s", r.p.Template, r.p.Name))
+		rev, err = r.git.Commit(ctx, r.p.Name, r.files, message)
 	}
 	if err != nil {
 		return onramp.StepDone{}, gitFail(err, r.p.Name)
 	}
 	r.repo.Revision = rev
+	if rev != r.p.Repository.Revision {
+		r.repo.Message = message
+	}
 	done := onramp.StepDone{Repository: &r.repo}
 	if !pushed {
 		done.Log = "pushed " + rev
