@@ -19,6 +19,11 @@ const Usage = `  onramp project create NAME [--template T] [--env development,st
                         [--param key=value ...] [--git CONNECTION] [--wait] [--wait-ready] [--timeout 5m]
   onramp project list | get NAME | logs NAME [--follow] | history NAME | watch NAME
   onramp project retry NAME | delete NAME [--keep-repository] [--wait]
+  onramp project promote NAME --to ENV [--revision REV] [--force] [--wait]
+  onramp project approve NAME --promotion ID [--wait]
+  onramp project rollback NAME --env ENV [--to REV] [--wait]
+  onramp project history NAME --env ENV      the environment's promotions and rollbacks
+  onramp project member add NAME --user U --role viewer|deployer|admin | list NAME | remove NAME --user U
   onramp template list | show NAME
   onramp token list | revoke ID      your API tokens (the ID, not the secret)
   onramp git connect NAME --kind gitea|github|gitlab --url URL --owner OWNER --token-file FILE|-
@@ -88,7 +93,15 @@ func (c *command) run(ctx context.Context, name string, args []string) (int, err
 	case "project get":
 		return c.read(ctx, "project get", args, 1, c.get)
 	case "project history":
-		return c.read(ctx, "project history", args, 1, c.history)
+		return c.historyCmd(ctx, args)
+	case "project promote":
+		return c.promote(ctx, args, false)
+	case "project rollback":
+		return c.promote(ctx, args, true)
+	case "project approve":
+		return c.approve(ctx, args)
+	case "project member":
+		return c.member(ctx, args)
 	case "project logs":
 		return c.logs(ctx, args)
 	case "project watch":

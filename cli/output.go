@@ -89,10 +89,18 @@ func printProject(w io.Writer, p *onramp.Project) {
 
 func printEnvironments(w io.Writer, p *onramp.Project) {
 	tw := table(w)
-	fmt.Fprintln(tw, "ENVIRONMENT\tNAMESPACE\tSTATUS\tREVISION\tREASON")
+	fmt.Fprintln(tw, "ENVIRONMENT\tPOLICY\tSTATUS\tREVISION\tSINCE\tBY\tMESSAGE\tREASON")
 	for _, e := range p.Environments {
 		k := kustomization(p, e.Name)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Namespace, envStatus(p, e), k.Revision, k.Reason)
+		since, by := "", e.DeployedBy
+		if e.DeployedAt != nil {
+			since = e.DeployedAt.Local().Format(time.DateTime)
+		}
+		if by == "" && e.Revision != "" {
+			by = "push"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, policyText(e.Policy), envStatus(p, e), onramp.ShortRevision(e.Revision),
+			since, by, firstLine(e.Message, 40), k.Reason)
 	}
 	tw.Flush()
 	for _, e := range p.Environments {
@@ -100,6 +108,29 @@ func printEnvironments(w io.Writer, p *onramp.Project) {
 			fmt.Fprintf(w, "hint (%s): %s\n", e.Name, k.Hint)
 		}
 	}
+}
+
+// policyText is a policy as the table shows it: "auto", "promote",
+// "promote, 2 approvals".
+func policyText(p onramp.Policy) string {
+	switch {
+	case p.Mode == "":
+		return string(onramp.PolicyAuto)
+	case p.Approvals == 1:
+		return string(p.Mode) + ", 1 approval"
+	case p.Approvals > 1:
+		return fmt.Sprintf("%s, %d approvals", p.Mode, p.Approvals)
+	}
+	return string(p.Mode)
+}
+
+// firstLine is a commit message's first line, at most n characters.
+func firstLine(msg string, n int) string {
+	msg, _, _ = strings.Cut(msg, "\n")
+	if r := []rune(msg); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return msg
 }
 
 // kustomization returns the environment's Kustomization as recorded.
