@@ -236,3 +236,42 @@ func with(r onramp.Resource, change func(*onramp.Resource)) onramp.Resource {
 	change(&r)
 	return r
 }
+
+// An environment's policy is its type's default, then the template's, then
+// the project's.
+func TestEnvironmentPolicy(t *testing.T) {
+	two, no := 2, false
+	tmpl := &onramp.Template{Name: "web", Environments: []onramp.TemplateEnvironment{
+		{Type: onramp.Development, Path: "./d"},
+		{Type: onramp.Staging, Path: "./s", Policy: &onramp.PolicySpec{Approvals: &two}},
+		{Type: onramp.Production, Path: "./p", Policy: &onramp.PolicySpec{Approvals: &two, RollbackSkipsApprovals: ptr(true)}},
+	}}
+	c := onramp.ProjectCreate{Name: "shop", Template: "web", Environments: []onramp.EnvironmentSpec{
+		{Name: "development", Type: onramp.Development},
+		{Name: "staging", Type: onramp.Staging},
+		{Name: "production", Type: onramp.Production, Policy: &onramp.PolicySpec{RollbackSkipsApprovals: &no}},
+		{Name: "preview", Type: onramp.Development, Policy: &onramp.PolicySpec{Mode: onramp.PolicyPromote}},
+	}}
+	p, err := onramp.NewProject(c, tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []onramp.Policy{
+		{Mode: onramp.PolicyAuto},
+		{Mode: onramp.PolicyPromote, Approvals: 2},
+		{Mode: onramp.PolicyPromote, Approvals: 2},
+		{Mode: onramp.PolicyPromote},
+	}
+	for i, e := range p.Environments {
+		if e.Policy != want[i] {
+			t.Errorf("%s's policy = %+v; want %+v", e.Name, e.Policy, want[i])
+		}
+	}
+	eleven := onramp.MaxApprovals + 1
+	c.Environments[1].Policy = &onramp.PolicySpec{Approvals: &eleven}
+	if _, err := onramp.NewProject(c, tmpl); onramp.ErrorField(err) != "environments[1].policy.approvals" {
+		t.Errorf("too many approvals: %v; want field environments[1].policy.approvals", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

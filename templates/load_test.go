@@ -152,6 +152,21 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{`<dir>/template.yaml:4: parameter name "my-greeting" must be letters, digits and '_'`},
 		},
 		{
+			name: "approvals on an environment that follows the branch",
+			spec: strings.Replace(goodSpec, "path: deploy/overlays/development", "path: deploy/overlays/development\n    policy: {approvals: 2}", 1),
+			want: []string{`<dir>/template.yaml:10: environment "development": an auto environment deploys every push and takes no approvals`},
+		},
+		{
+			name: "unknown policy mode",
+			spec: strings.Replace(goodSpec, "path: deploy/overlays/development", "path: deploy/overlays/development\n    policy:\n      mode: manual", 1),
+			want: []string{`<dir>/template.yaml:11: environment "development": policy mode "manual" is not auto`},
+		},
+		{
+			name: "unknown policy field",
+			spec: strings.Replace(goodSpec, "path: deploy/overlays/development", "path: deploy/overlays/development\n    policy:\n      approval: 1", 1),
+			want: []string{`<dir>/template.yaml:11: unknown field "approval"; known fields are mode, approvals, rollback_skips_approvals`},
+		},
+		{
 			name: "duplicate environment types",
 			spec: strings.Replace(goodSpec, "files:", "  - type: development\n    path: deploy/overlays/development\nfiles:", 1),
 			want: []string{`<dir>/template.yaml:10: environment type "development" is declared twice (first at line 8)`},

@@ -32,8 +32,16 @@ type paramSpec struct {
 }
 
 type envSpec struct {
-	Type string `yaml:"type"`
-	Path string `yaml:"path"`
+	Type   string      `yaml:"type"`
+	Path   string      `yaml:"path"`
+	Policy *policySpec `yaml:"policy"`
+	pos
+}
+
+type policySpec struct {
+	Mode                   string `yaml:"mode"`
+	Approvals              *int   `yaml:"approvals"`
+	RollbackSkipsApprovals *bool  `yaml:"rollback_skips_approvals"`
 	pos
 }
 
@@ -81,7 +89,13 @@ func (p *paramSpec) UnmarshalYAML(n *yaml.Node) error {
 // UnmarshalYAML implements yaml.Unmarshaler, refusing unknown fields.
 func (e *envSpec) UnmarshalYAML(n *yaml.Node) error {
 	type plain envSpec
-	return decodeMapping(n, (*plain)(e), &e.pos, "type", "path")
+	return decodeMapping(n, (*plain)(e), &e.pos, "type", "path", "policy")
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler, refusing unknown fields.
+func (p *policySpec) UnmarshalYAML(n *yaml.Node) error {
+	type plain policySpec
+	return decodeMapping(n, (*plain)(p), &p.pos, "mode", "approvals", "rollback_skips_approvals")
 }
 
 // UnmarshalYAML implements yaml.Unmarshaler, refusing unknown fields.

@@ -105,7 +105,15 @@ func (s *spec) environments(ps *problems) []onramp.TemplateEnvironment {
 			ps.add(e.at("path"), "environment %q: path %s", e.Type, err)
 			continue
 		}
-		out = append(out, onramp.TemplateEnvironment{Type: typ, Path: fluxPath(dir)})
+		te := onramp.TemplateEnvironment{Type: typ, Path: fluxPath(dir)}
+		if p := e.Policy; p != nil {
+			te.Policy = &onramp.PolicySpec{Mode: onramp.PolicyMode(p.Mode), Approvals: p.Approvals, RollbackSkipsApprovals: p.RollbackSkipsApprovals}
+			if err := te.Policy.Apply(onramp.DefaultPolicy(typ)).Validate("policy"); err != nil {
+				ps.add(e.at("policy"), "environment %q: %s", e.Type, onramp.ErrorMessage(err))
+				continue
+			}
+		}
+		out = append(out, te)
 	}
 	return out
 }
