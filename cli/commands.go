@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 
 // Usage lists the client commands.
 const Usage = `  onramp project create NAME [--template T] [--env development,staging,production]
-                        [--param key=value ...] [--git CONNECTION] [--wait] [--wait-ready] [--timeout 5m]
+                        [--param key=value ...] [--policy ENV=auto|promote[:N] ...] [--git CONNECTION]
+                        [--wait] [--wait-ready] [--timeout 5m]
   onramp project list | get NAME | logs NAME [--follow] | history NAME | watch NAME
   onramp project retry NAME | delete NAME [--keep-repository] [--wait]
   onramp project promote NAME --to ENV [--revision REV] [--force] [--wait]
@@ -234,6 +236,8 @@ func (c *command) create(ctx context.Context, args []string) (int, error) {
 	waitReady := fs.Bool("wait-ready", false, "wait until every Kustomization is Ready at the pushed revision")
 	timeout := fs.Duration("timeout", 5*time.Minute, "how long --wait and --wait-ready wait")
 	git := fs.String("git", "", "the git connection to create the repository on (onramp git list); none uses the built-in Git server")
+	var policies policyFlag
+	fs.Var(&policies, "policy", "an environment's policy: NAME=auto, NAME=promote or NAME=promote:APPROVALS (repeatable; default by type)")
 	pos, err := c.flags("project create", fs, args, 1)
 	if err != nil {
 		return ExitUsage, err
@@ -247,7 +251,11 @@ func (c *command) create(ctx context.Context, args []string) (int, error) {
 				return ExitUsage, fmt.Errorf("--env %s: %q is not an environment type; give its type after a colon, e.g. %s:development (types: development, staging, production)", name, name, name)
 			}
 		}
-		req.Environments = append(req.Environments, onramp.EnvironmentSpec{Name: name, Type: onramp.EnvironmentType(typ)})
+		req.Environments = append(req.Environments, onramp.EnvironmentSpec{Name: name, Type: onramp.EnvironmentType(typ), Policy: policies.m[name]})
+		delete(policies.m, name)
+	}
+	for name := range policies.m {
+		return ExitUsage, fmt.Errorf("--policy %s: there is no environment %s in --env %s", name, name, *envs)
 	}
 	var p onramp.Project
 	if err := c.client.do(ctx, http.MethodPost, "/api/v1/projects", req, &p); err != nil {
@@ -280,6 +288,32 @@ func (p *paramFlag) Set(v string) error {
 		p.m = map[string]string{}
 	}
 	p.m[k] = val
+	return nil
+}
+
+// policyFlag collects repeated --policy NAME=MODE[:APPROVALS] flags.
+type policyFlag struct{ m map[string]*onramp.PolicySpec }
+
+func (p *policyFlag) String() string { return "" }
+
+func (p *policyFlag) Set(v string) error {
+	name, rule, ok := strings.Cut(v, "=")
+	mode, approvals, counted := strings.Cut(rule, ":")
+	if !ok || name == "" || (mode != string(onramp.PolicyAuto) && mode != string(onramp.PolicyPromote)) {
+		return fmt.Errorf("%q is not NAME=auto, NAME=promote or NAME=promote:APPROVALS", v)
+	}
+	spec := &onramp.PolicySpec{Mode: onramp.PolicyMode(mode)}
+	if counted {
+		n, err := strconv.Atoi(approvals)
+		if err != nil {
+			return fmt.Errorf("%q: approvals %q is not a whole number", v, approvals)
+		}
+		spec.Approvals = &n
+	}
+	if p.m == nil {
+		p.m = map[string]*onramp.PolicySpec{}
+	}
+	p.m[name] = spec
 	return nil
 }
 

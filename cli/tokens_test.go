@@ -33,7 +33,7 @@ func server(t *testing.T) (url string, db *store.DB, token string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &api.Server{Projects: db, Templates: tmpl, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
+	srv := &api.Server{Projects: db, Team: db, Templates: tmpl, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
 		Changed: db.Changed, Recheck: 100 * time.Millisecond}
 	srv.Auth = api.NewAuthLimiter(db, db, 0)
 	ts := httptest.NewServer(srv.Handler())
