@@ -73,7 +73,8 @@ type Deps struct {
 	// recovery may kill the worker process: after a step is recorded done
 	// (with the step's name; verify's once its work is done, since its end
 	// is finalize's) and after each object setup_gitops applies
-	// ("setup_gitops:N"). Production code never sets it.
+	// ("setup_gitops:N"), and once a promotion's objects are applied
+	// ("promote:applied"). Production code never sets it.
 	Checkpoint func(point string)
 }
 

@@ -98,6 +98,7 @@ func (r *promotion) run(ctx context.Context) error {
 	if err := r.apply(ctx, spec); err != nil {
 		return err
 	}
+	r.checkpoint("promote:applied")
 	if r.pr.Status == onramp.PromotionApplying {
 		r.log(ctx, "info", fmt.Sprintf("%s %d: %s applied at %s, waiting for Flux", r.pr.Kind, r.pr.ID, r.pr.Environment, onramp.ShortRevision(r.pr.Revision)))
 		if ok, err := r.Promotions.AdvancePromotion(ctx, r.pr.ID, onramp.PromotionReconciling, "", ""); err != nil || !ok {

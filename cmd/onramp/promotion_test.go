@@ -283,3 +283,63 @@ func TestPromotionPipeline(t *testing.T) {
 		t.Errorf("the promotion's record = %+v; want from %s, with when it became Ready", trail.Promotions[3], tm.initial)
 	}
 }
+
+// A worker killed once a promotion's objects are applied is followed by
+// another that finishes it: done, Ready at the revision in the cluster,
+// one of each object.
+func TestPromotionSurvivesCrash(t *testing.T) {
+	url, dataDir, addr := storetest.URL(t, "sqlite"), t.TempDir(), freeAddr(t)
+	db := storetest.OpenURL(t, url)
+	ctx := context.Background()
+	env := []string{"KUBECONFIG=" + clusterKubeconfig(t)}
+	args := []string{"serve", "--addr", addr, "--data-dir", dataDir, "--database-url", url, "--log-level", "info"}
+	crashing := subprocess(t, append(env, "ONRAMP_CRASH_AT=promote:applied"), args...)
+	if err := crashing.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{url: serverURL(t, crashing)}
+	tok, err := db.CreateToken(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := uniqueName("promocrash")
+	if code := call(t, "POST", s.url+"/api/v1/projects", tok, threeEnvs(name, "web-service"), nil); code != 202 {
+		t.Fatalf("create = %d", code)
+	}
+	p := waitPhase(t, s, tok, name, onramp.PhaseReady, 2*time.Minute)
+	git := gitIn(t, t.TempDir())
+	git("clone", "-q", strings.Replace(p.Repository.URL, "http://", "http://alice:"+tok+"@", 1), ".")
+	git("commit", "-q", "--allow-empty", "-m", "Change something")
+	git("push", "-q", "origin", "main")
+	c1 := "main@sha1:" + git("rev-parse", "HEAD")
+	kc := kubeClient(t)
+	tm := &team{s: s, name: name, alice: tok, kc: kc}
+	waitUntil(t, time.Minute, "development Ready at the pushed commit", func() bool { return tm.applied(t, "development") == c1 })
+	waitUntil(t, 30*time.Second, "the project judged ready at it", func() bool {
+		e := tm.environment(t, "development")
+		return e.Status == onramp.StatusReady && e.Revision == c1
+	})
+	pr, code, msg := tm.promote(t, tok, onramp.PromotionRequest{Environment: "staging"})
+	if code != 202 {
+		t.Fatalf("promote = %d %q", code, msg)
+	}
+	if err := crashing.Wait(); !killed(err) {
+		t.Fatalf("onramp with the crash point: %v; want killed by SIGKILL", err)
+	}
+	survivor := subprocess(t, env, args...)
+	if err := survivor.Start(); err != nil {
+		t.Fatal(err)
+	}
+	serverURL(t, survivor)
+	if done := tm.wait(t, pr.ID); done.Status != onramp.PromotionDone {
+		t.Fatalf("promotion after the crash ended %s: %s", done.Status, done.Error)
+	}
+	if got := tm.applied(t, "staging"); got != c1 {
+		t.Errorf("staging applied %s; want %s", got, c1)
+	}
+	for kind, objs := range clusterObjects(t, kc, name) {
+		if len(objs) != 3 {
+			t.Errorf("%d %s objects; want 3", len(objs), kind)
+		}
+	}
+}
