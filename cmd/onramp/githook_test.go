@@ -69,18 +69,27 @@ func TestGitPushWebhook(t *testing.T) {
 	git("commit", "-qm", "Add notes")
 	git("push", "-q", "origin", "main")
 	head := "main@sha1:" + git("rev-parse", "HEAD")
-	waitUntil(t, 2*time.Minute, "ready at the pushed head", func() bool {
+	// The push deploys development, which follows the branch; staging
+	// moves when promoted, on Gitea as on the built-in server.
+	atHead := func(env string) bool {
 		p, _ := getProject(t, s, tok, name)
-		if p.Phase != onramp.PhaseReady || p.Repository.Revision != head {
-			return false
-		}
 		for _, r := range p.GitOps.Resources {
-			if r.Kind == onramp.KindKustomization && r.Revision != head {
-				return false
+			if r.Kind == onramp.KindKustomization && r.Environment == env {
+				return p.Phase == onramp.PhaseReady && r.Status == onramp.StatusReady && r.Revision == head
 			}
 		}
-		return true
-	})
+		return false
+	}
+	waitUntil(t, 2*time.Minute, "development ready at the pushed head", func() bool { return atHead("development") })
+	if p, _ := getProject(t, s, tok, name); p.Repository.Revision != head || atHead("staging") {
+		t.Errorf("after the push: repository at %s, staging at the head %v; want the head recorded, staging not moved", p.Repository.Revision, atHead("staging"))
+	}
+	if code, out, errOut := runCLI(t, s, tok, "project", "promote", name, "--to", "staging", "--wait", "--timeout", "2m"); code != 0 || !strings.Contains(out, "staging is Ready at "+onramp.ShortRevision(head)) {
+		t.Fatalf("promote --wait = %d\n%s%s", code, out, errOut)
+	}
+	if p, _ := getProject(t, s, tok, name); !atHead("staging") || p.Environments[1].Message != "Add notes" {
+		t.Errorf("staging after its promotion: %+v; want Ready at the head with its commit message from Gitea", p.Environments[1])
+	}
 	if !strings.Contains(logText(t, s, tok, name), "repair: re-applying") {
 		t.Error("the push was not deployed by the webhook's repair (Flux's own poll got there first?)")
 	}
