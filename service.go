@@ -4,8 +4,10 @@ import (
 	"context"
 )
 
-// ProjectService manages projects on behalf of their owners. Every method
-// is scoped to the owner: another owner's project is ENOTFOUND.
+// ProjectService manages projects on behalf of their owners and members.
+// Every method is scoped to the caller: a project they neither own nor are
+// a member of is ENOTFOUND; one whose role they lack for the action is
+// EFORBIDDEN (see Role).
 type ProjectService interface {
 	// CreateProject records the project, its environments and steps and
 	// enqueues its initialization in one transaction.

@@ -75,7 +75,7 @@ func (db *DB) RequestPromotion(ctx context.Context, user, project string, req on
 			if target.policy.RollbackSkipsApprovals {
 				p.Needed = 0
 			}
-			p.Revision, err = db.rollbackRevision(ctx, tx, id, target, req.Revision)
+			p.Revision, err = db.rollbackRevision(ctx, tx, id, project, target, req.Revision)
 		} else {
 			p.Revision, p.Message, err = db.promotionRevision(ctx, tx, id, envs, i, head, req)
 		}
@@ -161,7 +161,7 @@ func (db *DB) promotionRevision(ctx context.Context, tx *txn, id int64, envs []e
 
 // rollbackRevision is the revision a rollback of env takes: the one asked
 // for, or the last one before the current that it was Ready at.
-func (db *DB) rollbackRevision(ctx context.Context, tx *txn, id int64, env envRow, asked string) (string, error) {
+func (db *DB) rollbackRevision(ctx context.Context, tx *txn, id int64, project string, env envRow, asked string) (string, error) {
 	revs, err := db.readyRevisions(ctx, tx, id, env)
 	if err != nil {
 		return "", err
@@ -175,7 +175,7 @@ func (db *DB) rollbackRevision(ctx context.Context, tx *txn, id int64, env envRo
 		}
 	}
 	if asked != "" {
-		return "", onramp.FieldErrorf("revision", "%s was never Ready at %s; roll back to a revision it ran (`onramp project history %s --env %s`)", env.name, asked, "PROJECT", env.name)
+		return "", onramp.FieldErrorf("revision", "%s was never Ready at %s; roll back to a revision it ran (`onramp project history %s --env %s`)", env.name, asked, project, env.name)
 	}
 	return "", onramp.Errorf(onramp.ECONFLICT, "%s has not been Ready at any revision but %s; there is nothing to roll back to", env.name, onramp.ShortRevision(env.revision))
 }
@@ -276,8 +276,10 @@ func (db *DB) knownRevision(ctx context.Context, tx *txn, id int64, rev string, 
 		return match[0], nil
 	case len(match) > 1:
 		return "", onramp.FieldErrorf("revision", "%s names more than one revision; give more of the commit", rev)
-	case force && isSHA(onramp.CommitOf(rev)):
-		return branch + "@sha1:" + onramp.CommitOf(rev), nil
+	case force:
+		if sha, err := onramp.RevisionSHA(rev); err == nil {
+			return branch + "@sha1:" + sha, nil
+		}
 	}
 	return "", onramp.FieldErrorf("revision", "no environment ran %s; give a revision from `onramp project get` or `history`, or a full commit SHA with --force", rev)
 }
@@ -289,18 +291,6 @@ func contains(ss []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func isSHA(s string) bool {
-	if len(s) != 40 {
-		return false
-	}
-	for _, c := range s {
-		if !strings.ContainsRune("0123456789abcdef", c) {
-			return false
-		}
-	}
-	return true
 }
 
 func (db *DB) envRows(ctx context.Context, tx *txn, id int64) ([]envRow, error) {
@@ -508,9 +498,6 @@ func (db *DB) promotionEventTx(ctx context.Context, tx *txn, projectID, promotio
 	}
 	return db.appendEvent(tx, projectID, onramp.EventPromotion, p)
 }
-
-// errSuperseded ends the job of a promotion that a newer one replaced.
-var errSuperseded = onramp.Errorf(onramp.ECONFLICT, "the promotion was superseded")
 
 // StartPromotion makes an approved promotion's revision the environment's
 // desired one (what every apply of the project's objects applies from now
