@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -57,7 +58,16 @@ func (w *PromoteWorker) Work(ctx context.Context, job *river.Job[onramp.PromoteJ
 	if w.Cluster == nil {
 		return run.fail(ctx, errNoCluster().Error(), "")
 	}
-	return run.run(ctx)
+	err = run.run(ctx)
+	var snooze *river.JobSnoozeError
+	if err != nil && !errors.As(err, &snooze) {
+		if job.Attempt >= job.MaxAttempts {
+			// River gives the job up: so does the promotion, saying why.
+			return errors.Join(err, run.fail(ctx, fmt.Sprintf("gave up after %d attempts: %s", job.Attempt, message(err)), run.failHint()))
+		}
+		run.log(ctx, "warn", fmt.Sprintf("%s %d, attempt %d of %d failed: %s; retrying", pr.Kind, pr.ID, job.Attempt, job.MaxAttempts, message(err)))
+	}
+	return err
 }
 
 // promotion is one attempt of a promotion's job.
