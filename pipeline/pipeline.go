@@ -35,6 +35,9 @@ type Store interface {
 	CheckRecorded(ctx context.Context, id int64, rs []onramp.Resource) error
 	RemoveResources(ctx context.Context, id int64, kind string) error
 	RemoveProject(ctx context.Context, id int64) error
+	PromotionByID(ctx context.Context, id int64) (*onramp.Promotion, int64, error)
+	StartPromotion(ctx context.Context, id int64, message string) (*onramp.Promotion, error)
+	AdvancePromotion(ctx context.Context, id int64, status onramp.PromotionStatus, msg, hint string) (bool, error)
 }
 
 // Cluster is what the jobs need of Kubernetes.
@@ -56,10 +59,9 @@ type GitResolver interface {
 
 // Deps are the jobs' dependencies, set by main.
 type Deps struct {
-	Store      Store
-	Promotions PromotionStore
-	Templates  onramp.TemplateService
-	Git        GitResolver
+	Store     Store
+	Templates onramp.TemplateService
+	Git       GitResolver
 	// Cluster may be nil when onramp runs without one; steps that need it
 	// then fail with a hint saying how to configure it.
 	Cluster Cluster

@@ -12,14 +12,6 @@ import (
 	"github.com/onramp/onramp/kube"
 )
 
-// PromotionStore is what the promotion job needs of the database beyond
-// Store.
-type PromotionStore interface {
-	PromotionByID(ctx context.Context, id int64) (*onramp.Promotion, int64, error)
-	StartPromotion(ctx context.Context, id int64, message string) (*onramp.Promotion, error)
-	AdvancePromotion(ctx context.Context, id int64, status onramp.PromotionStatus, msg, hint string) (bool, error)
-}
-
 // ReconcileTimeout is how long a promotion waits for Flux to be Ready at
 // its revision before it is failed.
 const ReconcileTimeout = 10 * time.Minute
@@ -37,7 +29,7 @@ type PromoteWorker struct {
 
 // Work runs one attempt.
 func (w *PromoteWorker) Work(ctx context.Context, job *river.Job[onramp.PromoteJob]) error {
-	pr, projectID, err := w.Promotions.PromotionByID(ctx, job.Args.PromotionID)
+	pr, projectID, err := w.Store.PromotionByID(ctx, job.Args.PromotionID)
 	if onramp.ErrorCode(err) == onramp.ENOTFOUND {
 		return nil // the project was deleted
 	}
@@ -90,7 +82,7 @@ func (r *promotion) run(ctx context.Context) error {
 		if err != nil {
 			return err // retried
 		}
-		if r.pr, err = r.Promotions.StartPromotion(ctx, r.pr.ID, message); err != nil {
+		if r.pr, err = r.Store.StartPromotion(ctx, r.pr.ID, message); err != nil {
 			return err
 		}
 		if r.pr.Status != onramp.PromotionApplying {
@@ -111,7 +103,7 @@ func (r *promotion) run(ctx context.Context) error {
 	r.checkpoint("promote:applied")
 	if r.pr.Status == onramp.PromotionApplying {
 		r.log(ctx, "info", fmt.Sprintf("%s %d: %s applied at %s, waiting for Flux", r.pr.Kind, r.pr.ID, r.pr.Environment, onramp.ShortRevision(r.pr.Revision)))
-		if ok, err := r.Promotions.AdvancePromotion(ctx, r.pr.ID, onramp.PromotionReconciling, "", ""); err != nil || !ok {
+		if ok, err := r.Store.AdvancePromotion(ctx, r.pr.ID, onramp.PromotionReconciling, "", ""); err != nil || !ok {
 			return err
 		}
 		r.pr.UpdatedAt = time.Now()
@@ -155,7 +147,7 @@ func (r *promotion) follow(ctx context.Context, spec kube.EnvironmentSpec, cred 
 	defer tick.Stop()
 	var last kube.Rollout
 	for {
-		pr, _, err := r.Promotions.PromotionByID(ctx, r.pr.ID)
+		pr, _, err := r.Store.PromotionByID(ctx, r.pr.ID)
 		if err != nil || pr.Status != onramp.PromotionReconciling {
 			return err // superseded, or ended by another attempt
 		}
@@ -170,7 +162,7 @@ func (r *promotion) follow(ctx context.Context, spec kube.EnvironmentSpec, cred 
 			return err
 		case last.Done:
 			r.log(ctx, "info", fmt.Sprintf("%s %d: %s is Ready at %s", r.pr.Kind, r.pr.ID, r.pr.Environment, onramp.ShortRevision(r.pr.Revision)))
-			_, err := r.Promotions.AdvancePromotion(ctx, r.pr.ID, onramp.PromotionDone, "", "")
+			_, err := r.Store.AdvancePromotion(ctx, r.pr.ID, onramp.PromotionDone, "", "")
 			return err
 		case last.Failed:
 			return r.fail(ctx, fluxSays(last.Status), r.failHint())
@@ -204,7 +196,7 @@ func (r *promotion) fail(ctx context.Context, msg, hint string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	r.log(ctx, "error", fmt.Sprintf("%s %d of %s to %s failed: %s", r.pr.Kind, r.pr.ID, r.pr.Environment, onramp.ShortRevision(r.pr.Revision), msg))
-	_, err := r.Promotions.AdvancePromotion(ctx, r.pr.ID, onramp.PromotionFailed, msg, hint)
+	_, err := r.Store.AdvancePromotion(ctx, r.pr.ID, onramp.PromotionFailed, msg, hint)
 	return err
 }
 

@@ -178,7 +178,7 @@ func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Regis
 	}
 	opts := store.QueueOptions{Logger: quiet}
 	if roles.Workers {
-		deps := &pipeline.Deps{Store: a.DB, Promotions: a.DB, Templates: tmpl, Git: resolver, Logger: a.Logger, Namespaces: namespaces,
+		deps := &pipeline.Deps{Store: a.DB, Templates: tmpl, Git: resolver, Logger: a.Logger, Namespaces: namespaces,
 			// An attempt that hangs on the cluster ends well within the job's
 			// time, so that it is logged and retried.
 			AttemptTimeout: min(30*time.Second, a.Config.JobTimeout/2)}
