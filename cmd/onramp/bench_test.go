@@ -48,6 +48,7 @@ import (
 
 	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/gitserver"
+	"github.com/onramp/onramp/internal/testutil"
 	"github.com/onramp/onramp/kube"
 	"github.com/onramp/onramp/localcluster/clustertest"
 	"github.com/onramp/onramp/status"
@@ -610,12 +611,12 @@ func benchCreateBodyTo100(b *testing.B, s *server, tok, name string, body map[st
 			Progress int          `json:"progress"`
 			Phase    onramp.Phase `json:"phase"`
 		}
-		json.Unmarshal([]byte(e.data), &d)
+		json.Unmarshal([]byte(e.Data), &d)
 		if d.Phase == onramp.PhaseFailed {
-			b.Fatalf("%s failed: %s\n%s", name, e.data, logText(b, s, tok, name))
+			b.Fatalf("%s failed: %s\n%s", name, e.Data, logText(b, s, tok, name))
 		}
-		if (e.typ == onramp.EventSnapshot || e.typ == onramp.EventProgress) && d.Progress == 100 {
-			took = e.at.Sub(t0)
+		if (e.Type == onramp.EventSnapshot || e.Type == onramp.EventProgress) && d.Progress == 100 {
+			took = e.At.Sub(t0)
 			break
 		}
 	}
@@ -745,18 +746,18 @@ func BenchmarkCreateToReady(b *testing.B) {
 					Progress int          `json:"progress"`
 					Phase    onramp.Phase `json:"phase"`
 				}
-				json.Unmarshal([]byte(e.data), &d)
+				json.Unmarshal([]byte(e.Data), &d)
 				if d.Progress == 100 && at100 == 0 {
-					at100 = e.at.Sub(t0)
+					at100 = e.At.Sub(t0)
 				}
 				if d.Phase == onramp.PhaseFailed {
-					b.Fatalf("%s failed: %s", name, e.data)
+					b.Fatalf("%s failed: %s", name, e.Data)
 				}
 				if d.Phase == onramp.PhaseDegraded {
-					b.Logf("%s went degraded on the way to ready: %s", name, e.data)
+					b.Logf("%s went degraded on the way to ready: %s", name, e.Data)
 				}
-				if d.Phase == onramp.PhaseReady && (e.typ == onramp.EventPhase || e.typ == onramp.EventSnapshot) {
-					atReady = e.at.Sub(t0)
+				if d.Phase == onramp.PhaseReady && (e.Type == onramp.EventPhase || e.Type == onramp.EventSnapshot) {
+					atReady = e.At.Sub(t0)
 					break
 				}
 			}
@@ -860,8 +861,8 @@ func BenchmarkStatusFreshness(b *testing.B) {
 	go func() {
 		for e := range events {
 			var r onramp.Resource
-			if e.typ == onramp.EventResource && json.Unmarshal([]byte(e.data), &r) == nil && r.Kind == onramp.KindKustomization {
-				streamCh <- stamp{r.Status, e.at}
+			if e.Type == onramp.EventResource && json.Unmarshal([]byte(e.Data), &r) == nil && r.Kind == onramp.KindKustomization {
+				streamCh <- stamp{r.Status, e.At}
 			}
 		}
 	}()
@@ -1311,7 +1312,7 @@ func benchDo(ctx context.Context, method, url, token string, body, out any) (int
 }
 
 // benchStream follows a project's event stream until ctx ends.
-func benchStream(tb testing.TB, ctx context.Context, base, tok, name string) <-chan sseEvent {
+func benchStream(tb testing.TB, ctx context.Context, base, tok, name string) <-chan testutil.Event {
 	tb.Helper()
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/projects/"+name+"/events", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
@@ -1323,7 +1324,7 @@ func benchStream(tb testing.TB, ctx context.Context, base, tok, name string) <-c
 		resp.Body.Close()
 		tb.Fatalf("event stream of %s = %d", name, resp.StatusCode)
 	}
-	return readEvents(ctx, resp.Body)
+	return testutil.ReadEvents(ctx, resp.Body)
 }
 
 // benchPct returns the q-quantile of d (nearest rank; 0 is the minimum,
