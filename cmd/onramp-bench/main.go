@@ -1,12 +1,18 @@
 // Command onramp-bench measures onramp as a platform team runs it: a real
-// `onramp serve` process against a local control plane with Flux, given a
-// burst of projects at once. It reports when every project reached 100%
-// and, with -ready, when every one was Ready; the peak memory and the CPU
-// of each process; and the p99 of GET /api/v1/projects/{name} during the
-// burst.
+// `onramp serve` process against a local control plane with Flux.
+//
+// -mode burst (the default) submits -n projects at once. It reports when
+// every project reached 100% and, with -ready, when every one was Ready;
+// the peak memory and the CPU of each process; and the p99 of
+// GET /api/v1/projects/{name} during the burst.
+//
+// -mode create creates -n projects one at a time on an idle cluster and
+// reports each one's create → 100% against the floor: the same objects
+// applied directly, without onramp.
 //
 //	make build && go run ./cmd/onramp-bench -n 200
 //	go run ./cmd/onramp-bench -n 1000 -template worker -ready
+//	go run ./cmd/onramp-bench -mode create -n 20
 //
 // It is a measurement program, not a test: it asserts nothing.
 package main
@@ -35,6 +41,7 @@ func main() {
 
 // options are the measurement's flags.
 type options struct {
+	mode        string
 	n           int
 	template    string
 	onramp      string
@@ -46,7 +53,8 @@ type options struct {
 func run(ctx context.Context, args []string) error {
 	var o options
 	fs := flag.NewFlagSet("onramp-bench", flag.ContinueOnError)
-	fs.IntVar(&o.n, "n", 200, "projects submitted at once, 3 environments each")
+	fs.StringVar(&o.mode, "mode", "burst", "burst: -n projects at once; create: -n projects one at a time, each against the floor")
+	fs.IntVar(&o.n, "n", 200, "projects, 3 environments each")
 	fs.StringVar(&o.template, "template", "web-service", "their template (worker has no Service: the local cluster's Service range holds ~250)")
 	fs.StringVar(&o.onramp, "onramp", "bin/onramp", "the onramp binary to run (make build)")
 	fs.StringVar(&o.databaseURL, "database-url", "", "postgres://… to measure on PostgreSQL (default SQLite in a temporary data dir)")
@@ -54,6 +62,9 @@ func run(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.mode != "burst" && o.mode != "create" {
+		return fmt.Errorf("-mode %q: want burst or create", o.mode)
 	}
 	bin, err := filepath.Abs(o.onramp)
 	if err != nil {
@@ -86,7 +97,11 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer srv.stop()
 	m := &measurement{options: o, srv: srv, cluster: cluster}
-	report, err := m.run(ctx)
+	measure := m.run
+	if o.mode == "create" {
+		measure = m.createTo100
+	}
+	report, err := measure(ctx)
 	if report != "" {
 		fmt.Print(report)
 	}

@@ -11,14 +11,11 @@ package main
 // cluster benchmarks skip when the local control plane is not built.)
 
 import (
-	"bufio"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -41,7 +38,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -303,131 +299,6 @@ func benchBuild(b *testing.B) string {
 // ---------------------------------------------------------------------------
 // The pipeline against the local control plane.
 
-// BenchmarkCreateTo100 creates 3-environment projects one at a time against
-// the local control plane and follows each one's event stream until the
-// progress event says 100. Interleaved with each project, the floor: the
-// same 18 objects applied directly with kube.Client.ApplyEnvironment for the
-// three environments (server-side apply, dependency checks, no onramp),
-// pointing at the project's real repository with its real credential.
-//
-// "stream" is the client's view: POST sent → progress 100 read on the SSE
-// stream (woken when onramp commits the event). "server" is onramp's own:
-// the project row's created_at → the stored time of the progress-100 event.
-// Two modes, 20 projects each: back-to-back (the next create as soon as the
-// previous one is at 100%, while Flux works on the earlier ones on the same
-// cores) and settled (each create and each floor once Flux has made what
-// came before it Ready, i.e. on an idle cluster). Each mode deletes its
-// projects when it ends, and the next starts once they are gone.
-func BenchmarkCreateTo100(b *testing.B) {
-	const projects = 20
-	for _, engine := range storetest.Engines() {
-		b.Run(engine, func(b *testing.B) {
-			s := startCluster(b, engine)
-			tok := s.token(b, "alice")
-			k, err := kube.New(clustertest.Config(b))
-			if err != nil {
-				b.Fatal(err)
-			}
-			kc := kubeClient(b)
-			warm := false
-			// back-to-back: the next project is created as soon as the
-			// previous one (and its floor) is done, while Flux reconciles
-			// them. settled: each project and each floor waits until Flux
-			// has made what came before it Ready and the Flux objects of
-			// what came before are suspended, so the cluster is idle: no
-			// earlier project's interval reconcile (a minute for
-			// development) runs beside a measurement.
-			for _, settled := range []bool{false, true} {
-				mode := map[bool]string{false: "back-to-back", true: "settled"}[settled]
-				b.Run(mode, func(b *testing.B) {
-					// Each mode starts on a cluster without the projects
-					// of the one before: Flux keeps reconciling those on
-					// their intervals (and cloning from onramp), which is
-					// not an idle cluster.
-					benchSettle(b)
-					janitor := newBenchJanitor(b)
-					var stream, srv, floor []time.Duration
-					phases := map[string][]time.Duration{}
-					cpu := newBenchProcCPU(b)
-					var createCPU, floorCPU map[string]time.Duration
-					for b.Loop() {
-						n := projects
-						if !warm {
-							n++
-						}
-						for range n {
-							name := uniqueName("hundred")
-							janitor.project(name, 3)
-							c0 := cpu.sample()
-							st, sv, p := benchCreateTo100(b, s, tok, name)
-							c1 := cpu.sample()
-							floorName := uniqueName("floor")
-							janitor.project(floorName, 3)
-							specs := benchFloorSpecs(b, s, p, floorName)
-							// settled: the floor, too, starts once Flux has
-							// made the project before it Ready. Only to let
-							// Flux settle: a project that does not get ready
-							// is logged, not measured here.
-							settle := func(name string) {
-								if !settled {
-									return
-								}
-								if _, err := benchWaitReady(kc, name, specs, time.Minute); err != nil {
-									b.Logf("did not settle: %v", err)
-								}
-								benchSuspend(b, kc, name, specs)
-								// What Ready set off (the Deployments'
-								// ReplicaSets and Pods, Flux's status
-								// writes) ends before the next measurement.
-								time.Sleep(300 * time.Millisecond)
-							}
-							settle(p.Name)
-							c2 := cpu.sample()
-							fl := benchApplyFloor(b, k, specs)
-							c3 := cpu.sample()
-							settle(floorName)
-							if !warm { // the very first project warms up; not counted
-								warm = true
-								b.Logf("warm-up: stream %s, server %s, floor %s", st, sv, fl)
-								continue
-							}
-							stream, srv, floor = append(stream, st), append(srv, sv), append(floor, fl)
-							benchSteps(p, phases)
-							createCPU, floorCPU = benchAddCPU(createCPU, c0, c1), benchAddCPU(floorCPU, c2, c3)
-						}
-					}
-					benchReportLatency(b, "stream-", stream, 0.50, 0.95)
-					benchReportLatency(b, "server-", srv, 0.50, 0.95)
-					benchReportLatency(b, "floor-", floor, 0.50, 0.95)
-					ratio := float64(benchPct(stream, .5)) / float64(benchPct(floor, .5))
-					b.ReportMetric(ratio, "stream/floor-p50")
-					b.ReportMetric(float64(benchPct(srv, .5))/float64(benchPct(floor, .5)), "server/floor-p50")
-					b.Logf("%s, %s, %d projects × 3 environments, create → 100%%:\n  stream p50 %s p95 %s max %s\n  server p50 %s p95 %s max %s\n  floor (3× ApplyEnvironment, 18 objects) p50 %s p95 %s max %s\n  ratio stream/floor p50 %.2f, server/floor p50 %.2f",
-						engine, mode, len(stream), benchPct(stream, .5), benchPct(stream, .95), benchPct(stream, 1), benchPct(srv, .5), benchPct(srv, .95), benchPct(srv, 1),
-						benchPct(floor, .5), benchPct(floor, .95), benchPct(floor, 1), ratio, float64(benchPct(srv, .5))/float64(benchPct(floor, .5)))
-					benchLogSteps(b, phases)
-					createCPU, floorCPU = cpu.names(b, engine, s.app.DB.SQL(), createCPU), cpu.names(b, engine, s.app.DB.SQL(), floorCPU)
-					var used []string
-					everyone := maps.Clone(createCPU)
-					maps.Copy(everyone, floorCPU)
-					for _, who := range slices.Sorted(maps.Keys(everyone)) {
-						used = append(used, fmt.Sprintf("%s %.1f / %.1f", who,
-							float64(createCPU[who].Microseconds())/1000/float64(len(srv)), float64(floorCPU[who].Microseconds())/1000/float64(len(srv))))
-					}
-					b.Logf("  CPU per project, mean ms, onramp's create → 100%% / the floor: %s", strings.Join(used, ", "))
-					// In order of creation, to tell a run slow throughout
-					// from one with a few slow projects.
-					var each []string
-					for i := range srv {
-						each = append(each, fmt.Sprintf("%d/%d", srv[i].Milliseconds(), floor[i].Milliseconds()))
-					}
-					b.Logf("  each project, server/floor ms: %s", strings.Join(each, " "))
-				})
-			}
-		})
-	}
-}
-
 // benchWaitReady waits up to timeout until the Kustomizations of project's
 // environments in specs are Ready at the specs' revision. It returns how
 // long that took, or an error saying what was not ready.
@@ -459,142 +330,9 @@ func benchWaitReady(kc client.Client, project string, specs []kube.EnvironmentSp
 	}
 }
 
-// benchProcCPU reads the CPU time used by the processes a create keeps
-// busy: this one (onramp's server and the benchmark's client), the control
-// plane's, and PostgreSQL's, each of whose server processes is keyed by
-// its pid until names resolves it to the pool or the background work it
-// serves.
-type benchProcCPU struct {
-	procs map[int]string // pid → name, the control plane's
-}
-
-func newBenchProcCPU(b *testing.B) *benchProcCPU {
-	c := &benchProcCPU{procs: map[int]string{}}
-	for _, comp := range clustertest.Cluster(b).Components() {
-		c.procs[comp.PID] = comp.Name
-	}
-	return c
-}
-
-// sample returns each process's CPU time so far: the kernel's run time of
-// each of its threads, in nanoseconds (the utime and stime of
-// /proc/PID/stat count 10 ms ticks, too coarse for a PostgreSQL server
-// process's share of one create).
-func (c *benchProcCPU) sample() map[string]time.Duration {
-	out := map[string]time.Duration{"this process": benchCPU()}
-	procDirs, _ := os.ReadDir("/proc")
-	for _, d := range procDirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		name, ok := c.procs[pid]
-		if !ok {
-			comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-			if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
-				continue
-			}
-			name = fmt.Sprintf("postgres %d", pid)
-		}
-		out[name] += benchRunTime(pid)
-	}
-	return out
-}
-
-// benchRunTime adds up the run time of pid's threads from their schedstat.
-func benchRunTime(pid int) time.Duration {
-	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	var sum time.Duration
-	for _, t := range tasks {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
-		if err != nil {
-			continue
-		}
-		if f := strings.Fields(string(b)); len(f) > 0 {
-			ns, _ := strconv.ParseInt(f[0], 10, 64)
-			sum += time.Duration(ns)
-		}
-	}
-	return sum
-}
-
-// names merges the PostgreSQL server processes of cpu by what each
-// serves: the pool that opened it (its application_name: onramp's own
-// statements, River's bookkeeping, the listener) or its background work
-// (WAL writer, autovacuum …); a process gone since is "postgres, ended".
-// With SQLite, PostgreSQL's processes are the server's, not onramp's.
-func (c *benchProcCPU) names(b *testing.B, engine string, db *sql.DB, cpu map[string]time.Duration) map[string]time.Duration {
-	who := map[string]string{}
-	if engine == store.Postgres {
-		rows, err := db.Query(`SELECT pid, CASE WHEN application_name <> '' THEN application_name ELSE backend_type END FROM pg_stat_activity`)
-		if err != nil {
-			b.Fatalf("name PostgreSQL's processes: %v", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var pid int
-			var name string
-			if err := rows.Scan(&pid, &name); err != nil {
-				b.Fatal(err)
-			}
-			who[fmt.Sprintf("postgres %d", pid)] = "postgres " + name
-		}
-	}
-	out := map[string]time.Duration{}
-	for k, v := range cpu {
-		if strings.HasPrefix(k, "postgres ") {
-			switch n, ok := who[k]; {
-			case ok:
-				k = n
-			case engine == store.Postgres:
-				k = "postgres, ended"
-			default:
-				k = "postgres (not onramp's database)"
-			}
-		}
-		out[k] += v
-	}
-	return out
-}
-
-// benchAddCPU adds to sum the CPU each process used from before to after.
-func benchAddCPU(sum, before, after map[string]time.Duration) map[string]time.Duration {
-	if sum == nil {
-		sum = map[string]time.Duration{}
-	}
-	for who, t := range after {
-		sum[who] += t - before[who]
-	}
-	return sum
-}
-
-// benchSuspend suspends the GitRepositories and Kustomizations of
-// project's environments in specs. The janitor deletes their namespaces,
-// so a suspended Kustomization's skipped prune leaves nothing behind.
-func benchSuspend(b *testing.B, kc client.Client, project string, specs []kube.EnvironmentSpec) {
-	b.Helper()
-	suspend := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"suspend":true}}`))
-	for _, spec := range specs {
-		key := client.ObjectKey{Namespace: onramp.Namespace(project, spec.Environment), Name: project}
-		for _, obj := range []client.Object{&kustomizev1.Kustomization{}, &sourcev1.GitRepository{}} {
-			obj.SetNamespace(key.Namespace)
-			obj.SetName(key.Name)
-			if err := kc.Patch(context.Background(), obj, suspend); err != nil {
-				b.Fatalf("suspend %T %s: %v", obj, key, err)
-			}
-		}
-	}
-}
-
-// benchCreateTo100 creates one 3-environment project and follows its event
+// benchCreateBodyTo100 creates a project with body and follows its event
 // stream to 100%. It returns the client's and the server's durations and
-// the project as GET shows it at 100%.
-func benchCreateTo100(b *testing.B, s *server, tok, name string) (time.Duration, time.Duration, *onramp.Project) {
-	b.Helper()
-	return benchCreateBodyTo100(b, s, tok, name, threeEnvs(name, "web-service"))
-}
-
-// benchCreateBodyTo100 is benchCreateTo100 with the request's body.
+// the project as stored at 100%.
 func benchCreateBodyTo100(b *testing.B, s *server, tok, name string, body map[string]any) (time.Duration, time.Duration, *onramp.Project) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -640,46 +378,6 @@ func benchCreateBodyTo100(b *testing.B, s *server, tok, name string, body map[st
 		}
 	}
 	return took, server, stored
-}
-
-// benchSteps adds where the time of p's initialization went to into
-// phases: "queue" from the row's creation to the first step's start, each
-// step's own duration, and "gaps" between steps.
-func benchSteps(p *onramp.Project, phases map[string][]time.Duration) {
-	prev := p.CreatedAt
-	var gaps time.Duration
-	for i, s := range p.Steps {
-		if s.StartedAt == nil || s.FinishedAt == nil {
-			continue
-		}
-		if i == 0 {
-			phases["queue"] = append(phases["queue"], s.StartedAt.Sub(prev))
-		} else {
-			gaps += s.StartedAt.Sub(prev)
-		}
-		phases[s.Name] = append(phases[s.Name], s.FinishedAt.Sub(*s.StartedAt))
-		prev = *s.FinishedAt
-	}
-	phases["gaps"] = append(phases["gaps"], gaps)
-}
-
-// benchLogSteps logs the median of each phase benchSteps collected.
-func benchLogSteps(b *testing.B, phases map[string][]time.Duration) {
-	var parts []string
-	for _, name := range append([]string{"queue"}, append(benchStepNames(), "gaps")...) {
-		if d := phases[name]; len(d) > 0 {
-			parts = append(parts, fmt.Sprintf("%s %s", name, benchPct(d, .5).Round(100*time.Microsecond)))
-		}
-	}
-	b.Logf("  where the time goes (medians, from the steps' recorded start and end): %s", strings.Join(parts, ", "))
-}
-
-func benchStepNames() []string {
-	var names []string
-	for _, s := range onramp.InitSteps {
-		names = append(names, s.Name)
-	}
-	return names
 }
 
 // benchFloorSpecs returns the three environments of p under another project
@@ -1182,94 +880,6 @@ func (s *benchCountingStore) UpsertResources(ctx context.Context, projectID int6
 	return changed, err
 }
 
-// BenchmarkBurst200 submits 200 three-environment projects at once to an
-// `onramp serve` process (the onramp binary, default 10 workers, SQLite) on the local control plane, and waits until all are at 100%.
-// It reports projects per second (first POST → last project at 100%), the
-// per-project create → 100% times from the database, and the server
-// process's resident memory at the end and at its peak. Flux starts
-// reconciling the first projects while the last ones are created, on the
-// same two cores.
-func BenchmarkBurst200(b *testing.B) {
-	const projects = 200
-	benchSettle(b)
-	janitor := newBenchJanitor(b)
-	url := storetest.URL(b, storetest.Engines()[0])
-	bin := benchBuild(b)
-	cmd := subprocess(b, []string{"KUBECONFIG=" + clusterKubeconfig(b)}, "serve", "--addr", freeAddr(b), "--data-dir", b.TempDir(), "--database-url", url, "--log-level", "warn")
-	cmd.Path, cmd.Args[0] = bin, bin
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	base := serverURL(b, cmd)
-	db := storetest.OpenURL(b, url)
-	tok, err := db.CreateToken(context.Background(), "alice")
-	if err != nil {
-		b.Fatal(err)
-	}
-	idle := benchProcStatus(b, cmd.Process.Pid)["VmRSS"]
-	names := make([]string, projects)
-	for i := range names {
-		names[i] = uniqueName("burst")
-		janitor.project(names[i], 3)
-	}
-	var elapsed, submitted time.Duration
-	var peakRSS float64
-	for b.Loop() {
-		t0 := time.Now()
-		benchParallel(b, projects, projects, func(i int) error {
-			code, err := benchDo(context.Background(), "POST", base+"/api/v1/projects", tok, threeEnvs(names[i], "web-service"), nil)
-			if err == nil && code != http.StatusAccepted {
-				err = fmt.Errorf("create %s = %d", names[i], code)
-			}
-			return err
-		})
-		submitted = time.Since(t0)
-		waitUntil(b, 20*time.Minute, "200 projects at 100%", func() bool {
-			var done, failed int
-			db.SQL().QueryRow(`SELECT count(*) FROM projects WHERE progress = 100`).Scan(&done)
-			db.SQL().QueryRow(`SELECT count(*) FROM projects WHERE phase = 'failed'`).Scan(&failed)
-			if failed > 0 {
-				b.Fatalf("%d projects failed", failed)
-			}
-			peakRSS = max(peakRSS, benchProcStatus(b, cmd.Process.Pid)["VmRSS"])
-			time.Sleep(50 * time.Millisecond)
-			return done == projects
-		})
-		elapsed = time.Since(t0)
-	}
-	var each []time.Duration
-	phases := map[string][]time.Duration{}
-	for _, name := range names {
-		p, err := db.ProjectByName(context.Background(), name)
-		if err != nil {
-			b.Fatal(err)
-		}
-		benchSteps(p, phases)
-		evs, _ := db.Events(context.Background(), p.ID, 0, 1000)
-		for _, e := range evs {
-			var d struct{ Progress int }
-			if json.Unmarshal(e.Data, &d); e.Type == onramp.EventProgress && d.Progress == 100 {
-				each = append(each, e.At.Sub(p.CreatedAt))
-			}
-		}
-	}
-	st := benchProcStatus(b, cmd.Process.Pid)
-	var heap float64
-	if m := benchMetrics(b, base, tok); m != nil {
-		heap = m["go_memstats_heap_inuse_bytes"] / (1 << 20)
-	}
-	b.ReportMetric(float64(projects)/elapsed.Seconds(), "projects/s")
-	benchReportLatency(b, "each-", each, 0.50, 0.95)
-	b.ReportMetric(st["VmRSS"], "rss-MiB")
-	b.ReportMetric(st["VmHWM"], "peak-rss-MiB")
-	b.Logf("%d projects × 3 environments submitted in %s, all at 100%% after %s: %.2f projects/s; each create → 100%% p50 %s p95 %s max %s\n  server RSS idle %.0f MiB, at the end %.0f MiB, peak %.0f MiB (VmHWM; %.0f MiB sampled), Go heap in use %.0f MiB",
-		projects, submitted.Round(time.Millisecond), elapsed.Round(time.Millisecond), float64(projects)/elapsed.Seconds(),
-		benchPct(each, .5), benchPct(each, .95), benchPct(each, 1), idle, st["VmRSS"], st["VmHWM"], peakRSS, heap)
-	benchLogSteps(b, phases)
-	cmd.Process.Signal(interruptSignal)
-	cmd.Wait()
-}
-
 // ---------------------------------------------------------------------------
 // Helpers.
 
@@ -1405,28 +1015,6 @@ func benchProcStatus(tb testing.TB, pid int) map[string]float64 {
 		}
 		if kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64); err == nil {
 			out[k] = kb / 1024
-		}
-	}
-	return out
-}
-
-// benchMetrics reads the unlabelled samples of a server's /metrics.
-func benchMetrics(tb testing.TB, base, tok string) map[string]float64 {
-	req, _ := http.NewRequest("GET", base+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := benchHTTP.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		tb.Logf("/metrics: %v", err)
-		return nil
-	}
-	defer resp.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if name, v, ok := strings.Cut(sc.Text(), " "); ok && !strings.HasPrefix(name, "#") {
-			if f, err := strconv.ParseFloat(v, 64); err == nil {
-				out[name] = f
-			}
 		}
 	}
 	return out
