@@ -1,12 +1,23 @@
 // Command onramp-bench measures onramp as a platform team runs it: a real
-// `onramp serve` process against a local control plane with Flux, given a
-// burst of projects at once. It reports when every project reached 100%
-// and, with -ready, when every one was Ready; the peak memory and the CPU
-// of each process; and the p99 of GET /api/v1/projects/{name} during the
-// burst.
+// `onramp serve` process against a local control plane with Flux.
+//
+// -mode burst (the default) submits -n projects at once. It reports when
+// every project reached 100% and, with -ready, when every one was Ready;
+// the peak memory and the CPU of each process; and the p99 of
+// GET /api/v1/projects/{name} during the burst.
+//
+// -mode create creates -n projects one at a time on an idle cluster and
+// reports each one's create → 100% (with -ready, create → Ready) against
+// the floor: the same objects applied directly, without onramp.
+//
+// -mode idle reads the resident memory of an idle `onramp serve`, without a
+// cluster and then with one.
 //
 //	make build && go run ./cmd/onramp-bench -n 200
 //	go run ./cmd/onramp-bench -n 1000 -template worker -ready
+//	go run ./cmd/onramp-bench -mode create -n 20
+//	go run ./cmd/onramp-bench -mode create -n 6 -ready
+//	go run ./cmd/onramp-bench -mode idle
 //
 // It is a measurement program, not a test: it asserts nothing.
 package main
@@ -35,6 +46,7 @@ func main() {
 
 // options are the measurement's flags.
 type options struct {
+	mode        string
 	n           int
 	template    string
 	onramp      string
@@ -46,14 +58,18 @@ type options struct {
 func run(ctx context.Context, args []string) error {
 	var o options
 	fs := flag.NewFlagSet("onramp-bench", flag.ContinueOnError)
-	fs.IntVar(&o.n, "n", 200, "projects submitted at once, 3 environments each")
+	fs.StringVar(&o.mode, "mode", "burst", "burst: -n projects at once; create: -n projects one at a time, each against the floor; idle: the memory of an idle server")
+	fs.IntVar(&o.n, "n", 200, "projects, 3 environments each")
 	fs.StringVar(&o.template, "template", "web-service", "their template (worker has no Service: the local cluster's Service range holds ~250)")
 	fs.StringVar(&o.onramp, "onramp", "bin/onramp", "the onramp binary to run (make build)")
 	fs.StringVar(&o.databaseURL, "database-url", "", "postgres://… to measure on PostgreSQL (default SQLite in a temporary data dir)")
-	fs.BoolVar(&o.ready, "ready", false, "wait, after 100%, until every project is Ready (real Flux)")
+	fs.BoolVar(&o.ready, "ready", false, "burst: wait, after 100%, until every project is Ready (real Flux); create: measure create → Ready")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.mode != "burst" && o.mode != "create" && o.mode != "idle" {
+		return fmt.Errorf("-mode %q: want burst, create or idle", o.mode)
 	}
 	bin, err := filepath.Abs(o.onramp)
 	if err != nil {
@@ -69,6 +85,16 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	if o.mode == "idle" {
+		// On SQLite: a second server on one PostgreSQL database would need
+		// the first one's secret key.
+		fmt.Println("starting onramp serve without a cluster…")
+		alone, err := idleAlone(ctx, bin, dir, "")
+		if err != nil {
+			return err
+		}
+		fmt.Printf("idle onramp serve without a cluster: %s\n", alone)
+	}
 
 	fmt.Println("starting the local control plane…")
 	binDir, err := localcluster.Lookup(ctx, localcluster.BuildOptions{})
@@ -86,7 +112,20 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer srv.stop()
 	m := &measurement{options: o, srv: srv, cluster: cluster}
-	report, err := m.run(ctx)
+	measure := m.run
+	switch o.mode {
+	case "create":
+		measure = m.createTo100
+	case "idle":
+		measure = func(ctx context.Context) (string, error) {
+			withCluster, err := idleMemory(ctx, srv)
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("idle onramp serve with the cluster: %s\n", withCluster), nil
+		}
+	}
+	report, err := measure(ctx)
 	if report != "" {
 		fmt.Print(report)
 	}

@@ -28,10 +28,12 @@ type server struct {
 }
 
 // startServer runs `onramp serve` on a data dir in dir, with a token for a
-// user of its own, against the cluster of kubeconfig.
+// user of its own, against the cluster of kubeconfig, or none if it is "".
 func startServer(ctx context.Context, bin, dir, databaseURL, kubeconfig string) (*server, error) {
-	if err := createNamespace(ctx, kubeconfig, onramp.DefaultNamespace); err != nil {
-		return nil, err
+	if kubeconfig != "" {
+		if err := createNamespace(ctx, kubeconfig, onramp.DefaultNamespace); err != nil {
+			return nil, err
+		}
 	}
 	data := filepath.Join(dir, "onramp")
 	if databaseURL == "" {
@@ -45,6 +47,9 @@ func startServer(ctx context.Context, bin, dir, databaseURL, kubeconfig string) 
 	s := &server{token: strings.TrimSpace(string(out)), databaseURL: databaseURL}
 	s.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn"}, common...)...)
 	s.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	if kubeconfig == "" { // and no ~/.kube/config either
+		s.cmd.Env = append(s.cmd.Env, "ONRAMP_KUBECONFIG=", "HOME="+dir)
+	}
 	s.cmd.Stderr = os.Stderr
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 
@@ -96,4 +98,54 @@ func benchGiteaFloor(b *testing.B, prov gitprovider.Provider, k *kube.Client, tm
 		}
 	}
 	return time.Since(t0)
+}
+
+// benchCreateBodyTo100 creates a project with body and follows its event
+// stream to 100%. It returns the client's and the server's durations and
+// the project as stored at 100%.
+func benchCreateBodyTo100(b *testing.B, s *server, tok, name string, body map[string]any) (time.Duration, time.Duration, *onramp.Project) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	t0 := time.Now()
+	var created onramp.Project
+	if code := call(b, "POST", s.url+"/api/v1/projects", tok, body, &created); code != http.StatusAccepted {
+		b.Fatalf("create %s = %d", name, code)
+	}
+	events := benchStream(b, ctx, s.url, tok, name)
+	var took time.Duration
+	for e := range events {
+		var d struct {
+			Progress int          `json:"progress"`
+			Phase    onramp.Phase `json:"phase"`
+		}
+		json.Unmarshal([]byte(e.Data), &d)
+		if d.Phase == onramp.PhaseFailed {
+			b.Fatalf("%s failed: %s\n%s", name, e.Data, logText(b, s, tok, name))
+		}
+		if (e.Type == onramp.EventSnapshot || e.Type == onramp.EventProgress) && d.Progress == 100 {
+			took = e.At.Sub(t0)
+			break
+		}
+	}
+	if took == 0 {
+		b.Fatalf("%s: the stream ended before 100%% (%v)", name, ctx.Err())
+	}
+	cancel()
+	stored, err := s.app.DB.ProjectByName(context.Background(), name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	evs, err := s.app.DB.Events(context.Background(), stored.ID, 0, 1000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var server time.Duration
+	for _, e := range evs {
+		var d struct{ Progress int }
+		if json.Unmarshal(e.Data, &d); e.Type == onramp.EventProgress && d.Progress == 100 {
+			server = e.At.Sub(stored.CreatedAt)
+		}
+	}
+	return took, server, stored
 }

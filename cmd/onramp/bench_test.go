@@ -11,20 +11,15 @@ package main
 // cluster benchmarks skip when the local control plane is not built.)
 
 import (
-	"bufio"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -41,13 +36,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/gitserver"
+	"github.com/onramp/onramp/internal/testutil"
 	"github.com/onramp/onramp/kube"
 	"github.com/onramp/onramp/localcluster/clustertest"
 	"github.com/onramp/onramp/status"
@@ -238,560 +233,6 @@ func benchSeedProjects(b *testing.B, url, owner string, n, rich int) ([]string, 
 	return names, fmt.Sprintf("seeded %d projects (%d with 18 resources) through the store in %s (%.0f/s)", n, rich, seeded.Round(time.Millisecond), float64(n)/seeded.Seconds())
 }
 
-// BenchmarkIdleServeRSS starts `onramp serve` as a real process, waits
-// until it listens and answers /healthz, lets it sit idle for 5 s and reads
-// VmRSS (with its anonymous and file-backed parts) from /proc.
-//
-//   - binary: the onramp binary as `make build` makes it (CGO_ENABLED=0 go
-//     build ./cmd/onramp), no cluster: API, Git server, River on SQLite;
-//   - binary-cluster: the same with the cluster client and the status
-//     watcher's informers on the local control plane;
-//   - test-binary: this test binary re-executed as onramp (the subprocess
-//     helper), no cluster. It is larger (test code and the packages only
-//     tests use), so its file-backed pages are more.
-func BenchmarkIdleServeRSS(b *testing.B) {
-	run := func(b *testing.B, bin string, env []string) {
-		var st map[string]float64
-		for b.Loop() {
-			cmd := subprocess(b, env, "serve", "--addr", freeAddr(b), "--data-dir", b.TempDir(), "--log-level", "warn")
-			if bin != "" {
-				cmd.Path, cmd.Args[0] = bin, bin
-			}
-			if err := cmd.Start(); err != nil {
-				b.Fatal(err)
-			}
-			url := serverURL(b, cmd)
-			if code, err := benchDo(context.Background(), "GET", url+"/healthz", "", nil, nil); err != nil || code != 200 {
-				b.Fatalf("healthz = %d %v", code, err)
-			}
-			time.Sleep(5 * time.Second)
-			st = benchProcStatus(b, cmd.Process.Pid)
-			cmd.Process.Signal(interruptSignal)
-			cmd.Wait()
-		}
-		b.ReportMetric(st["VmRSS"], "rss-MiB")
-		b.ReportMetric(st["RssAnon"], "anon-MiB")
-		b.ReportMetric(st["RssFile"], "file-MiB")
-		b.Logf("idle onramp serve: VmRSS %.1f MiB (anonymous %.1f, file-backed %.1f; peak %.1f)", st["VmRSS"], st["RssAnon"], st["RssFile"], st["VmHWM"])
-	}
-	noCluster := []string{"KUBECONFIG=", "ONRAMP_KUBECONFIG=", "ONRAMP_DATABASE_URL=", "HOME=" + b.TempDir()}
-	bin := benchBuild(b)
-	b.Run("binary", func(b *testing.B) { run(b, bin, noCluster) })
-	b.Run("binary-cluster", func(b *testing.B) {
-		run(b, bin, []string{"KUBECONFIG=" + clusterKubeconfig(b), "ONRAMP_DATABASE_URL="})
-	})
-	b.Run("test-binary", func(b *testing.B) { run(b, "", noCluster) })
-}
-
-// benchBuild builds the onramp binary as `make build` does (no cgo) into a
-// temporary directory of b, from this package's source wherever the
-// compiled test binary runs.
-func benchBuild(b *testing.B) string {
-	b.Helper()
-	bin := filepath.Join(b.TempDir(), "onramp")
-	_, self, _, _ := runtime.Caller(0)
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = filepath.Dir(self)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("go build ./cmd/onramp: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// ---------------------------------------------------------------------------
-// The pipeline against the local control plane.
-
-// BenchmarkCreateTo100 creates 3-environment projects one at a time against
-// the local control plane and follows each one's event stream until the
-// progress event says 100. Interleaved with each project, the floor: the
-// same 18 objects applied directly with kube.Client.ApplyEnvironment for the
-// three environments (server-side apply, dependency checks, no onramp),
-// pointing at the project's real repository with its real credential.
-//
-// "stream" is the client's view: POST sent → progress 100 read on the SSE
-// stream (woken when onramp commits the event). "server" is onramp's own:
-// the project row's created_at → the stored time of the progress-100 event.
-// Two modes, 20 projects each: back-to-back (the next create as soon as the
-// previous one is at 100%, while Flux works on the earlier ones on the same
-// cores) and settled (each create and each floor once Flux has made what
-// came before it Ready, i.e. on an idle cluster). Each mode deletes its
-// projects when it ends, and the next starts once they are gone.
-func BenchmarkCreateTo100(b *testing.B) {
-	const projects = 20
-	for _, engine := range storetest.Engines() {
-		b.Run(engine, func(b *testing.B) {
-			s := startCluster(b, engine)
-			tok := s.token(b, "alice")
-			k, err := kube.New(clustertest.Config(b))
-			if err != nil {
-				b.Fatal(err)
-			}
-			kc := kubeClient(b)
-			warm := false
-			// back-to-back: the next project is created as soon as the
-			// previous one (and its floor) is done, while Flux reconciles
-			// them. settled: each project and each floor waits until Flux
-			// has made what came before it Ready and the Flux objects of
-			// what came before are suspended, so the cluster is idle: no
-			// earlier project's interval reconcile (a minute for
-			// development) runs beside a measurement.
-			for _, settled := range []bool{false, true} {
-				mode := map[bool]string{false: "back-to-back", true: "settled"}[settled]
-				b.Run(mode, func(b *testing.B) {
-					// Each mode starts on a cluster without the projects
-					// of the one before: Flux keeps reconciling those on
-					// their intervals (and cloning from onramp), which is
-					// not an idle cluster.
-					benchSettle(b)
-					janitor := newBenchJanitor(b)
-					var stream, srv, floor []time.Duration
-					phases := map[string][]time.Duration{}
-					cpu := newBenchProcCPU(b)
-					var createCPU, floorCPU map[string]time.Duration
-					for b.Loop() {
-						n := projects
-						if !warm {
-							n++
-						}
-						for range n {
-							name := uniqueName("hundred")
-							janitor.project(name, 3)
-							c0 := cpu.sample()
-							st, sv, p := benchCreateTo100(b, s, tok, name)
-							c1 := cpu.sample()
-							floorName := uniqueName("floor")
-							janitor.project(floorName, 3)
-							specs := benchFloorSpecs(b, s, p, floorName)
-							// settled: the floor, too, starts once Flux has
-							// made the project before it Ready. Only to let
-							// Flux settle: a project that does not get ready
-							// is logged, not measured here.
-							settle := func(name string) {
-								if !settled {
-									return
-								}
-								if _, err := benchWaitReady(kc, name, specs, time.Minute); err != nil {
-									b.Logf("did not settle: %v", err)
-								}
-								benchSuspend(b, kc, name, specs)
-								// What Ready set off (the Deployments'
-								// ReplicaSets and Pods, Flux's status
-								// writes) ends before the next measurement.
-								time.Sleep(300 * time.Millisecond)
-							}
-							settle(p.Name)
-							c2 := cpu.sample()
-							fl := benchApplyFloor(b, k, specs)
-							c3 := cpu.sample()
-							settle(floorName)
-							if !warm { // the very first project warms up; not counted
-								warm = true
-								b.Logf("warm-up: stream %s, server %s, floor %s", st, sv, fl)
-								continue
-							}
-							stream, srv, floor = append(stream, st), append(srv, sv), append(floor, fl)
-							benchSteps(p, phases)
-							createCPU, floorCPU = benchAddCPU(createCPU, c0, c1), benchAddCPU(floorCPU, c2, c3)
-						}
-					}
-					benchReportLatency(b, "stream-", stream, 0.50, 0.95)
-					benchReportLatency(b, "server-", srv, 0.50, 0.95)
-					benchReportLatency(b, "floor-", floor, 0.50, 0.95)
-					ratio := float64(benchPct(stream, .5)) / float64(benchPct(floor, .5))
-					b.ReportMetric(ratio, "stream/floor-p50")
-					b.ReportMetric(float64(benchPct(srv, .5))/float64(benchPct(floor, .5)), "server/floor-p50")
-					b.Logf("%s, %s, %d projects × 3 environments, create → 100%%:\n  stream p50 %s p95 %s max %s\n  server p50 %s p95 %s max %s\n  floor (3× ApplyEnvironment, 18 objects) p50 %s p95 %s max %s\n  ratio stream/floor p50 %.2f, server/floor p50 %.2f",
-						engine, mode, len(stream), benchPct(stream, .5), benchPct(stream, .95), benchPct(stream, 1), benchPct(srv, .5), benchPct(srv, .95), benchPct(srv, 1),
-						benchPct(floor, .5), benchPct(floor, .95), benchPct(floor, 1), ratio, float64(benchPct(srv, .5))/float64(benchPct(floor, .5)))
-					benchLogSteps(b, phases)
-					createCPU, floorCPU = cpu.names(b, engine, s.app.DB.SQL(), createCPU), cpu.names(b, engine, s.app.DB.SQL(), floorCPU)
-					var used []string
-					everyone := maps.Clone(createCPU)
-					maps.Copy(everyone, floorCPU)
-					for _, who := range slices.Sorted(maps.Keys(everyone)) {
-						used = append(used, fmt.Sprintf("%s %.1f / %.1f", who,
-							float64(createCPU[who].Microseconds())/1000/float64(len(srv)), float64(floorCPU[who].Microseconds())/1000/float64(len(srv))))
-					}
-					b.Logf("  CPU per project, mean ms, onramp's create → 100%% / the floor: %s", strings.Join(used, ", "))
-					// In order of creation, to tell a run slow throughout
-					// from one with a few slow projects.
-					var each []string
-					for i := range srv {
-						each = append(each, fmt.Sprintf("%d/%d", srv[i].Milliseconds(), floor[i].Milliseconds()))
-					}
-					b.Logf("  each project, server/floor ms: %s", strings.Join(each, " "))
-				})
-			}
-		})
-	}
-}
-
-// benchWaitReady waits up to timeout until the Kustomizations of project's
-// environments in specs are Ready at the specs' revision. It returns how
-// long that took, or an error saying what was not ready.
-func benchWaitReady(kc client.Client, project string, specs []kube.EnvironmentSpec, timeout time.Duration) (time.Duration, error) {
-	t0 := time.Now()
-	for {
-		var notReady []string
-		for _, spec := range specs {
-			ns := onramp.Namespace(project, spec.Environment)
-			var ks kustomizev1.Kustomization
-			if err := kc.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: project}, &ks); err != nil {
-				notReady = append(notReady, fmt.Sprintf("Kustomization %s: %v", ns, err))
-				continue
-			}
-			if r := kube.Status(&ks, spec.Revision); r.Status != onramp.StatusReady {
-				var src sourcev1.GitRepository
-				kc.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: project}, &src)
-				g := kube.Status(&src, spec.Revision)
-				notReady = append(notReady, fmt.Sprintf("Kustomization %s %s %s %q (GitRepository %s %s %q)", ns, r.Status, r.Reason, r.Message, g.Status, g.Reason, g.Message))
-			}
-		}
-		if len(notReady) == 0 {
-			return time.Since(t0), nil
-		}
-		if time.Since(t0) > timeout {
-			return 0, fmt.Errorf("%s not ready within %s: %s", project, timeout, strings.Join(notReady, "; "))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// benchProcCPU reads the CPU time used by the processes a create keeps
-// busy: this one (onramp's server and the benchmark's client), the control
-// plane's, and PostgreSQL's, each of whose server processes is keyed by
-// its pid until names resolves it to the pool or the background work it
-// serves.
-type benchProcCPU struct {
-	procs map[int]string // pid → name, the control plane's
-}
-
-func newBenchProcCPU(b *testing.B) *benchProcCPU {
-	c := &benchProcCPU{procs: map[int]string{}}
-	for _, comp := range clustertest.Cluster(b).Components() {
-		c.procs[comp.PID] = comp.Name
-	}
-	return c
-}
-
-// sample returns each process's CPU time so far: the kernel's run time of
-// each of its threads, in nanoseconds (the utime and stime of
-// /proc/PID/stat count 10 ms ticks, too coarse for a PostgreSQL server
-// process's share of one create).
-func (c *benchProcCPU) sample() map[string]time.Duration {
-	out := map[string]time.Duration{"this process": benchCPU()}
-	procDirs, _ := os.ReadDir("/proc")
-	for _, d := range procDirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		name, ok := c.procs[pid]
-		if !ok {
-			comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-			if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
-				continue
-			}
-			name = fmt.Sprintf("postgres %d", pid)
-		}
-		out[name] += benchRunTime(pid)
-	}
-	return out
-}
-
-// benchRunTime adds up the run time of pid's threads from their schedstat.
-func benchRunTime(pid int) time.Duration {
-	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	var sum time.Duration
-	for _, t := range tasks {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
-		if err != nil {
-			continue
-		}
-		if f := strings.Fields(string(b)); len(f) > 0 {
-			ns, _ := strconv.ParseInt(f[0], 10, 64)
-			sum += time.Duration(ns)
-		}
-	}
-	return sum
-}
-
-// names merges the PostgreSQL server processes of cpu by what each
-// serves: the pool that opened it (its application_name: onramp's own
-// statements, River's bookkeeping, the listener) or its background work
-// (WAL writer, autovacuum …); a process gone since is "postgres, ended".
-// With SQLite, PostgreSQL's processes are the server's, not onramp's.
-func (c *benchProcCPU) names(b *testing.B, engine string, db *sql.DB, cpu map[string]time.Duration) map[string]time.Duration {
-	who := map[string]string{}
-	if engine == store.Postgres {
-		rows, err := db.Query(`SELECT pid, CASE WHEN application_name <> '' THEN application_name ELSE backend_type END FROM pg_stat_activity`)
-		if err != nil {
-			b.Fatalf("name PostgreSQL's processes: %v", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var pid int
-			var name string
-			if err := rows.Scan(&pid, &name); err != nil {
-				b.Fatal(err)
-			}
-			who[fmt.Sprintf("postgres %d", pid)] = "postgres " + name
-		}
-	}
-	out := map[string]time.Duration{}
-	for k, v := range cpu {
-		if strings.HasPrefix(k, "postgres ") {
-			switch n, ok := who[k]; {
-			case ok:
-				k = n
-			case engine == store.Postgres:
-				k = "postgres, ended"
-			default:
-				k = "postgres (not onramp's database)"
-			}
-		}
-		out[k] += v
-	}
-	return out
-}
-
-// benchAddCPU adds to sum the CPU each process used from before to after.
-func benchAddCPU(sum, before, after map[string]time.Duration) map[string]time.Duration {
-	if sum == nil {
-		sum = map[string]time.Duration{}
-	}
-	for who, t := range after {
-		sum[who] += t - before[who]
-	}
-	return sum
-}
-
-// benchSuspend suspends the GitRepositories and Kustomizations of
-// project's environments in specs. The janitor deletes their namespaces,
-// so a suspended Kustomization's skipped prune leaves nothing behind.
-func benchSuspend(b *testing.B, kc client.Client, project string, specs []kube.EnvironmentSpec) {
-	b.Helper()
-	suspend := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"suspend":true}}`))
-	for _, spec := range specs {
-		key := client.ObjectKey{Namespace: onramp.Namespace(project, spec.Environment), Name: project}
-		for _, obj := range []client.Object{&kustomizev1.Kustomization{}, &sourcev1.GitRepository{}} {
-			obj.SetNamespace(key.Namespace)
-			obj.SetName(key.Name)
-			if err := kc.Patch(context.Background(), obj, suspend); err != nil {
-				b.Fatalf("suspend %T %s: %v", obj, key, err)
-			}
-		}
-	}
-}
-
-// benchCreateTo100 creates one 3-environment project and follows its event
-// stream to 100%. It returns the client's and the server's durations and
-// the project as GET shows it at 100%.
-func benchCreateTo100(b *testing.B, s *server, tok, name string) (time.Duration, time.Duration, *onramp.Project) {
-	b.Helper()
-	return benchCreateBodyTo100(b, s, tok, name, threeEnvs(name, "web-service"))
-}
-
-// benchCreateBodyTo100 is benchCreateTo100 with the request's body.
-func benchCreateBodyTo100(b *testing.B, s *server, tok, name string, body map[string]any) (time.Duration, time.Duration, *onramp.Project) {
-	b.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	t0 := time.Now()
-	var created onramp.Project
-	if code := call(b, "POST", s.url+"/api/v1/projects", tok, body, &created); code != http.StatusAccepted {
-		b.Fatalf("create %s = %d", name, code)
-	}
-	events := benchStream(b, ctx, s.url, tok, name)
-	var took time.Duration
-	for e := range events {
-		var d struct {
-			Progress int          `json:"progress"`
-			Phase    onramp.Phase `json:"phase"`
-		}
-		json.Unmarshal([]byte(e.data), &d)
-		if d.Phase == onramp.PhaseFailed {
-			b.Fatalf("%s failed: %s\n%s", name, e.data, logText(b, s, tok, name))
-		}
-		if (e.typ == onramp.EventSnapshot || e.typ == onramp.EventProgress) && d.Progress == 100 {
-			took = e.at.Sub(t0)
-			break
-		}
-	}
-	if took == 0 {
-		b.Fatalf("%s: the stream ended before 100%% (%v)", name, ctx.Err())
-	}
-	cancel()
-	stored, err := s.app.DB.ProjectByName(context.Background(), name)
-	if err != nil {
-		b.Fatal(err)
-	}
-	evs, err := s.app.DB.Events(context.Background(), stored.ID, 0, 1000)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var server time.Duration
-	for _, e := range evs {
-		var d struct{ Progress int }
-		if json.Unmarshal(e.Data, &d); e.Type == onramp.EventProgress && d.Progress == 100 {
-			server = e.At.Sub(stored.CreatedAt)
-		}
-	}
-	return took, server, stored
-}
-
-// benchSteps adds where the time of p's initialization went to into
-// phases: "queue" from the row's creation to the first step's start, each
-// step's own duration, and "gaps" between steps.
-func benchSteps(p *onramp.Project, phases map[string][]time.Duration) {
-	prev := p.CreatedAt
-	var gaps time.Duration
-	for i, s := range p.Steps {
-		if s.StartedAt == nil || s.FinishedAt == nil {
-			continue
-		}
-		if i == 0 {
-			phases["queue"] = append(phases["queue"], s.StartedAt.Sub(prev))
-		} else {
-			gaps += s.StartedAt.Sub(prev)
-		}
-		phases[s.Name] = append(phases[s.Name], s.FinishedAt.Sub(*s.StartedAt))
-		prev = *s.FinishedAt
-	}
-	phases["gaps"] = append(phases["gaps"], gaps)
-}
-
-// benchLogSteps logs the median of each phase benchSteps collected.
-func benchLogSteps(b *testing.B, phases map[string][]time.Duration) {
-	var parts []string
-	for _, name := range append([]string{"queue"}, append(benchStepNames(), "gaps")...) {
-		if d := phases[name]; len(d) > 0 {
-			parts = append(parts, fmt.Sprintf("%s %s", name, benchPct(d, .5).Round(100*time.Microsecond)))
-		}
-	}
-	b.Logf("  where the time goes (medians, from the steps' recorded start and end): %s", strings.Join(parts, ", "))
-}
-
-func benchStepNames() []string {
-	var names []string
-	for _, s := range onramp.InitSteps {
-		names = append(names, s.Name)
-	}
-	return names
-}
-
-// benchFloorSpecs returns the three environments of p under another project
-// name, with p's repository, revision and read credential: what onramp
-// applies, without onramp.
-func benchFloorSpecs(b *testing.B, s *server, p *onramp.Project, name string) []kube.EnvironmentSpec {
-	b.Helper()
-	password, err := s.app.DB.Credential(context.Background(), p.ID, onramp.GitReadCredential)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var specs []kube.EnvironmentSpec
-	for _, e := range p.Environments {
-		specs = append(specs, kube.EnvironmentSpec{Project: name, Environment: e.Name, Type: e.Type, Path: e.Path,
-			GitURL: p.Repository.URL, Branch: p.Repository.Branch, Username: onramp.GitReadUser, Password: password, Revision: p.Repository.Revision})
-	}
-	return specs
-}
-
-// benchApplyFloor applies the environments one after the other, as the
-// pipeline does, and returns how long that took.
-func benchApplyFloor(b *testing.B, k *kube.Client, specs []kube.EnvironmentSpec) time.Duration {
-	b.Helper()
-	t0 := time.Now()
-	for _, spec := range specs {
-		if _, err := k.ApplyEnvironment(context.Background(), spec, nil); err != nil {
-			b.Fatalf("floor: %v", err)
-		}
-	}
-	return time.Since(t0)
-}
-
-// BenchmarkCreateToReady creates 3-environment projects one at a time and
-// follows each one's stream until the phase event says ready: every
-// Kustomization Ready at the pushed revision, by real Flux. Interleaved, the
-// floor: the same objects applied with ApplyEnvironment (same repository,
-// revision and credential, no onramp), timed until the three
-// Kustomizations are Ready at that revision (polled every 20 ms).
-func BenchmarkCreateToReady(b *testing.B) {
-	const projects = 6
-	benchSettle(b)
-	janitor := newBenchJanitor(b)
-	s := startCluster(b, storetest.Engines()[0])
-	tok := s.token(b, "alice")
-	k, err := kube.New(clustertest.Config(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	kc := kubeClient(b)
-	var ready, hundred, floor []time.Duration
-	floorMissed := 0
-	for b.Loop() {
-		for i := range projects {
-			name := uniqueName("ready")
-			janitor.project(name, 3)
-			t0 := time.Now()
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-			if code := call(b, "POST", s.url+"/api/v1/projects", tok, threeEnvs(name, "web-service"), nil); code != http.StatusAccepted {
-				b.Fatalf("create = %d", code)
-			}
-			var at100, atReady time.Duration
-			for e := range benchStream(b, ctx, s.url, tok, name) {
-				var d struct {
-					Progress int          `json:"progress"`
-					Phase    onramp.Phase `json:"phase"`
-				}
-				json.Unmarshal([]byte(e.data), &d)
-				if d.Progress == 100 && at100 == 0 {
-					at100 = e.at.Sub(t0)
-				}
-				if d.Phase == onramp.PhaseFailed {
-					b.Fatalf("%s failed: %s", name, e.data)
-				}
-				if d.Phase == onramp.PhaseDegraded {
-					b.Logf("%s went degraded on the way to ready: %s", name, e.data)
-				}
-				if d.Phase == onramp.PhaseReady && (e.typ == onramp.EventPhase || e.typ == onramp.EventSnapshot) {
-					atReady = e.at.Sub(t0)
-					break
-				}
-			}
-			cancel()
-			if atReady == 0 {
-				b.Fatalf("%s not ready within 3 minutes", name)
-			}
-			ready, hundred = append(ready, atReady), append(hundred, at100)
-			p, _ := s.app.DB.ProjectByName(context.Background(), name)
-			floorName := uniqueName("rfloor")
-			janitor.project(floorName, 3)
-			specs := benchFloorSpecs(b, s, p, floorName)
-			f0 := time.Now()
-			benchApplyFloor(b, k, specs)
-			if _, err := benchWaitReady(kc, floorName, specs, 3*time.Minute); err != nil {
-				b.Logf("project %d: 100%% at %s, ready at %s; the floor was not ready: %v", i, at100.Round(time.Millisecond), atReady.Round(time.Millisecond), err)
-				floorMissed++
-				continue
-			}
-			fl := time.Since(f0)
-			floor = append(floor, fl)
-			b.Logf("project %d: 100%% at %s, ready at %s; floor ready at %s", i, at100.Round(time.Millisecond), atReady.Round(time.Millisecond), fl.Round(time.Millisecond))
-		}
-	}
-	benchReportLatency(b, "ready-", ready, 0.50, 1)
-	benchReportLatency(b, "floor-", floor, 0.50, 1)
-	b.ReportMetric(float64(benchPct(ready, .5))/float64(benchPct(floor, .5)), "ready/floor-p50")
-	b.Logf("create → ready (3 environments, real Flux), %d projects: p50 %s max %s (100%% p50 %s); floor p50 %s max %s; ratio %.2f",
-		len(ready), benchPct(ready, .5), benchPct(ready, 1), benchPct(hundred, .5), benchPct(floor, .5), benchPct(floor, 1),
-		float64(benchPct(ready, .5))/float64(benchPct(floor, .5)))
-	if floorMissed > 0 {
-		b.Logf("%d floor runs did not get ready within 3 minutes (see above) and are left out", floorMissed)
-	}
-}
-
 // ---------------------------------------------------------------------------
 // Live status.
 
@@ -860,8 +301,8 @@ func BenchmarkStatusFreshness(b *testing.B) {
 	go func() {
 		for e := range events {
 			var r onramp.Resource
-			if e.typ == onramp.EventResource && json.Unmarshal([]byte(e.data), &r) == nil && r.Kind == onramp.KindKustomization {
-				streamCh <- stamp{r.Status, e.at}
+			if e.Type == onramp.EventResource && json.Unmarshal([]byte(e.Data), &r) == nil && r.Kind == onramp.KindKustomization {
+				streamCh <- stamp{r.Status, e.At}
 			}
 		}
 	}()
@@ -1181,94 +622,6 @@ func (s *benchCountingStore) UpsertResources(ctx context.Context, projectID int6
 	return changed, err
 }
 
-// BenchmarkBurst200 submits 200 three-environment projects at once to an
-// `onramp serve` process (the onramp binary, default 10 workers, SQLite) on the local control plane, and waits until all are at 100%.
-// It reports projects per second (first POST → last project at 100%), the
-// per-project create → 100% times from the database, and the server
-// process's resident memory at the end and at its peak. Flux starts
-// reconciling the first projects while the last ones are created, on the
-// same two cores.
-func BenchmarkBurst200(b *testing.B) {
-	const projects = 200
-	benchSettle(b)
-	janitor := newBenchJanitor(b)
-	url := storetest.URL(b, storetest.Engines()[0])
-	bin := benchBuild(b)
-	cmd := subprocess(b, []string{"KUBECONFIG=" + clusterKubeconfig(b)}, "serve", "--addr", freeAddr(b), "--data-dir", b.TempDir(), "--database-url", url, "--log-level", "warn")
-	cmd.Path, cmd.Args[0] = bin, bin
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	base := serverURL(b, cmd)
-	db := storetest.OpenURL(b, url)
-	tok, err := db.CreateToken(context.Background(), "alice")
-	if err != nil {
-		b.Fatal(err)
-	}
-	idle := benchProcStatus(b, cmd.Process.Pid)["VmRSS"]
-	names := make([]string, projects)
-	for i := range names {
-		names[i] = uniqueName("burst")
-		janitor.project(names[i], 3)
-	}
-	var elapsed, submitted time.Duration
-	var peakRSS float64
-	for b.Loop() {
-		t0 := time.Now()
-		benchParallel(b, projects, projects, func(i int) error {
-			code, err := benchDo(context.Background(), "POST", base+"/api/v1/projects", tok, threeEnvs(names[i], "web-service"), nil)
-			if err == nil && code != http.StatusAccepted {
-				err = fmt.Errorf("create %s = %d", names[i], code)
-			}
-			return err
-		})
-		submitted = time.Since(t0)
-		waitUntil(b, 20*time.Minute, "200 projects at 100%", func() bool {
-			var done, failed int
-			db.SQL().QueryRow(`SELECT count(*) FROM projects WHERE progress = 100`).Scan(&done)
-			db.SQL().QueryRow(`SELECT count(*) FROM projects WHERE phase = 'failed'`).Scan(&failed)
-			if failed > 0 {
-				b.Fatalf("%d projects failed", failed)
-			}
-			peakRSS = max(peakRSS, benchProcStatus(b, cmd.Process.Pid)["VmRSS"])
-			time.Sleep(50 * time.Millisecond)
-			return done == projects
-		})
-		elapsed = time.Since(t0)
-	}
-	var each []time.Duration
-	phases := map[string][]time.Duration{}
-	for _, name := range names {
-		p, err := db.ProjectByName(context.Background(), name)
-		if err != nil {
-			b.Fatal(err)
-		}
-		benchSteps(p, phases)
-		evs, _ := db.Events(context.Background(), p.ID, 0, 1000)
-		for _, e := range evs {
-			var d struct{ Progress int }
-			if json.Unmarshal(e.Data, &d); e.Type == onramp.EventProgress && d.Progress == 100 {
-				each = append(each, e.At.Sub(p.CreatedAt))
-			}
-		}
-	}
-	st := benchProcStatus(b, cmd.Process.Pid)
-	var heap float64
-	if m := benchMetrics(b, base, tok); m != nil {
-		heap = m["go_memstats_heap_inuse_bytes"] / (1 << 20)
-	}
-	b.ReportMetric(float64(projects)/elapsed.Seconds(), "projects/s")
-	benchReportLatency(b, "each-", each, 0.50, 0.95)
-	b.ReportMetric(st["VmRSS"], "rss-MiB")
-	b.ReportMetric(st["VmHWM"], "peak-rss-MiB")
-	b.Logf("%d projects × 3 environments submitted in %s, all at 100%% after %s: %.2f projects/s; each create → 100%% p50 %s p95 %s max %s\n  server RSS idle %.0f MiB, at the end %.0f MiB, peak %.0f MiB (VmHWM; %.0f MiB sampled), Go heap in use %.0f MiB",
-		projects, submitted.Round(time.Millisecond), elapsed.Round(time.Millisecond), float64(projects)/elapsed.Seconds(),
-		benchPct(each, .5), benchPct(each, .95), benchPct(each, 1), idle, st["VmRSS"], st["VmHWM"], peakRSS, heap)
-	benchLogSteps(b, phases)
-	cmd.Process.Signal(interruptSignal)
-	cmd.Wait()
-}
-
 // ---------------------------------------------------------------------------
 // Helpers.
 
@@ -1311,7 +664,7 @@ func benchDo(ctx context.Context, method, url, token string, body, out any) (int
 }
 
 // benchStream follows a project's event stream until ctx ends.
-func benchStream(tb testing.TB, ctx context.Context, base, tok, name string) <-chan sseEvent {
+func benchStream(tb testing.TB, ctx context.Context, base, tok, name string) <-chan testutil.Event {
 	tb.Helper()
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/projects/"+name+"/events", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
@@ -1323,7 +676,7 @@ func benchStream(tb testing.TB, ctx context.Context, base, tok, name string) <-c
 		resp.Body.Close()
 		tb.Fatalf("event stream of %s = %d", name, resp.StatusCode)
 	}
-	return readEvents(ctx, resp.Body)
+	return testutil.ReadEvents(ctx, resp.Body)
 }
 
 // benchPct returns the q-quantile of d (nearest rank; 0 is the minimum,
@@ -1404,28 +757,6 @@ func benchProcStatus(tb testing.TB, pid int) map[string]float64 {
 		}
 		if kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64); err == nil {
 			out[k] = kb / 1024
-		}
-	}
-	return out
-}
-
-// benchMetrics reads the unlabelled samples of a server's /metrics.
-func benchMetrics(tb testing.TB, base, tok string) map[string]float64 {
-	req, _ := http.NewRequest("GET", base+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := benchHTTP.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		tb.Logf("/metrics: %v", err)
-		return nil
-	}
-	defer resp.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if name, v, ok := strings.Cut(sc.Text(), " "); ok && !strings.HasPrefix(name, "#") {
-			if f, err := strconv.ParseFloat(v, 64); err == nil {
-				out[name] = f
-			}
 		}
 	}
 	return out

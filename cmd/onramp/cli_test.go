@@ -30,6 +30,9 @@ func runCLIContext(ctx context.Context, t *testing.T, s *server, token string, a
 	return code, stdout.String(), stderr.String()
 }
 
+// TestCLIWait follows projects to 100%, to Ready, to a failure and to
+// their deletion with the client's --wait flags, against serve with the
+// control plane.
 func TestCLIWait(t *testing.T) {
 	s := startCluster(t, storetest.Engines()[0], "--templates-dir", "testdata/templates")
 	tok := s.token(t, "alice")
@@ -90,38 +93,7 @@ func TestCLIWait(t *testing.T) {
 			t.Errorf("create --wait with a bad overlay = %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 		}
 	})
-	t.Run("timeout exits 2", func(t *testing.T) {
-		code, _, errOut := runCLI(t, s, tok, "project", "create", uniqueName("cli"), "--wait-ready", "--timeout", "200ms")
-		if code != 2 || !strings.Contains(errOut, "timed out after 200ms") {
-			t.Errorf("create --wait-ready --timeout 200ms = %d; stderr:\n%s", code, errOut)
-		}
-	})
-	t.Run("errors exit 1 with the server's message", func(t *testing.T) {
-		code, _, errOut := runCLI(t, s, tok, "project", "create", "Bad_Name")
-		if code != 1 || !strings.Contains(errOut, "lowercase letters") || !strings.Contains(errOut, "(name)") {
-			t.Errorf("create Bad_Name = %d; stderr %q", code, errOut)
-		}
-		code, _, errOut = runCLI(t, s, tok, "project", "create", uniqueName("cli"), "--env", "dev")
-		if code != 2 || !strings.Contains(errOut, "dev:development") {
-			t.Errorf("create --env dev = %d; stderr %q; want usage and the NAME:TYPE form", code, errOut)
-		}
-		code, _, errOut = runCLI(t, s, "", "project", "list")
-		if code != 1 || !strings.Contains(errOut, "ONRAMP_TOKEN") {
-			t.Errorf("list without a token = %d; stderr %q", code, errOut)
-		}
-		code, _, errOut = runCLI(t, s, tok, "project", "get")
-		if code != 2 || !strings.Contains(errOut, "takes one NAME") {
-			t.Errorf("get without a name = %d; stderr %q", code, errOut)
-		}
-	})
-	t.Run("templates", func(t *testing.T) {
-		code, out, _ := runCLI(t, s, tok, "template", "list")
-		if code != 0 || !strings.Contains(out, "web-service") || !strings.Contains(out, "worker") {
-			t.Errorf("template list = %d:\n%s", code, out)
-		}
-		code, out, _ = runCLI(t, s, tok, "template", "show", "web-service")
-		if code != 0 || !strings.Contains(out, "./deploy/overlays/production") {
-			t.Errorf("template show = %d:\n%s", code, out)
-		}
-	})
+	// The client's errors, its timeout and the template commands, which
+	// need no cluster, are cli's TestProjectCommandErrors, TestWaitTimeout
+	// and TestTemplateCommands.
 }

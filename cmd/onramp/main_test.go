@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -119,41 +118,23 @@ func createBody(name string) map[string]any {
 		"environments": []map[string]string{{"name": "development", "type": "development"}, {"name": "production", "type": "production"}}}
 }
 
-func TestAPILifecycle(t *testing.T) {
+// TestLifecycleWithoutCluster runs a project's life through serve with no
+// cluster configured: the job renders, commits, then fails at setup_gitops
+// with a hint, never 100% and never active; the project deletes; and the
+// server says it is not ready. What the API answers whoever asks is api's
+// TestProjectsByOwner.
+func TestLifecycleWithoutCluster(t *testing.T) {
 	for _, engine := range storetest.Engines() {
 		t.Run(engine, func(t *testing.T) {
 			t.Parallel()
 			s := startMain(t, "serve", storetest.URL(t, engine), nil)
-			alice, bob := s.token(t, "alice"), s.token(t, "bob")
+			alice := s.token(t, "alice")
 			api := s.url + "/api/v1/projects"
 
 			var p onramp.Project
 			if code := call(t, "POST", api, alice, createBody("shop"), &p); code != http.StatusAccepted {
 				t.Fatalf("create = %d; want 202", code)
 			}
-			if p.Name != "shop" || p.Phase != onramp.PhaseInitializing || len(p.Environments) != 2 || p.Environments[1].Namespace != "shop-production" {
-				t.Errorf("created project = %+v", p)
-			}
-			if code := call(t, "GET", api+"/shop", alice, nil, &p); code != 200 || p.Owner != "alice" {
-				t.Errorf("get = %d %+v", code, p)
-			}
-			var list struct{ Projects []onramp.Project }
-			if code := call(t, "GET", api, alice, nil, &list); code != 200 || len(list.Projects) != 1 {
-				t.Errorf("list = %d %+v; want one project", code, list)
-			}
-			if call(t, "GET", api, bob, nil, &list); len(list.Projects) != 0 {
-				t.Errorf("bob's list = %+v; want empty", list)
-			}
-			for _, path := range []string{"/shop", "/shop/logs", "/shop/history", "/shop/events"} {
-				if code := call(t, "GET", api+path, bob, nil, nil); code != http.StatusNotFound {
-					t.Errorf("bob GET %s = %d; want 404", path, code)
-				}
-			}
-			if code := call(t, "DELETE", api+"/shop", bob, nil, nil); code != http.StatusNotFound {
-				t.Errorf("bob DELETE = %d; want 404", code)
-			}
-			// Without a cluster the job renders, commits, then fails at
-			// setup_gitops with a hint: never 100%, never active.
 			waitFor(t, func() bool {
 				call(t, "GET", api+"/shop", alice, nil, &p)
 				return p.Phase == onramp.PhaseFailed
@@ -170,15 +151,6 @@ func TestAPILifecycle(t *testing.T) {
 			}
 			waitFor(t, func() bool { return call(t, "GET", api+"/shop", alice, nil, nil) == http.StatusNotFound })
 
-			for _, tok := range []string{"", "nope", alice + "x"} {
-				var e struct{ Error onramp.Error }
-				if code := call(t, "GET", api, tok, nil, &e); code != http.StatusUnauthorized || e.Error.Code != onramp.EUNAUTHORIZED {
-					t.Errorf("token %q: %d %+v; want 401", tok, code, e)
-				}
-			}
-			if code := call(t, "GET", s.url+"/healthz", "", nil, nil); code != 200 {
-				t.Errorf("healthz = %d", code)
-			}
 			var ready struct {
 				Ready  bool
 				Checks map[string]string
@@ -194,33 +166,6 @@ func TestAPILifecycle(t *testing.T) {
 func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
 	testutil.Until(t, 30*time.Second, "condition", cond)
-}
-
-func TestConcurrentCreateSameName(t *testing.T) {
-	for _, engine := range storetest.Engines() {
-		t.Run(engine, func(t *testing.T) {
-			t.Parallel()
-			s := startMain(t, "serve", storetest.URL(t, engine), nil)
-			tok := s.token(t, "alice")
-			codes := make([]int, 50)
-			var wg sync.WaitGroup
-			for i := range codes {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					codes[i] = call(t, "POST", s.url+"/api/v1/projects", tok, createBody("race"), nil)
-				}()
-			}
-			wg.Wait()
-			count := map[int]int{}
-			for _, c := range codes {
-				count[c]++
-			}
-			if count[http.StatusAccepted] != 1 || count[http.StatusConflict] != 49 {
-				t.Errorf("status counts = %v; want one 202 and 49 409", count)
-			}
-		})
-	}
 }
 
 // River's info lines (its producers' counts every minute) are dropped;

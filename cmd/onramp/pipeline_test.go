@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/internal/testutil"
 	"github.com/onramp/onramp/kube"
 	"github.com/onramp/onramp/localcluster/clustertest"
 	"github.com/onramp/onramp/store/storetest"
@@ -400,14 +401,14 @@ func TestGitFailureAppliesNothing(t *testing.T) {
 // was written since the one before: the Namespaces' records, removed
 // moments before the repository and the rows, are required only once the
 // stream has shown delete_repository, which comes after them.
-func checkCountedDown(t *testing.T, events <-chan sseEvent) {
+func checkCountedDown(t *testing.T, events <-chan testutil.Event) {
 	t.Helper()
 	last := map[string]onramp.ResourceStatus{}
 	var order []string // kinds, in the order their records were removed
 	sawRepositoryStep := false
 	timeout := time.After(3 * time.Minute)
 	for {
-		var e sseEvent
+		var e testutil.Event
 		var ok bool
 		select {
 		case e, ok = <-events:
@@ -418,18 +419,18 @@ func checkCountedDown(t *testing.T, events <-chan sseEvent) {
 			break
 		}
 		var rs []onramp.Resource
-		switch e.typ {
+		switch e.Type {
 		case onramp.EventSnapshot:
 			var p onramp.Project
-			json.Unmarshal([]byte(e.data), &p)
+			json.Unmarshal([]byte(e.Data), &p)
 			rs = p.GitOps.Resources
 		case onramp.EventResource:
 			var r onramp.Resource
-			json.Unmarshal([]byte(e.data), &r)
+			json.Unmarshal([]byte(e.Data), &r)
 			rs = []onramp.Resource{r}
 		case onramp.EventStep:
 			var st onramp.Step
-			json.Unmarshal([]byte(e.data), &st)
+			json.Unmarshal([]byte(e.Data), &st)
 			sawRepositoryStep = sawRepositoryStep || st.Name == "delete_repository"
 		}
 		for _, r := range rs {

@@ -125,15 +125,3 @@ func TestAdminCommands(t *testing.T) {
 		t.Errorf("serve --leader-lease 5s --leader-renew 5s = %d %q; want 1 and why", code, out)
 	}
 }
-
-func TestMetrics(t *testing.T) {
-	s := startMain(t, "serve", storetest.URL(t, "sqlite"), nil)
-	tok := s.token(t, "alice")
-	call(t, "POST", s.url+"/api/v1/projects", tok, createBody("metered"), nil)
-	body := get(t, s.url+"/metrics", "")
-	for _, want := range []string{"onramp_projects_created_total 1", `onramp_http_request_duration_seconds_count{route="POST /api/v1/projects",status="202"} 1`, "go_goroutines"} {
-		if !strings.Contains(body, want) {
-			t.Errorf("/metrics lacks %q", want)
-		}
-	}
-}

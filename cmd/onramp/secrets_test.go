@@ -73,7 +73,7 @@ read:
 			if !ok {
 				break read
 			}
-			places["event stream"] += e.data
+			places["event stream"] += e.Data
 		case <-timeout:
 			break read
 		}

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,11 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/onramp/onramp"
-	"github.com/onramp/onramp/gitserver"
-	"github.com/onramp/onramp/kube"
-	"github.com/onramp/onramp/localcluster/clustertest"
-	"github.com/onramp/onramp/status"
-	"github.com/onramp/onramp/store"
+	"github.com/onramp/onramp/internal/testutil"
 	"github.com/onramp/onramp/store/storetest"
 )
 
@@ -156,17 +149,9 @@ func TestWrongCredentialsHint(t *testing.T) {
 	waitPhase(t, s, tok, name, onramp.PhaseReady, time.Minute)
 }
 
-// sseEvent is one event read from the stream, and when it was read.
-type sseEvent struct {
-	id   int64
-	typ  string
-	data string
-	at   time.Time
-}
-
 // openStream connects to a project's event stream and sends its events on
 // the returned channel until the test ends.
-func openStream(t *testing.T, s *server, tok, name string, lastID int64) (<-chan sseEvent, int) {
+func openStream(t *testing.T, s *server, tok, name string, lastID int64) (<-chan testutil.Event, int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -185,40 +170,7 @@ func openStream(t *testing.T, s *server, tok, name string, lastID int64) (<-chan
 		resp.Body.Close()
 		return nil, resp.StatusCode
 	}
-	return readEvents(ctx, resp.Body), 200
-}
-
-// readEvents parses Server-Sent Events from body onto a channel, stamping
-// each with the time it was read, until the body ends or ctx does.
-func readEvents(ctx context.Context, body io.ReadCloser) <-chan sseEvent {
-	ch := make(chan sseEvent, 1024)
-	go func() {
-		defer body.Close()
-		defer close(ch)
-		sc := bufio.NewScanner(body)
-		sc.Buffer(nil, 8<<20)
-		var e sseEvent
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "" && e.typ != "":
-				e.at = time.Now()
-				select {
-				case ch <- e:
-				case <-ctx.Done():
-					return
-				}
-				e = sseEvent{}
-			case strings.HasPrefix(line, "id: "):
-				e.id, _ = strconv.ParseInt(line[4:], 10, 64)
-			case strings.HasPrefix(line, "event: "):
-				e.typ = line[7:]
-			case strings.HasPrefix(line, "data: "):
-				e.data = line[6:]
-			}
-		}
-	}()
-	return ch
+	return testutil.ReadEvents(ctx, resp.Body), 200
 }
 
 func TestEventStream(t *testing.T) {
@@ -238,49 +190,49 @@ func TestEventStream(t *testing.T) {
 	waitUntil(t, 30*time.Second, "initialization started", func() bool { p, _ := getProject(t, s, tok, name); return p.Progress > 0 })
 	ch, _ := openStream(t, s, tok, name, -1)
 	first := <-ch
-	if first.typ != onramp.EventSnapshot {
-		t.Fatalf("first event %q; want snapshot", first.typ)
+	if first.Type != onramp.EventSnapshot {
+		t.Fatalf("first event %q; want snapshot", first.Type)
 	}
 	var snap onramp.Project
-	json.Unmarshal([]byte(first.data), &snap)
+	json.Unmarshal([]byte(first.Data), &snap)
 	if snap.Name != name || snap.Progress == 0 {
 		t.Errorf("snapshot = %s at %d%%", snap.Name, snap.Progress)
 	}
-	var got []sseEvent
+	var got []testutil.Event
 	progress := snap.Progress
 	var resumeAt int64
 	for e := range ch {
 		got = append(got, e)
-		if e.typ == onramp.EventProgress {
+		if e.Type == onramp.EventProgress {
 			var d struct{ Progress int }
-			json.Unmarshal([]byte(e.data), &d)
+			json.Unmarshal([]byte(e.Data), &d)
 			if d.Progress < progress {
 				t.Errorf("progress event %d after %d", d.Progress, progress)
 			}
 			progress = d.Progress
 		}
 		if len(got) == 3 {
-			resumeAt = e.id
+			resumeAt = e.ID
 		}
-		if e.typ == onramp.EventPhase && strings.Contains(e.data, `"ready"`) {
+		if e.Type == onramp.EventPhase && strings.Contains(e.Data, `"ready"`) {
 			break
 		}
 	}
 	for i := 1; i < len(got); i++ {
-		if got[i].id <= got[i-1].id {
-			t.Fatalf("event %d has id %d after %d: out of order or repeated", i, got[i].id, got[i-1].id)
+		if got[i].ID <= got[i-1].ID {
+			t.Fatalf("event %d has id %d after %d: out of order or repeated", i, got[i].ID, got[i-1].ID)
 		}
 	}
-	if got[0].id <= first.id || progress != 100 {
-		t.Errorf("first event id %d after snapshot %d; final progress %d", got[0].id, first.id, progress)
+	if got[0].ID <= first.ID || progress != 100 {
+		t.Errorf("first event id %d after snapshot %d; final progress %d", got[0].ID, first.ID, progress)
 	}
 	// Reconnecting with Last-Event-ID replays exactly what followed.
 	ch2, _ := openStream(t, s, tok, name, resumeAt)
 	for i := 3; i < len(got); i++ {
 		select {
 		case e := <-ch2:
-			if e.id != got[i].id || e.typ != got[i].typ {
-				t.Fatalf("resumed event %d = %d %s; want %d %s", i, e.id, e.typ, got[i].id, got[i].typ)
+			if e.ID != got[i].ID || e.Type != got[i].Type {
+				t.Fatalf("resumed event %d = %d %s; want %d %s", i, e.ID, e.Type, got[i].ID, got[i].Type)
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("resumed stream stopped after %d events", i-3)
@@ -366,30 +318,9 @@ func subsequence(seq []string, want ...string) bool {
 	return len(want) == 0
 }
 
-// A stream wakes when this process writes an event, not at its next poll:
-// with the poll set to an hour, a retry's phase change still arrives at once.
-func TestEventStreamWakesOnWrite(t *testing.T) {
-	s := startMain(t, "serve", storetest.URL(t, storetest.Engines()[0]), nil, "--event-poll", "1h")
-	tok := s.token(t, "alice")
-	name := uniqueName("wake")
-	if code := call(t, "POST", s.url+"/api/v1/projects", tok, threeEnvs(name, "web-service"), nil); code != 202 {
-		t.Fatalf("create = %d", code)
-	}
-	// Without a cluster the initialization fails at setup_gitops.
-	waitPhase(t, s, tok, name, onramp.PhaseFailed, 30*time.Second)
-	ch, code := openStream(t, s, tok, name, -1)
-	if code != 200 {
-		t.Fatalf("stream = %d", code)
-	}
-	if code := call(t, "POST", s.url+"/api/v1/projects/"+name+"/retry", tok, nil, nil); code != 202 {
-		t.Fatalf("retry = %d", code)
-	}
-	waitStreamPhase(t, ch, onramp.PhaseInitializing, 30*time.Second)
-}
-
 // waitStreamPhase reads events until a phase event says phase; it fails
 // the test if the stream ends or timeout passes first.
-func waitStreamPhase(t *testing.T, events <-chan sseEvent, phase onramp.Phase, timeout time.Duration) {
+func waitStreamPhase(t *testing.T, events <-chan testutil.Event, phase onramp.Phase, timeout time.Duration) {
 	t.Helper()
 	deadline := time.After(timeout)
 	for {
@@ -398,69 +329,11 @@ func waitStreamPhase(t *testing.T, events <-chan sseEvent, phase onramp.Phase, t
 			if !ok {
 				t.Fatalf("the stream ended before phase %s", phase)
 			}
-			if e.typ == onramp.EventPhase && strings.Contains(e.data, `"`+string(phase)+`"`) {
+			if e.Type == onramp.EventPhase && strings.Contains(e.Data, `"`+string(phase)+`"`) {
 				return
 			}
 		case <-deadline:
 			t.Fatalf("no phase %s on the stream within %s", phase, timeout)
 		}
-	}
-}
-
-// TestJudgedAtHundred: the status watcher records what Flux says of a
-// project's objects while it initializes, whichever process runs the job,
-// and the transaction that writes 100% judges the phase from those records
-// at once. The project lives in a database of its own, with no workers, so
-// that only the watcher and this test write.
-func TestJudgedAtHundred(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	db := storetest.Open(t, store.SQLite)
-	k, err := kube.New(clustertest.Config(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := uniqueName("judged")
-	p := &onramp.Project{Name: name, Template: "web-service", Environments: []onramp.Environment{{
-		Name: "development", Type: onramp.Development, Namespace: onramp.Namespace(name, "development"),
-		Path: "./deploy/overlays/development", Interval: onramp.Duration(onramp.Development.Interval()),
-	}}}
-	if err := db.CreateProject(ctx, "alice", p); err != nil {
-		t.Fatal(err)
-	}
-	w := &status.Watcher{Store: db, Kube: k, Trees: &gitserver.Provider{Root: t.TempDir()}, Logger: slog.New(slog.DiscardHandler)}
-	go w.Run(ctx)
-	t.Cleanup(func() {
-		if err := k.DeleteProject(context.Background(), name, nil); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
-	// Objects whose source cannot be cloned: Flux fails the GitRepository
-	// soon after it is applied.
-	spec := kube.EnvironmentSpec{Project: name, Environment: "development", Type: onramp.Development, Path: "./deploy/overlays/development",
-		GitURL: "http://127.0.0.1:1/" + name + ".git", Branch: "main", Username: onramp.GitReadUser, Password: "unused", Revision: "main@sha1:0"}
-	if _, err := k.ApplyEnvironment(ctx, spec, nil); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, time.Minute, "the GitRepository's failure recorded while initializing", func() bool {
-		rs, _ := db.Resources(ctx, p.ID)
-		for _, r := range rs {
-			if r.Kind == onramp.KindGitRepository && r.Status == onramp.StatusFailed {
-				return true
-			}
-		}
-		return false
-	})
-	if cur, _ := db.ProjectByID(ctx, p.ID); cur.Phase != onramp.PhaseInitializing {
-		t.Fatalf("phase while initializing = %s; the pipeline owns it until 100%%", cur.Phase)
-	}
-	phase, err := db.FinishStep(ctx, p.ID, onramp.StepDone{Step: "finalize", Progress: 100})
-	if err != nil || phase != onramp.PhaseDegraded {
-		t.Errorf("FinishStep at 100%% = %s, %v; want degraded, judged from the failure recorded before", phase, err)
-	}
-	cur, _ := db.ProjectByID(ctx, p.ID)
-	if cur.Phase != onramp.PhaseDegraded || cur.Environments[0].Status != onramp.StatusFailed {
-		t.Errorf("after 100%%: phase %s, environment %s; want degraded and failed", cur.Phase, cur.Environments[0].Status)
 	}
 }

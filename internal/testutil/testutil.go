@@ -1,5 +1,5 @@
 // Package testutil holds the helpers that onramp's tests in several
-// packages share. Only tests import it.
+// packages share, and the measurement command uses. Nothing else imports it.
 package testutil
 
 import (

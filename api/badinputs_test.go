@@ -1,23 +1,22 @@
-package main
+package api_test
 
 import (
 	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/onramp/onramp/store/storetest"
+	"github.com/onramp/onramp/store"
 )
 
 // Every bad input gets a 4xx with a code and, where one field is at fault,
 // that field: never a 500.
 func TestBadInputs(t *testing.T) {
 	// No workers: "taken" stays initializing.
-	s := startMain(t, "serve", storetest.URL(t, "sqlite"), nil, "--workers", "0")
-	tok := s.token(t, "alice")
-	if code := call(t, "POST", s.url+"/api/v1/projects", tok, createBody("taken"), nil); code != 202 {
-		t.Fatalf("create = %d", code)
-	}
+	e := newEnv(t, store.SQLite)
 	env := `"environments":[{"name":"development","type":"development"}]`
+	if code, out := e.do(t, "POST", "/api/v1/projects", "application/json", `{"name":"taken","template":"web-service",`+env+`}`); code != http.StatusAccepted {
+		t.Fatalf("create = %d %s", code, out)
+	}
 	long := strings.Repeat("a", 43)
 	tests := []struct {
 		name   string
@@ -82,22 +81,14 @@ func TestBadInputs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(tt.method, s.url+tt.path, strings.NewReader(tt.body))
-			req.Header.Set("Authorization", "Bearer "+tok)
+			contentType := ""
 			if tt.name == "wrong content type" {
-				req.Header.Set("Content-Type", "text/plain")
+				contentType = "text/plain"
 			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var e struct {
-				Error struct{ Code, Message, Field string }
-			}
-			decodeJSON(t, resp, &e)
-			if resp.StatusCode != tt.status || e.Error.Code != tt.code || e.Error.Field != tt.field || e.Error.Message == "" {
-				t.Errorf("%s %s = %d %+v; want %d code %q field %q with a message", tt.method, tt.path, resp.StatusCode, e.Error, tt.status, tt.code, tt.field)
+			code, out := e.do(t, tt.method, tt.path, contentType, tt.body)
+			b := errorBody(t, out)
+			if code != tt.status || b.Error.Code != tt.code || b.Error.Field != tt.field || b.Error.Message == "" {
+				t.Errorf("%s %s = %d %+v; want %d code %q field %q with a message", tt.method, tt.path, code, b.Error, tt.status, tt.code, tt.field)
 			}
 		})
 	}
