@@ -97,6 +97,14 @@ func TestGitRepository(t *testing.T) {
 	if g.Annotations[AnnotationRevision] != rev {
 		t.Errorf("GitRepository() annotation %s = %q; want %q", AnnotationRevision, g.Annotations[AnnotationRevision], rev)
 	}
+	if g.Spec.Reference.Commit != "" {
+		t.Errorf("GitRepository() of an environment that follows the branch checks out commit %q", g.Spec.Reference.Commit)
+	}
+	pinned := testSpec("shop")
+	pinned.Pin = true
+	if ref := GitRepository(pinned).Spec.Reference; ref.Branch != "main" || ref.Commit != onramp.CommitOf(rev) {
+		t.Errorf("GitRepository() pinned: ref %+v; want branch main at commit %s", ref, onramp.CommitOf(rev))
+	}
 }
 
 func TestKustomization(t *testing.T) {
