@@ -22,7 +22,8 @@ func (h *Handler) newPage(w http.ResponseWriter, r *http.Request, u *onramp.User
 
 // projectPage shows one of the user's projects. The server renders what it
 // knows now, so the page is useful at first paint; project.js then follows
-// the event stream. Another owner's project is not found, as in the API.
+// the event stream. A project the user neither owns nor is a member of is
+// not found, as in the API.
 func (h *Handler) projectPage(w http.ResponseWriter, r *http.Request, u *onramp.User) {
 	p, err := h.deps.Projects.FindProject(r.Context(), u.Name, r.PathValue("name"))
 	switch onramp.ErrorCode(err) {
@@ -39,7 +40,7 @@ func (h *Handler) projectPage(w http.ResponseWriter, r *http.Request, u *onramp.
 	}
 	h.render(w, r, http.StatusOK, "project", pageData{
 		Title: p.Name, User: u, Project: p,
-		Scripts: []string{"common.js", "project-view.js", "project.js"},
+		Scripts: []string{"common.js", "project-view.js", "project-pipeline.js", "project.js"},
 	})
 }
 

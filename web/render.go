@@ -32,7 +32,7 @@ type pages struct {
 // parsePages parses every page with the layout and executes it once with
 // empty data, so that a mistake fails at start-up, not at the first visit.
 func parsePages(files fs.FS, a *assets) (*pages, error) {
-	funcs := template.FuncMap{"static": a.url}
+	funcs := template.FuncMap{"static": a.url, "short": onramp.ShortRevision}
 	p := &pages{sets: map[string]*template.Template{}}
 	// Each page is a file in templates/, rendered inside layout.html.
 	for _, name := range []string{"signin", "projects", "new", "project", "error", "reload"} {

@@ -91,6 +91,67 @@ var onramp = (function () {
     return Math.floor(s / 60) + " min " + pad(s % 60) + " s";
   }
 
+  // commitOf is the commit of a revision as Flux writes it
+  // ("main@sha1:<sha>") or a bare SHA; sameRevision compares two such, a
+  // prefix of seven or more characters naming the whole (onramp.SameRevision).
+  function commitOf(rev) { return String(rev || "").slice(String(rev || "").lastIndexOf(":") + 1); }
+  function sameRevision(a, b) {
+    const ca = commitOf(a), cb = commitOf(b);
+    return ca !== "" && cb !== "" && (ca === cb || (ca.length >= 7 && cb.startsWith(ca)));
+  }
+
+  // rev shows a revision as people read it, its commit's first seven
+  // characters, with the whole revision on hover. The rest is in the
+  // element, hidden by the stylesheet, so that the element's text is the
+  // revision itself for whatever reads it; copyButton copies it whole.
+  function rev(revision) {
+    if (!revision) return h("span", { class: "muted" }, "—");
+    const sha = commitOf(revision), at = revision.length - sha.length;
+    return h("code", { class: "rev", title: revision },
+      h("span", { class: "rev-x" }, revision.slice(0, at)), sha.slice(0, 7), h("span", { class: "rev-x" }, sha.slice(7)));
+  }
+
+  // copyButton copies text to the clipboard and says so on itself. Without
+  // the clipboard API (a page served over plain HTTP to another host) it
+  // copies through a selected, invisible text area.
+  function copyButton(text, label) {
+    const b = h("button", { type: "button", class: "copy", title: "Copy " + text, "aria-label": "Copy " + (label || text) }, "Copy");
+    b.addEventListener("click", async () => {
+      let ok = false;
+      try { await navigator.clipboard.writeText(text); ok = true; } catch (e) {
+        const ta = h("textarea", { class: "offscreen", readonly: true });
+        ta.value = text;
+        document.body.append(ta);
+        ta.select();
+        try { ok = document.execCommand("copy"); } catch (e2) { ok = false; }
+        ta.remove();
+      }
+      setText(b, ok ? "Copied" : "Select it");
+      setTimeout(() => setText(b, "Copy"), 1500);
+    });
+    return b;
+  }
+
+  // ago says how long ago a time was ("just now", "4 min ago"), with the
+  // local date and time on hover.
+  function ago(iso) {
+    if (!iso || iso.startsWith("0001-")) return h("span", { class: "muted" }, "—");
+    return h("time", { datetime: iso, title: new Date(iso).toLocaleString() }, agoText(iso));
+  }
+
+  function agoText(iso) {
+    const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+    if (s < 10) return "just now";
+    if (s < 60) return s + " s ago";
+    if (s < 3600) return Math.floor(s / 60) + " min ago";
+    if (s < 86400) return Math.floor(s / 3600) + " h ago";
+    const d = Math.floor(s / 86400);
+    return d + (d === 1 ? " day ago" : " days ago");
+  }
+
+  // firstLine is a commit message's subject.
+  function firstLine(msg) { return String(msg || "").split("\n")[0].trim(); }
+
   // api calls the JSON API with the session cookie. A lost session sends
   // the browser to sign in; any answer is returned as {status, ok, body}.
   async function api(path, options) {
@@ -142,5 +203,6 @@ var onramp = (function () {
     },
   };
 
-  return Object.freeze({ h, setText, setAttr, badge, setBadge, envStatus, shownProgress, count, clock, timeEl, duration, api, errorMessage, banner, flash });
+  return Object.freeze({ h, setText, setAttr, badge, setBadge, envStatus, shownProgress, count, clock, timeEl, duration,
+    commitOf, sameRevision, rev, copyButton, ago, agoText, firstLine, api, errorMessage, banner, flash });
 })();

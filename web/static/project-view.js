@@ -4,23 +4,35 @@
 "use strict";
 
 var projectView = (function () {
-  const { h, setText, setAttr, badge, setBadge, envStatus, shownProgress, timeEl, duration } = onramp;
+  const { h, setText, setAttr, badge, setBadge, envStatus, shownProgress, timeEl, duration, rev, commitOf } = onramp;
   const $ = (id) => document.getElementById(id);
   const isDelete = (s) => s.name.startsWith("delete_");
 
-  // header shows the phase and which actions make sense now.
+  // may reports whether the caller's role allows what needs role need; a
+  // project read without a role is the caller's own.
+  const ranks = { viewer: 1, deployer: 2, admin: 3 };
+  function may(p, need) { return !p.role || (ranks[p.role] || 0) >= ranks[need]; }
+
+  // header shows the phase and the actions that make sense now and that
+  // the caller's role allows.
   function header(p) {
     setBadge($("phase"), p.phase);
-    $("retry").hidden = !(p.phase === "failed" || p.phase === "degraded");
+    setText($("role"), p.role ? "you are " + p.role : "");
+    $("retry").hidden = !(p.phase === "failed" || p.phase === "degraded") || !may(p, "deployer");
+    $("delete").hidden = !may(p, "admin");
     $("delete").disabled = p.phase === "deleting";
     setText($("repo-url"), (p.repository && p.repository.url) || "not created yet");
-    setText($("repo-revision"), (p.repository && p.repository.revision) || "none yet");
+    const revision = (p.repository && p.repository.revision) || "";
+    setText($("repo-revision"), revision ? commitOf(revision).slice(0, 7) : "none yet");
+    setAttr($("repo-revision"), "title", revision);
   }
 
   // progress shows the initialization's progress, or the deletion's while
   // the project is being deleted, and the current step.
   function progress(p) {
     const value = shownProgress(p), label = p.phase === "deleting" ? "Deleting" : "Progress";
+    // Once set up, the pipeline says how the environments are.
+    $("progress-box").hidden = ["ready", "provisioned", "degraded"].includes(p.phase);
     setAttr($("progress"), "value", value);
     setText($("progress"), value + "%");
     setText($("progress-text"), value + "%");
@@ -153,7 +165,7 @@ var projectView = (function () {
     replaceIfChanged(status, r.status, () => badge(r.status));
     setText(reason, r.reason || "");
     replaceIfChanged(message, (r.message || "") + "\n" + (r.hint || ""), () => [r.message || "", r.hint ? h("p", { class: "hint" }, "Hint: " + r.hint) : ""]);
-    setText(revision, r.revision || "");
+    replaceIfChanged(revision, r.revision || "", () => rev(r.revision));
     replaceIfChanged(observed, r.observed_at, () => timeEl(r.observed_at));
   }
 
@@ -187,7 +199,7 @@ var projectView = (function () {
     const fresh = transitions.filter((t) => !have.has(String(t.id))).sort((a, b) => a.id - b.id);
     for (const t of fresh) {
       const cells = [timeEl(t.at), t.kind + " " + (t.namespace ? t.namespace + "/" : "") + t.name,
-        h("span", {}, badge(t.from || "new"), " → ", badge(t.to)), t.reason || "", t.message || "", t.revision || ""];
+        h("span", {}, badge(t.from || "new"), " → ", badge(t.to)), t.reason || "", t.message || "", t.revision ? rev(t.revision) : ""];
       const labels = ["When", "Resource", "Change", "Reason", "Message", "Revision"];
       tbody.prepend(h("tr", { "data-id": t.id }, ...cells.map((c, i) => h("td", { "data-label": labels[i] }, c))));
     }
@@ -200,5 +212,5 @@ var projectView = (function () {
     gitops(p);
   }
 
-  return Object.freeze({ all, header, progress, steps, gitops, addLog, history });
+  return Object.freeze({ all, header, progress, steps, gitops, addLog, history, may });
 })();

@@ -1,31 +1,35 @@
 // The live project page. It follows GET /api/v1/projects/{name}/events: a
-// snapshot, then progress, step, log, resource and phase events, each applied
-// once. When the connection drops it says so, and reconnects with the last
+// snapshot, then progress, step, log, resource, phase, promotion and member
+// events, each applied once. When the connection drops it says so, and reconnects with the last
 // event ID so that nothing is missed or applied twice.
 "use strict";
 
 (function () {
-  const { api, errorMessage, banner, flash, count, setText } = onramp;
-  const view = projectView;
+  const { api, errorMessage, banner, flash, count, setText, sameRevision } = onramp;
+  const view = projectView, pipe = pipelineView;
   const root = document.getElementById("project");
-  const name = root.dataset.name;
+  const name = root.dataset.name, me = root.dataset.user;
   const base = "/api/v1/projects/" + encodeURIComponent(name);
   const delays = [250, 500, 1000, 2000, 4000];
   let state = null; // the project, from the snapshot and the events since
   let lastId = 0; // the newest event applied
   let es = null, attempts = 0, lost = false, gone = false;
   const logIds = new Set();
+  const promos = new Map(); // the promotions by ID, kept newest by updated_at
+  let members = [];
 
   const handlers = {
     snapshot(p) {
       state = p;
       count(state.gitops);
       view.all(state);
+      showPipeline();
       performance.mark("onramp:snapshot-rendered");
-      // Read the log and history after the snapshot: the stream carries
-      // every line after it, and IDs drop the overlap.
+      // Read the log, history, promotions and members after the snapshot:
+      // the stream carries every change after it, and IDs drop the overlap.
       loadLogs();
       refreshHistory();
+      loadTeam();
     },
     progress(d) {
       state.progress = Math.max(state.progress, d.progress);
@@ -49,7 +53,26 @@
       count(state.gitops);
       view.gitops(state);
       view.header(state);
+      showPipeline();
       refreshHistory();
+      // Flux at a revision the environment was not known to want: a push
+      // moved it, so read what it is meant to run now.
+      const env = state.environments.find((e) => e.name === r.environment);
+      if (r.kind === "Kustomization" && env && r.revision && !sameRevision(r.revision, env.revision || "")) refreshProject();
+    },
+    promotion(pr) {
+      keepPromotion(pr);
+      showPromotions();
+      // A promotion that moves changes its environment's revision, message
+      // and who deployed it, which have no event of their own.
+      refreshProject();
+    },
+    member(m) {
+      const i = members.findIndex((x) => x.user === m.user);
+      if (!m.role) { if (i >= 0) members.splice(i, 1); }
+      else if (i >= 0) members[i] = m; else members.push(m);
+      pipe.members(state, members, me);
+      if (m.user === me) refreshProject(); // my role changed
     },
     phase(d) {
       if (d.phase === "deleted") return deleted();
@@ -57,6 +80,7 @@
       view.header(state);
       view.progress(state);
       view.gitops(state); // environments say deleting
+      showPipeline();
     },
   };
 
@@ -142,6 +166,127 @@
     if (historyAgain) { historyAgain = false; refreshHistory(); }
   }
 
+  function sorted() { return [...promos.values()].sort((a, b) => b.id - a.id); }
+
+  function showPipeline() {
+    if (!state) return;
+    const list = sorted();
+    pipe.pipeline(state, list);
+    pipe.approvals(state, list, me);
+  }
+
+  function showPromotions() {
+    showPipeline();
+    pipe.promotions(sorted());
+  }
+
+  // keepPromotion keeps the newer of what it has and pr: a list read while
+  // events arrived may be older than them.
+  function keepPromotion(pr) {
+    const had = promos.get(pr.id);
+    if (!had || Date.parse(pr.updated_at) >= Date.parse(had.updated_at)) promos.set(pr.id, pr);
+  }
+
+  async function loadTeam() {
+    try {
+      const [pr, ms] = await Promise.all([api(base + "/promotions"), api(base + "/members")]);
+      if (pr.ok) pr.body.promotions.forEach(keepPromotion);
+      showPromotions();
+      if (ms.ok) { members = ms.body.members; pipe.members(state, members, me); }
+    } catch (e) { /* the stream's promotion events still arrive */ }
+  }
+
+  // refreshProject reads the project again for what has no event of its
+  // own: the environments' revisions, the repository, the caller's role.
+  // At most one request at a time, and once more if asked meanwhile.
+  let projectBusy = false, projectAgain = false;
+  async function refreshProject() {
+    if (projectBusy) { projectAgain = true; return; }
+    projectBusy = true;
+    try {
+      const r = await api(base);
+      if (r.ok && state) {
+        state.environments = r.body.environments;
+        state.repository = r.body.repository;
+        state.role = r.body.role;
+        view.header(state);
+        showPipeline();
+        pipe.members(state, members, me);
+      }
+    } catch (e) { /* the next event tries again */ }
+    projectBusy = false;
+    if (projectAgain) { projectAgain = false; refreshProject(); }
+  }
+
+  // post sends a JSON request for a button and shows the answer in out:
+  // what the API did, or its error's message.
+  async function post(button, out, path, body, done) {
+    button.disabled = true;
+    setText(out, "Sending…");
+    out.classList.remove("bad");
+    try {
+      const r = await api(base + path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body || {}) });
+      if (r.ok) { setText(out, done(r.body)); return r.body; }
+      setText(out, errorMessage(r));
+      out.classList.add("bad");
+    } catch (e) {
+      setText(out, "Could not reach onramp: " + e.message);
+      out.classList.add("bad");
+    } finally {
+      button.disabled = false;
+    }
+    return null;
+  }
+
+  function said(pr) {
+    const what = (pr.kind === "rollback" ? "Rollback" : "Promotion") + " #" + pr.id + " of " + onramp.commitOf(pr.revision).slice(0, 7) + " to " + pr.environment;
+    if (pr.status === "waiting-approval") {
+      const n = pr.approvals_needed - (pr.approvals || []).length;
+      return what + " waits for " + n + (n === 1 ? " approval" : " approvals") + " from a deployer or admin other than " + pr.requested_by + ".";
+    }
+    return what + ": " + pr.status + ".";
+  }
+
+  document.getElementById("pipeline").addEventListener("click", async (e) => {
+    const b = e.target.closest("button[data-action]");
+    if (!b) return;
+    const out = b.closest("li.stage").refs.answer;
+    const path = b.dataset.action === "rollback" ? "/rollbacks" : "/promotions";
+    const pr = await post(b, out, path, { environment: b.dataset.env }, said);
+    if (pr) { keepPromotion(pr); showPromotions(); }
+  });
+
+  document.getElementById("approvals").addEventListener("click", async (e) => {
+    const b = e.target.closest("button[data-action=approve]");
+    if (!b) return;
+    const li = b.closest("li.approval");
+    const pr = await post(b, li.refs.answer, "/promotions/" + b.dataset.id + "/approve", null,
+      (p) => "Approved. " + (p.status === "waiting-approval" ? "It still waits for more." : "It is " + p.status + "."));
+    if (pr) { keepPromotion(pr); showPromotions(); }
+  });
+
+  const memberOut = document.getElementById("members-status");
+  document.getElementById("member-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = e.target;
+    const m = await post(document.getElementById("member-add"), memberOut, "/members",
+      { user: f.user.value.trim(), role: f.role.value }, (m) => m.user + " is " + m.role + ".");
+    if (m) { f.user.value = ""; handlers.member(m); }
+  });
+  document.getElementById("members").addEventListener("click", async (e) => {
+    const b = e.target.closest("button[data-action=remove-member]");
+    if (!b) return;
+    b.disabled = true;
+    try {
+      const r = await api(base + "/members/" + encodeURIComponent(b.dataset.user), { method: "DELETE" });
+      setText(memberOut, r.status === 204 ? b.dataset.user + " is no longer a member." : errorMessage(r));
+      if (r.status === 204) handlers.member({ user: b.dataset.user });
+    } catch (err) {
+      setText(memberOut, "Could not reach onramp: " + err.message);
+    }
+    b.disabled = false;
+  });
+
   async function action(method, path, doing) {
     const status = document.getElementById("action-status");
     setText(status, doing);
@@ -161,6 +306,7 @@
     if (dialog.returnValue === "delete") action("DELETE", "", "Deleting: following the deletion until everything is gone…");
   });
   // Running steps show how long they have been running.
-  setInterval(() => { if (state && !gone) view.steps(state); }, 1000);
+  // Running steps show how long they have been running; cards, since when.
+  setInterval(() => { if (state && !gone) { view.steps(state); showPipeline(); } }, 1000);
   connect();
 })();
