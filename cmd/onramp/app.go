@@ -76,6 +76,10 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 	if err := a.openDB(ctx); err != nil {
 		return nil, err
 	}
+	external, err := a.gitProvider(ctx)
+	if err != nil {
+		return nil, err
+	}
 	tmpl, err := templates.New(cfg.TemplatesDir)
 	if err != nil {
 		return nil, fmt.Errorf("load templates: %w", err)
@@ -103,12 +107,16 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 	if err := a.startQueue(ctx, roles, tmpl, resolver, namespaces); err != nil {
 		return nil, err
 	}
+	var projects onramp.ProjectService = a.DB
+	if external {
+		projects = defaultGit{ProjectService: a.DB, db: a.DB, checker: gitprovider.Checker{}, conn: cfg.GitProvider, logger: logger}
+	}
 	if roles.HTTP {
 		a.DB.Listen(logger) // streams wake at other replicas' commits too
 		// One limiter of refused credentials for the API, the pages and Git.
 		auth := api.NewAuthLimiter(a.DB, a.DB, cfg.Limits.AuthFailuresPerMinute)
 		srv := &api.Server{
-			Projects: a.DB, Templates: tmpl, Auth: auth, Logger: logger,
+			Projects: projects, Templates: tmpl, Auth: auth, Logger: logger,
 			Ready: a.ready, Changed: a.DB.Changed, Poll: a.Config.EventPoll, Namespaces: namespaces,
 			GitConnections: a.DB, GitChecker: gitprovider.Checker{}, GitHook: resolver.gitHook(logger),
 			Registry: a.registry, Limits: cfg.Limits,
@@ -117,7 +125,7 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 					logger.Warn("deploy pushed revision", "project", project, "error", err)
 				}
 			}},
-			Web: web.New(web.Deps{Projects: a.DB, Auth: auth, Logger: logger}),
+			Web: web.New(web.Deps{Projects: projects, Auth: auth, Logger: logger}),
 		}
 		a.http = srv.HTTPServer()
 		go func() {
