@@ -115,7 +115,7 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 	}
 	var projects onramp.ProjectService = a.DB
 	if external {
-		projects = defaultGit{ProjectService: a.DB, db: a.DB, checker: gitprovider.Checker{}, conn: cfg.GitProvider, logger: logger}
+		projects = defaultGit{ProjectService: a.DB, db: a.DB, checker: gitprovider.Checker{}, conn: a.Config.GitProvider, logger: logger}
 	}
 	if roles.HTTP {
 		a.DB.Listen(logger) // streams wake at other replicas' commits too
