@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -56,6 +58,52 @@ func (q *Queue) beat(ctx context.Context) error {
 	_, err := q.db.exec(ctx, `INSERT INTO workers (id, beat_at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at`,
 		q.Client.ID(), time.Now().UnixMicro())
 	return err
+}
+
+// GitStorageConflict is ClaimGitStorage's refusal: Process, alive,
+// keeps the built-in Git server's repositories on Storage, not on this
+// process's.
+type GitStorageConflict struct {
+	Process, Storage string
+}
+
+func (e *GitStorageConflict) Error() string {
+	return fmt.Sprintf("process %s keeps the built-in Git server's repositories on storage %s", e.Process, e.Storage)
+}
+
+// ClaimGitStorage records, before the queue starts, that this process
+// keeps the built-in Git server's repositories on storage (an ID that the
+// storage itself holds), and refuses with a *GitStorageConflict if a live
+// process records other storage: a repository one of them creates would
+// be missing from the other's. Processes that claim at once take turns on
+// PostgreSQL, so that the second sees the first.
+func (q *Queue) ClaimGitStorage(ctx context.Context, storage string) error {
+	now := time.Now()
+	return q.db.withTx(ctx, func(tx *txn) error {
+		if q.db.engine == Postgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7242002)`); err != nil {
+				return fmt.Errorf("lock the git storage claims: %w", err)
+			}
+		}
+		var c GitStorageConflict
+		err := tx.QueryRowContext(ctx, q.db.q(`SELECT id, git_storage FROM workers
+			WHERE beat_at > ? AND git_storage <> '' AND git_storage <> ? AND id <> ? ORDER BY beat_at DESC LIMIT 1`),
+			now.Add(-deadAfter).UnixMicro(), storage, q.Client.ID()).Scan(&c.Process, &c.Storage)
+		if err == nil {
+			return &c
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read the git storage of other processes: %w", err)
+		}
+		// The beats that follow keep git_storage as it is.
+		_, err = tx.ExecContext(ctx, q.db.q(`INSERT INTO workers (id, beat_at, git_storage) VALUES (?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at, git_storage = excluded.git_storage`),
+			q.Client.ID(), now.UnixMicro(), storage)
+		if err != nil {
+			return fmt.Errorf("record this process's git storage: %w", err)
+		}
+		return nil
+	})
 }
 
 // handBack makes the running jobs of processes that stopped beating

@@ -76,6 +76,10 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 	if err := a.openDB(ctx); err != nil {
 		return nil, err
 	}
+	external, err := a.gitProvider(ctx)
+	if err != nil {
+		return nil, err
+	}
 	tmpl, err := templates.New(cfg.TemplatesDir)
 	if err != nil {
 		return nil, fmt.Errorf("load templates: %w", err)
@@ -100,15 +104,25 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 	gitRoot := filepath.Join(cfg.DataDir, "git")
 	provider := &gitserver.Provider{Root: gitRoot, BaseURL: gitURL}
 	resolver := gitResolver{builtin: gitserver.Resolver{Provider: provider, Credentials: a.DB}, db: a.DB, publicURL: cfg.PublicURL}
-	if err := a.startQueue(ctx, roles, tmpl, resolver, namespaces); err != nil {
+	// With a provider for every project, the built-in server's storage
+	// holds no new repository: replicas need not share it.
+	storage := gitRoot
+	if external {
+		storage = ""
+	}
+	if err := a.startQueue(ctx, roles, tmpl, resolver, namespaces, storage); err != nil {
 		return nil, err
+	}
+	var projects onramp.ProjectService = a.DB
+	if external {
+		projects = defaultGit{ProjectService: a.DB, db: a.DB, checker: gitprovider.Checker{}, conn: a.Config.GitProvider, logger: logger}
 	}
 	if roles.HTTP {
 		a.DB.Listen(logger) // streams wake at other replicas' commits too
 		// One limiter of refused credentials for the API, the pages and Git.
 		auth := api.NewAuthLimiter(a.DB, a.DB, cfg.Limits.AuthFailuresPerMinute)
 		srv := &api.Server{
-			Projects: a.DB, Team: a.DB, Templates: tmpl, Auth: auth, Logger: logger,
+			Projects: projects, Team: a.DB, Templates: tmpl, Auth: auth, Logger: logger,
 			Ready: a.ready, Changed: a.DB.Changed, Poll: a.Config.EventPoll, Namespaces: namespaces,
 			GitConnections: a.DB, GitChecker: gitprovider.Checker{}, GitHook: resolver.gitHook(logger),
 			Registry: a.registry, Limits: cfg.Limits,
@@ -117,7 +131,7 @@ func OpenApp(ctx context.Context, cfg Config, roles Roles, logger *slog.Logger) 
 					logger.Warn("deploy pushed revision", "project", project, "error", err)
 				}
 			}},
-			Web: web.New(web.Deps{Projects: a.DB, Auth: auth, Logger: logger}),
+			Web: web.New(web.Deps{Projects: projects, Auth: auth, Logger: logger}),
 		}
 		a.http = srv.HTTPServer()
 		go func() {
@@ -168,7 +182,10 @@ func (a *App) openCluster() error {
 	return nil
 }
 
-func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Registry, resolver gitResolver, namespaces onramp.NamespacePolicy) error {
+// startQueue opens the job queue and, for a process that runs jobs,
+// claims the built-in Git server's storage (unless it is ""), then leads
+// the status watcher when its turn comes and starts the workers.
+func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Registry, resolver gitResolver, namespaces onramp.NamespacePolicy, storage string) error {
 	// River tells its producers' job counts every minute at info; onramp's
 	// own logs say what its jobs do, so River speaks from warn on unless
 	// onramp logs debug.
@@ -187,9 +204,6 @@ func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Regis
 		}
 		if a.Kube != nil {
 			deps.Cluster = a.Kube
-			if err := a.startLeading(ctx, resolver.builtin.Provider); err != nil {
-				return err
-			}
 		}
 		workers := river.NewWorkers()
 		pipeline.Register(workers, deps)
@@ -204,6 +218,16 @@ func (a *App) startQueue(ctx context.Context, roles Roles, tmpl *templates.Regis
 	a.queue = q.Close
 	if !roles.Workers {
 		return nil
+	}
+	if storage != "" {
+		if err := a.claimGitStorage(ctx, q, storage); err != nil {
+			return err
+		}
+	}
+	if a.Kube != nil {
+		if err := a.startLeading(ctx, resolver.builtin.Provider); err != nil {
+			return err
+		}
 	}
 	// The queue stops when Close says, not when ctx ends: Close stops it
 	// before anything the running jobs use.

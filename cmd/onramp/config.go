@@ -40,6 +40,9 @@ type Config struct {
 	ReservedNamespaces string
 	// Limits bound what one client can hold of the HTTP server.
 	Limits api.Limits
+	// GitProvider, when its Kind is set, is where projects that name no
+	// git connection get their repository instead of the built-in server.
+	GitProvider onramp.GitConnectionCreate
 	// Leader times the Lease the replicas compete for to run the status
 	// watcher (its namespace and identity are set by OpenApp).
 	Leader kube.Election
@@ -68,10 +71,21 @@ func (c *Config) bind(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.ReservedNamespaces, "reserved-namespaces", getenv("ONRAMP_RESERVED_NAMESPACES"), "more namespaces no project may use, comma-separated; prefix* matches a prefix (ONRAMP_RESERVED_NAMESPACES)")
 	c.bindLimits(fs)
 	c.bindLeader(fs)
+	c.bindGitProvider(fs, env)
 	fs.StringVar(&c.LogLevel, "log-level", env("ONRAMP_LOG_LEVEL", "info"), "debug, info, warn or error (ONRAMP_LOG_LEVEL)")
 	// The key is read from the environment only, never from a flag that
 	// would show in `ps`.
 	c.SecretKey = getenv("ONRAMP_SECRET_KEY")
+	c.GitProvider.Token = getenv("ONRAMP_GIT_PROVIDER_TOKEN")
+}
+
+// bindGitProvider registers the flags of the server's default Git
+// provider; its token is read from the environment only.
+func (c *Config) bindGitProvider(fs *flag.FlagSet, env func(name, def string) string) {
+	g := &c.GitProvider
+	fs.StringVar(&g.Kind, "git-provider-kind", env("ONRAMP_GIT_PROVIDER_KIND", ""), "gitea, github or gitlab: create the repository of every project that names no git connection there, with ONRAMP_GIT_PROVIDER_TOKEN (ONRAMP_GIT_PROVIDER_KIND; default the built-in server)")
+	fs.StringVar(&g.URL, "git-provider-url", env("ONRAMP_GIT_PROVIDER_URL", ""), "that provider's root URL (ONRAMP_GIT_PROVIDER_URL)")
+	fs.StringVar(&g.Owner, "git-provider-owner", env("ONRAMP_GIT_PROVIDER_OWNER", ""), "the user or organisation owning the repositories there (ONRAMP_GIT_PROVIDER_OWNER)")
 }
 
 // serviceAccountNamespace is where Kubernetes tells a pod its namespace.

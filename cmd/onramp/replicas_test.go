@@ -29,7 +29,7 @@ func TestReplicasShareTheEventStream(t *testing.T) {
 	env := map[string]string{"KUBECONFIG": clustertest.Cluster(t).KubeconfigPath(), "ONRAMP_NAMESPACE": clustertest.Namespace(t),
 		"ONRAMP_SECRET_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))}
 	a := startMain(t, "serve", url, env)
-	b := startMain(t, "serve", url, env)
+	b := startMain(t, "serve", url, env, "--data-dir", a.app.Config.DataDir) // one volume for the built-in Git server
 	// A third with a key of its own is refused before it seals anything.
 	var out bytes.Buffer
 	m := NewMain()
