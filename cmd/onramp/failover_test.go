@@ -162,7 +162,8 @@ func TestReplicasFailOver(t *testing.T) {
 	}
 
 	// Status keeps flowing: a commit pushed now reaches the last replica
-	// through Gitea's webhook and its watcher sees Flux apply it.
+	// through Gitea's webhook and its watcher sees Flux apply it in
+	// development, which follows the branch (production moves by promotion).
 	pushed := names[0]
 	dir := t.TempDir()
 	git := gitIn(t, dir)
@@ -178,7 +179,7 @@ func TestReplicasFailOver(t *testing.T) {
 		p, _ := getProject(t, s, tok, pushed)
 		ready := p.Phase == onramp.PhaseReady && p.Repository.Revision == head
 		for _, r := range p.GitOps.Resources {
-			ready = ready && (r.Kind != onramp.KindKustomization || r.Revision == head)
+			ready = ready && (r.Kind != onramp.KindKustomization || r.Environment != "development" || r.Revision == head)
 		}
 		return ready
 	})
