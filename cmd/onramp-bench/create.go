@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -53,13 +54,7 @@ func (m *measurement) createTo100(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, sourcev1.AddToScheme, kustomizev1.AddToScheme} {
-		if err := add(scheme); err != nil {
-			return "", err
-		}
-	}
-	kc, err := client.New(cfg, client.Options{Scheme: scheme})
+	kc, err := fluxClient(cfg)
 	if err != nil {
 		return "", err
 	}
@@ -126,32 +121,42 @@ func (m *measurement) createTo100(ctx context.Context) (string, error) {
 	return b.String(), nil
 }
 
-// createOne creates a project and follows its event stream to 100% (with
-// -ready, to the phase ready), returning the time from the POST to reading
-// that event.
+// createOne creates a three-environment project and follows its event
+// stream to 100% (with -ready, to the phase ready), returning the time
+// from the POST to reading that event.
 func (m *measurement) createOne(ctx context.Context, name string) (time.Duration, error) {
+	return m.create(ctx, name, projectBody(name, m.template, "development", "staging", "production"), m.ready)
+}
+
+// projectBody is the body of a create with the named environments, each of
+// the type of its name.
+func projectBody(name, template string, envs ...string) map[string]any {
+	var es []map[string]string
+	for _, e := range envs {
+		es = append(es, map[string]string{"name": e, "type": e})
+	}
+	return map[string]any{"name": name, "template": template, "environments": es}
+}
+
+// create creates a project with body and follows its event stream to 100%
+// (toReady: to the phase ready), returning the time from the POST to
+// reading that event.
+func (m *measurement) create(ctx context.Context, name string, body map[string]any, toReady bool) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	body, _ := json.Marshal(map[string]any{"name": name, "template": m.template, "environments": []map[string]string{
-		{"name": "development", "type": "development"}, {"name": "staging", "type": "staging"}, {"name": "production", "type": "production"}}})
+	data, err := json.Marshal(body)
+	if err != nil {
+		return 0, err
+	}
 	t0 := time.Now()
-	if code, err := m.do(ctx, "POST", "/api/v1/projects", body); err != nil || code != http.StatusAccepted {
+	if code, err := m.do(ctx, "POST", "/api/v1/projects", data); err != nil || code != http.StatusAccepted {
 		return 0, fmt.Errorf("create %s: %d %v", name, code, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, "GET", m.srv.url+"/api/v1/projects/"+name+"/events", nil)
+	events, err := m.events(ctx, name)
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+m.srv.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
-		return 0, fmt.Errorf("stream %s: %s", name, resp.Status)
-	}
-	for e := range testutil.ReadEvents(ctx, resp.Body) {
+	for e := range events {
 		var d struct {
 			Progress int          `json:"progress"`
 			Phase    onramp.Phase `json:"phase"`
@@ -162,17 +167,47 @@ func (m *measurement) createOne(ctx context.Context, name string) (time.Duration
 		if d.Phase == onramp.PhaseFailed {
 			return 0, fmt.Errorf("%s failed: %s", name, e.Data)
 		}
-		if m.ready && d.Phase == onramp.PhaseDegraded {
+		if toReady && d.Phase == onramp.PhaseDegraded {
 			fmt.Printf("%s went degraded on the way to ready: %s\n", name, e.Data)
 		}
-		if !m.ready && (e.Type == onramp.EventSnapshot || e.Type == onramp.EventProgress) && d.Progress == 100 {
+		if !toReady && (e.Type == onramp.EventSnapshot || e.Type == onramp.EventProgress) && d.Progress == 100 {
 			return e.At.Sub(t0), nil
 		}
-		if m.ready && (e.Type == onramp.EventSnapshot || e.Type == onramp.EventPhase) && d.Phase == onramp.PhaseReady {
+		if toReady && (e.Type == onramp.EventSnapshot || e.Type == onramp.EventPhase) && d.Phase == onramp.PhaseReady {
 			return e.At.Sub(t0), nil
 		}
 	}
 	return 0, fmt.Errorf("%s: the stream ended before it got there (%v)", name, ctx.Err())
+}
+
+// events follows name's event stream until ctx ends.
+func (m *measurement) events(ctx context.Context, name string) (<-chan testutil.Event, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", m.srv.url+"/api/v1/projects/"+name+"/events", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+m.srv.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("stream %s: %s", name, resp.Status)
+	}
+	return testutil.ReadEvents(ctx, resp.Body), nil
+}
+
+// fluxClient is a client of cfg's cluster that reads and watches Flux's
+// kinds.
+func fluxClient(cfg *rest.Config) (client.WithWatch, error) {
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, sourcev1.AddToScheme, kustomizev1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			return nil, err
+		}
+	}
+	return client.NewWithWatch(cfg, client.Options{Scheme: scheme})
 }
 
 // serverTo100 reads the project as stored and the time from its creation

@@ -10,6 +10,10 @@
 // reports each one's create → 100% (with -ready, create → Ready) against
 // the floor: the same objects applied directly, without onramp.
 //
+// -mode freshness makes a one-environment project Ready and changes its
+// Kustomization -n times, failed and back, reporting how long after Flux's
+// condition changed the project's event stream and its GET showed it.
+//
 // -mode idle reads the resident memory of an idle `onramp serve`, without a
 // cluster and then with one.
 //
@@ -17,6 +21,7 @@
 //	go run ./cmd/onramp-bench -n 1000 -template worker -ready
 //	go run ./cmd/onramp-bench -mode create -n 20
 //	go run ./cmd/onramp-bench -mode create -n 6 -ready
+//	go run ./cmd/onramp-bench -mode freshness -n 200
 //	go run ./cmd/onramp-bench -mode idle
 //
 // It is a measurement program, not a test: it asserts nothing.
@@ -30,6 +35,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/onramp/onramp/localcluster"
@@ -58,8 +64,9 @@ type options struct {
 func run(ctx context.Context, args []string) error {
 	var o options
 	fs := flag.NewFlagSet("onramp-bench", flag.ContinueOnError)
-	fs.StringVar(&o.mode, "mode", "burst", "burst: -n projects at once; create: -n projects one at a time, each against the floor; idle: the memory of an idle server")
-	fs.IntVar(&o.n, "n", 200, "projects, 3 environments each")
+	fs.StringVar(&o.mode, "mode", "burst", "burst: -n projects at once; create: -n projects one at a time, each against the floor; "+
+		"freshness: -n status changes, each until visible; idle: the memory of an idle server")
+	fs.IntVar(&o.n, "n", 200, "projects, 3 environments each (freshness: status changes)")
 	fs.StringVar(&o.template, "template", "web-service", "their template (worker has no Service: the local cluster's Service range holds ~250)")
 	fs.StringVar(&o.onramp, "onramp", "bin/onramp", "the onramp binary to run (make build)")
 	fs.StringVar(&o.databaseURL, "database-url", "", "postgres://… to measure on PostgreSQL (default SQLite in a temporary data dir)")
@@ -68,8 +75,8 @@ func run(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if o.mode != "burst" && o.mode != "create" && o.mode != "idle" {
-		return fmt.Errorf("-mode %q: want burst, create or idle", o.mode)
+	if !slices.Contains([]string{"burst", "create", "freshness", "idle"}, o.mode) {
+		return fmt.Errorf("-mode %q: want burst, create, freshness or idle", o.mode)
 	}
 	bin, err := filepath.Abs(o.onramp)
 	if err != nil {
@@ -106,19 +113,21 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer cluster.Stop()
-	srv, err := startServer(ctx, bin, dir, o.databaseURL, cluster.KubeconfigPath())
+	m := &measurement{options: o, bin: bin, dir: dir, cluster: cluster}
+	m.srv, err = startServer(ctx, bin, dir, o.databaseURL, cluster.KubeconfigPath())
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	m := &measurement{options: o, srv: srv, cluster: cluster}
+	defer m.srv.stop()
 	measure := m.run
 	switch o.mode {
 	case "create":
 		measure = m.createTo100
+	case "freshness":
+		measure = m.freshness
 	case "idle":
 		measure = func(ctx context.Context) (string, error) {
-			withCluster, err := idleMemory(ctx, srv)
+			withCluster, err := idleMemory(ctx, m.srv)
 			if err != nil {
 				return "", err
 			}

@@ -21,6 +21,8 @@ import (
 // measurement is one burst against one server.
 type measurement struct {
 	options
+	bin     string // the onramp binary
+	dir     string // this run's temporary dir
 	srv     *server
 	cluster *localcluster.Cluster
 	reached [2]int // projects at 100% and Ready at the last look
@@ -112,8 +114,7 @@ func (m *measurement) submit(ctx context.Context, names []string) error {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			body, _ := json.Marshal(map[string]any{"name": name, "template": m.template, "environments": []map[string]string{
-				{"name": "development", "type": "development"}, {"name": "staging", "type": "staging"}, {"name": "production", "type": "production"}}})
+			body, _ := json.Marshal(projectBody(name, m.template, "development", "staging", "production"))
 			code, err := m.do(ctx, "POST", "/api/v1/projects", body)
 			if err == nil && code != http.StatusAccepted {
 				err = fmt.Errorf("create %s: %d", name, code)
@@ -132,6 +133,12 @@ func (m *measurement) submit(ctx context.Context, names []string) error {
 }
 
 func (m *measurement) do(ctx context.Context, method, path string, body []byte) (int, error) {
+	return m.call(ctx, method, path, body, nil)
+}
+
+// call sends a request to the server and decodes a successful answer
+// into out, unless out is nil.
+func (m *measurement) call(ctx context.Context, method, path string, body []byte, out any) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, method, m.srv.url+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
@@ -142,7 +149,12 @@ func (m *measurement) do(ctx context.Context, method, path string, body []byte) 
 	if err != nil {
 		return 0, err
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return resp.StatusCode, fmt.Errorf("decode %s %s: %w", method, path, err)
+		}
+	}
 	return resp.StatusCode, nil
 }
 
