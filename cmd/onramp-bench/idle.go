@@ -12,7 +12,7 @@ import (
 // server and the queue only) in a data dir of its own under dir, and
 // returns its idle memory.
 func idleAlone(ctx context.Context, bin, dir, databaseURL string) (string, error) {
-	srv, err := startServer(ctx, bin, filepath.Join(dir, "alone"), databaseURL, "")
+	srv, err := startServer(ctx, bin, filepath.Join(dir, "alone"), databaseURL, "", "warn")
 	if err != nil {
 		return "", err
 	}

@@ -14,6 +14,11 @@
 // Kustomization -n times, failed and back, reporting how long after Flux's
 // condition changed the project's event stream and its GET showed it.
 //
+// -mode watcher stores -n/3 provisioned projects and creates -n
+// Kustomizations that Flux leaves alone, then reports the initial sync and
+// 100 status updates of informers alone in this program (the floor), of
+// `onramp serve` seeing them first, and of it after a restart.
+//
 // -mode idle reads the resident memory of an idle `onramp serve`, without a
 // cluster and then with one.
 //
@@ -22,6 +27,7 @@
 //	go run ./cmd/onramp-bench -mode create -n 20
 //	go run ./cmd/onramp-bench -mode create -n 6 -ready
 //	go run ./cmd/onramp-bench -mode freshness -n 200
+//	go run ./cmd/onramp-bench -mode watcher -n 3000
 //	go run ./cmd/onramp-bench -mode idle
 //
 // It is a measurement program, not a test: it asserts nothing.
@@ -65,8 +71,9 @@ func run(ctx context.Context, args []string) error {
 	var o options
 	fs := flag.NewFlagSet("onramp-bench", flag.ContinueOnError)
 	fs.StringVar(&o.mode, "mode", "burst", "burst: -n projects at once; create: -n projects one at a time, each against the floor; "+
-		"freshness: -n status changes, each until visible; idle: the memory of an idle server")
-	fs.IntVar(&o.n, "n", 200, "projects, 3 environments each (freshness: status changes)")
+		"freshness: -n status changes, each until visible; "+
+		"watcher: the status watcher following -n Kustomizations; idle: the memory of an idle server")
+	fs.IntVar(&o.n, "n", 200, "projects, 3 environments each (freshness: status changes; watcher: Kustomizations, 3 a project)")
 	fs.StringVar(&o.template, "template", "web-service", "their template (worker has no Service: the local cluster's Service range holds ~250)")
 	fs.StringVar(&o.onramp, "onramp", "bin/onramp", "the onramp binary to run (make build)")
 	fs.StringVar(&o.databaseURL, "database-url", "", "postgres://… to measure on PostgreSQL (default SQLite in a temporary data dir)")
@@ -75,8 +82,11 @@ func run(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if !slices.Contains([]string{"burst", "create", "freshness", "idle"}, o.mode) {
-		return fmt.Errorf("-mode %q: want burst, create, freshness or idle", o.mode)
+	if !slices.Contains([]string{"burst", "create", "freshness", "watcher", "idle"}, o.mode) {
+		return fmt.Errorf("-mode %q: want burst, create, freshness, watcher or idle", o.mode)
+	}
+	if o.mode == "watcher" && o.databaseURL != "" {
+		return errors.New("-mode watcher fills a SQLite database of its own: leave -database-url out")
 	}
 	bin, err := filepath.Abs(o.onramp)
 	if err != nil {
@@ -114,17 +124,21 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer cluster.Stop()
 	m := &measurement{options: o, bin: bin, dir: dir, cluster: cluster}
-	m.srv, err = startServer(ctx, bin, dir, o.databaseURL, cluster.KubeconfigPath())
-	if err != nil {
-		return err
+	if o.mode != "watcher" { // which starts its servers itself, on a database it fills first
+		m.srv, err = startServer(ctx, bin, dir, o.databaseURL, cluster.KubeconfigPath(), "warn")
+		if err != nil {
+			return err
+		}
+		defer m.srv.stop()
 	}
-	defer m.srv.stop()
 	measure := m.run
 	switch o.mode {
 	case "create":
 		measure = m.createTo100
 	case "freshness":
 		measure = m.freshness
+	case "watcher":
+		measure = m.watcher
 	case "idle":
 		measure = func(ctx context.Context) (string, error) {
 			withCluster, err := idleMemory(ctx, m.srv)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,11 +26,16 @@ type server struct {
 	cmd         *exec.Cmd
 	url, token  string
 	databaseURL string
+	// listed is closed when the status watcher logs that its informers
+	// have listed every object (at -log-level info).
+	listed chan struct{}
 }
 
 // startServer runs `onramp serve` on a data dir in dir, with a token for a
 // user of its own, against the cluster of kubeconfig, or none if it is "".
-func startServer(ctx context.Context, bin, dir, databaseURL, kubeconfig string) (*server, error) {
+// It logs at logLevel; its warnings and errors go to this program's
+// stderr, its other lines nowhere.
+func startServer(ctx context.Context, bin, dir, databaseURL, kubeconfig, logLevel string) (*server, error) {
 	if kubeconfig != "" {
 		if err := createNamespace(ctx, kubeconfig, onramp.DefaultNamespace); err != nil {
 			return nil, err
@@ -44,17 +50,21 @@ func startServer(ctx context.Context, bin, dir, databaseURL, kubeconfig string) 
 	if err != nil {
 		return nil, fmt.Errorf("onramp token create: %w", err)
 	}
-	s := &server{token: strings.TrimSpace(string(out)), databaseURL: databaseURL}
-	s.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn"}, common...)...)
+	s := &server{token: strings.TrimSpace(string(out)), databaseURL: databaseURL, listed: make(chan struct{})}
+	s.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", logLevel}, common...)...)
 	s.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	if kubeconfig == "" { // and no ~/.kube/config either
 		s.cmd.Env = append(s.cmd.Env, "ONRAMP_KUBECONFIG=", "HOME="+dir)
 	}
-	s.cmd.Stderr = os.Stderr
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
 	}
+	stderr, err := s.cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	go s.logs(stderr)
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start onramp serve: %w", err)
 	}
@@ -74,6 +84,24 @@ func startServer(ctx context.Context, bin, dir, databaseURL, kubeconfig string) 
 		}
 	}()
 	return s, nil
+}
+
+// logs copies the server's warnings and errors to stderr and closes
+// s.listed when the status watcher has listed everything.
+func (s *server) logs(r io.Reader) {
+	lines := bufio.NewScanner(r)
+	listed := false
+	for lines.Scan() {
+		line := lines.Text()
+		switch {
+		case !listed && strings.Contains(line, "watching every project's objects"):
+			listed = true
+			close(s.listed)
+		case strings.Contains(line, "level=INFO"), strings.Contains(line, "level=DEBUG"):
+		default:
+			fmt.Fprintln(os.Stderr, line)
+		}
+	}
 }
 
 // stop ends the server as an operator would, with SIGTERM.

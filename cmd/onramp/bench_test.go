@@ -15,18 +15,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -41,11 +37,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/onramp/onramp"
-	"github.com/onramp/onramp/gitserver"
 	"github.com/onramp/onramp/internal/testutil"
-	"github.com/onramp/onramp/kube"
 	"github.com/onramp/onramp/localcluster/clustertest"
-	"github.com/onramp/onramp/status"
 	"github.com/onramp/onramp/store"
 	"github.com/onramp/onramp/store/storetest"
 	"github.com/onramp/onramp/templates"
@@ -234,266 +227,6 @@ func benchSeedProjects(b *testing.B, url, owner string, n, rich int) ([]string, 
 }
 
 // ---------------------------------------------------------------------------
-// Live status.
-
-// BenchmarkWatcher3000 measures what following 3,000 Kustomizations costs
-// the status watcher. 1,000 projects of three environments are stored in a
-// SQLite database (phase provisioned) and 3,000 Kustomizations labelled as
-// onramp's, one per project and environment, are created in three
-// namespaces: suspended, pointing at a GitRepository that does not exist,
-// and created with Flux's finalizer already set, so that Flux writes
-// nothing to them. The benchmark then runs, in this process:
-//
-//   - informers: kube.Client.Watch with callbacks that only count, the
-//     floor (list + watch + the informer cache);
-//   - watcher: status.Watcher on the database, first sight (every status
-//     is new: diagnosis, resource row, transition, event, phase);
-//   - restart: a second status.Watcher on the same database after the first
-//     stopped (the resync after a restart: nothing changed).
-//
-// For each it reports the heap growth (HeapAlloc after a GC, watcher
-// running, minus before), the CPU time of the process (getrusage) and the
-// wall time of the initial sync, then of 100 status updates written to the
-// Kustomizations' status subresource (as Flux would, toggling failed/ready).
-func BenchmarkWatcher3000(b *testing.B) {
-	const projectsN, perEnv, updates = 1000, 3, 100
-	cfg := clustertest.Config(b)
-	benchSettle(b)
-	fast := benchFastClient(b, cfg)
-	db := storetest.Open(b, store.SQLite)
-	prefix := uniqueName("wb")
-	envs := benchEnvs(perEnv)
-	ctx := context.Background()
-
-	// The database: 1,000 provisioned projects.
-	reg, err := templates.New("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	tmpl, _ := reg.FindTemplate("web-service")
-	names := make([]string, projectsN)
-	t0 := time.Now()
-	for i := range names {
-		names[i] = fmt.Sprintf("%s-%04d", prefix, i)
-		p, err := onramp.NewProject(onramp.ProjectCreate{Name: names[i], Template: "web-service", Environments: envs}, tmpl)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := db.CreateProject(ctx, "alice", p); err != nil {
-			b.Fatal(err)
-		}
-		if err := db.ChangePhase(ctx, p.ID, onramp.PhaseInitializing, onramp.PhaseProvisioned); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.Logf("stored %d projects in %s", projectsN, time.Since(t0).Round(time.Millisecond))
-
-	// The cluster: three namespaces, 3,000 Kustomizations.
-	type key struct{ ns, name string }
-	var keys []key
-	for _, e := range envs {
-		ns := prefix + "-" + e.Name
-		if err := fast.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			b.Fatal(err)
-		}
-		for _, n := range names {
-			keys = append(keys, key{ns, n})
-		}
-	}
-	b.Cleanup(func() {
-		// Deleting the namespaces deletes the Kustomizations; Flux drops its
-		// finalizer without pruning (they are suspended).
-		t0 := time.Now()
-		for _, e := range envs {
-			fast.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: prefix + "-" + e.Name}})
-		}
-		for time.Since(t0) < 5*time.Minute {
-			var list kustomizev1.KustomizationList
-			left := 0
-			for _, e := range envs {
-				if fast.List(context.Background(), &list, client.InNamespace(prefix+"-"+e.Name)) == nil {
-					left += len(list.Items)
-				}
-			}
-			if left == 0 {
-				b.Logf("deleted the 3,000 Kustomizations in %s", time.Since(t0).Round(time.Millisecond))
-				return
-			}
-			time.Sleep(time.Second)
-		}
-		b.Logf("Kustomizations still present 5 minutes after their namespaces were deleted")
-	})
-	t0 = time.Now()
-	benchParallel(b, 16, len(keys), func(i int) error {
-		k := keys[i]
-		env := strings.TrimPrefix(k.ns, prefix+"-")
-		ks := &kustomizev1.Kustomization{
-			ObjectMeta: metav1.ObjectMeta{Namespace: k.ns, Name: k.name, Finalizers: []string{kustomizev1.KustomizationFinalizer},
-				Labels: map[string]string{kube.LabelManagedBy: kube.ManagedBy, kube.LabelProject: k.name, kube.LabelEnvironment: env}},
-			Spec: kustomizev1.KustomizationSpec{Interval: metav1.Duration{Duration: 10 * time.Minute}, Path: "./deploy", Prune: true, Suspend: true,
-				SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: "nowhere"}},
-		}
-		return fast.Create(ctx, ks)
-	})
-	b.Logf("created %d Kustomizations in %s", len(keys), time.Since(t0).Round(time.Millisecond))
-
-	mine := func(r onramp.Resource) (key, bool) {
-		k := key{r.Namespace, r.Name}
-		return k, r.Kind == onramp.KindKustomization && strings.HasPrefix(r.Namespace, prefix+"-")
-	}
-	// tracker counts the first delivery of each of our Kustomizations and,
-	// during updates, the delivery of each expected status.
-	type tracker struct {
-		mu       sync.Mutex
-		seen     map[key]bool
-		want     map[key]onramp.ResourceStatus
-		synced   chan struct{}
-		updated  chan struct{}
-		pending  int
-		syncDone bool
-	}
-	newTracker := func() *tracker {
-		return &tracker{seen: map[key]bool{}, want: map[key]onramp.ResourceStatus{}, synced: make(chan struct{}), updated: make(chan struct{}, 1)}
-	}
-	observe := func(tr *tracker, r onramp.Resource) {
-		k, ok := mine(r)
-		if !ok {
-			return
-		}
-		tr.mu.Lock()
-		defer tr.mu.Unlock()
-		if !tr.seen[k] {
-			tr.seen[k] = true
-			if len(tr.seen) == len(keys) && !tr.syncDone {
-				tr.syncDone = true
-				close(tr.synced)
-			}
-		}
-		if s, ok := tr.want[k]; ok && s == r.Status {
-			delete(tr.want, k)
-			if tr.pending--; tr.pending == 0 {
-				tr.updated <- struct{}{}
-			}
-		}
-	}
-	round := 0
-	// update writes a new Ready condition on 100 Kustomizations, toggling
-	// between failed and ready, and waits until the tracker saw each.
-	update := func(b *testing.B, tr *tracker) time.Duration {
-		round++
-		failed := round%2 == 1
-		want := onramp.StatusReady
-		if failed {
-			want = onramp.StatusFailed
-		}
-		tr.mu.Lock()
-		for _, k := range keys[:updates] {
-			tr.want[k] = want
-		}
-		tr.pending = updates
-		tr.mu.Unlock()
-		t0 := time.Now()
-		benchParallel(b, 4, updates, func(i int) error {
-			k := keys[i]
-			now := time.Now().UTC().Format(time.RFC3339)
-			cond := fmt.Sprintf(`{"type":"Ready","status":"True","reason":"ReconciliationSucceeded","message":"Applied revision: main@sha1:%040d","lastTransitionTime":%q,"observedGeneration":1}`, round, now)
-			if failed {
-				cond = fmt.Sprintf(`{"type":"Ready","status":"False","reason":"ArtifactFailed","message":"kustomization path not found: stat /tmp/kustomization-%d/deploy: no such file or directory","lastTransitionTime":%q,"observedGeneration":1}`, round, now)
-			}
-			patch := fmt.Sprintf(`{"status":{"observedGeneration":1,"lastAppliedRevision":"main@sha1:%040d","conditions":[%s]}}`, round, cond)
-			ks := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Namespace: k.ns, Name: k.name}}
-			return fast.Status().Patch(ctx, ks, client.RawPatch("application/merge-patch+json", []byte(patch)))
-		})
-		select {
-		case <-tr.updated:
-		case <-time.After(5 * time.Minute):
-			b.Fatalf("%d of %d updates not delivered in 5 minutes", tr.pending, updates)
-		}
-		return time.Since(t0)
-	}
-	// measure runs start (which runs until its context ends), waits for the
-	// initial sync and the updates, and reports.
-	measure := func(b *testing.B, tr *tracker, doUpdates bool, start func(ctx context.Context) error) {
-		runtime.GC()
-		var m0, m1 runtime.MemStats
-		runtime.ReadMemStats(&m0)
-		cpu0 := benchCPU()
-		t0 := time.Now()
-		rctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- start(rctx) }()
-		defer func() { cancel(); <-done }()
-		select {
-		case <-tr.synced:
-		case err := <-done:
-			b.Fatalf("watch ended before the initial sync: %v", err)
-		case <-time.After(10 * time.Minute):
-			b.Fatalf("initial sync: %d of %d Kustomizations in 10 minutes", len(tr.seen), len(keys))
-		}
-		syncWall, syncCPU := time.Since(t0), benchCPU()-cpu0
-		runtime.GC()
-		runtime.ReadMemStats(&m1)
-		heap := (float64(m1.HeapAlloc) - float64(m0.HeapAlloc)) / (1 << 20)
-		b.ReportMetric(heap, "heap-MiB")
-		b.ReportMetric(syncWall.Seconds(), "sync-s")
-		b.ReportMetric(syncCPU.Seconds(), "sync-cpu-s")
-		b.Logf("initial sync of %d Kustomizations: %s wall, %s CPU; heap +%.1f MiB (%.1f KiB per object); process RSS %.0f MiB",
-			len(keys), syncWall.Round(time.Millisecond), syncCPU.Round(time.Millisecond), heap, heap*1024/float64(len(keys)), benchProcStatus(b, os.Getpid())["VmRSS"])
-		if doUpdates {
-			cpu1 := benchCPU()
-			took := update(b, tr)
-			cpu := benchCPU() - cpu1
-			b.ReportMetric(took.Seconds()*1000, "100-updates-ms")
-			b.ReportMetric(cpu.Seconds()*1000, "100-updates-cpu-ms")
-			b.Logf("100 status updates: %s wall until each was delivered, %s CPU (including the benchmark's own 100 patches)", took.Round(time.Millisecond), cpu.Round(time.Millisecond))
-		}
-	}
-
-	k, err := kube.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Run("informers", func(b *testing.B) {
-		for b.Loop() {
-			tr := newTracker()
-			measure(b, tr, true, func(ctx context.Context) error {
-				f := func(_ string, r onramp.Resource) { observe(tr, r) }
-				return k.Watch(ctx, f, f, nil)
-			})
-		}
-	})
-	git := &gitserver.Provider{Root: b.TempDir(), BaseURL: "http://127.0.0.1:1/git"}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	watcher := func(b *testing.B, doUpdates bool) {
-		for b.Loop() {
-			tr := newTracker()
-			st := &benchCountingStore{Store: db, upserted: func(r onramp.Resource) { observe(tr, r) }}
-			w := &status.Watcher{Store: st, Kube: k, Trees: git, Logger: quiet}
-			measure(b, tr, doUpdates, w.Run)
-		}
-	}
-	b.Run("watcher", func(b *testing.B) { watcher(b, true) })
-	b.Run("restart", func(b *testing.B) { watcher(b, true) })
-}
-
-// benchCountingStore is the database, telling the benchmark about every
-// resource the watcher recorded (changed or not).
-type benchCountingStore struct {
-	status.Store
-	upserted func(onramp.Resource)
-}
-
-func (s *benchCountingStore) UpsertResources(ctx context.Context, projectID int64, rs ...onramp.Resource) (bool, error) {
-	changed, err := s.Store.UpsertResources(ctx, projectID, rs...)
-	if err == nil {
-		for _, r := range rs {
-			s.upserted(r)
-		}
-	}
-	return changed, err
-}
-
-// ---------------------------------------------------------------------------
 // Helpers.
 
 // benchHTTP keeps enough idle connections for concurrent clients.
@@ -613,33 +346,6 @@ func benchParallel(b *testing.B, workers, n int, fn func(i int) error) {
 	}
 }
 
-// benchProcStatus returns the memory lines of /proc/PID/status in MiB.
-func benchProcStatus(tb testing.TB, pid int) map[string]float64 {
-	tb.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		tb.Fatalf("read /proc/%d/status: %v", pid, err)
-	}
-	out := map[string]float64{}
-	for _, line := range strings.Split(string(data), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok || !strings.HasPrefix(k, "Vm") && !strings.HasPrefix(k, "Rss") {
-			continue
-		}
-		if kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64); err == nil {
-			out[k] = kb / 1024
-		}
-	}
-	return out
-}
-
-// benchCPU returns the user + system CPU time of this process.
-func benchCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // benchScheme holds the kinds the benchmarks read.
 func benchScheme(tb testing.TB) *kruntime.Scheme {
 	s := kruntime.NewScheme()
@@ -667,8 +373,7 @@ func benchFastClient(tb testing.TB, cfg *rest.Config) client.Client {
 
 // benchJanitor deletes the namespaces of the projects a benchmark made,
 // once the benchmark and its server have stopped, without waiting: the
-// namespace controller and Flux clean up behind it, and benchSettle at the
-// start of the next cluster benchmark waits for them.
+// namespace controller and Flux clean up behind it.
 type benchJanitor struct {
 	mu         sync.Mutex
 	namespaces []string
@@ -699,36 +404,5 @@ func (j *benchJanitor) project(name string, n int) {
 	defer j.mu.Unlock()
 	for _, e := range benchEnvs(n) {
 		j.namespaces = append(j.namespaces, onramp.Namespace(name, e.Name))
-	}
-}
-
-// benchSettle waits until no namespace of the shared cluster is still
-// terminating, so that one benchmark's clean-up does not load the next.
-func benchSettle(b *testing.B) {
-	b.Helper()
-	c := benchFastClient(b, clustertest.Config(b))
-	t0 := time.Now()
-	for {
-		var list corev1.NamespaceList
-		if err := c.List(context.Background(), &list); err != nil {
-			b.Fatal(err)
-		}
-		terminating := 0
-		for _, ns := range list.Items {
-			if ns.DeletionTimestamp != nil {
-				terminating++
-			}
-		}
-		if terminating == 0 {
-			if d := time.Since(t0); d > time.Second {
-				b.Logf("waited %s for earlier namespaces to be deleted", d.Round(time.Second))
-			}
-			return
-		}
-		if time.Since(t0) > 5*time.Minute {
-			b.Logf("%d namespaces still terminating after 5 minutes; going on", terminating)
-			return
-		}
-		time.Sleep(time.Second)
 	}
 }
