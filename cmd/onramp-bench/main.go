@@ -10,6 +10,12 @@
 // reports each one's create → 100% (with -ready, create → Ready) against
 // the floor: the same objects applied directly, without onramp.
 //
+// -mode gitea starts a Gitea of its own (`make gitea` builds it), creates
+// -n projects on it one at a time and reports each one's create → 100%
+// against its floor: the same provider calls (create the repository, push
+// the rendered tree, install the deploy key) and the same applies, without
+// onramp.
+//
 // -mode freshness makes a one-environment project Ready and changes its
 // Kustomization -n times, failed and back, reporting how long after Flux's
 // condition changed the project's event stream and its GET showed it.
@@ -26,6 +32,7 @@
 //	go run ./cmd/onramp-bench -n 1000 -template worker -ready
 //	go run ./cmd/onramp-bench -mode create -n 20
 //	go run ./cmd/onramp-bench -mode create -n 6 -ready
+//	go run ./cmd/onramp-bench -mode gitea -n 8
 //	go run ./cmd/onramp-bench -mode freshness -n 200
 //	go run ./cmd/onramp-bench -mode watcher -n 3000
 //	go run ./cmd/onramp-bench -mode idle
@@ -71,7 +78,7 @@ func run(ctx context.Context, args []string) error {
 	var o options
 	fs := flag.NewFlagSet("onramp-bench", flag.ContinueOnError)
 	fs.StringVar(&o.mode, "mode", "burst", "burst: -n projects at once; create: -n projects one at a time, each against the floor; "+
-		"freshness: -n status changes, each until visible; "+
+		"gitea: the same on a Gitea connection; freshness: -n status changes, each until visible; "+
 		"watcher: the status watcher following -n Kustomizations; idle: the memory of an idle server")
 	fs.IntVar(&o.n, "n", 200, "projects, 3 environments each (freshness: status changes; watcher: Kustomizations, 3 a project)")
 	fs.StringVar(&o.template, "template", "web-service", "their template (worker has no Service: the local cluster's Service range holds ~250)")
@@ -82,8 +89,8 @@ func run(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if !slices.Contains([]string{"burst", "create", "freshness", "watcher", "idle"}, o.mode) {
-		return fmt.Errorf("-mode %q: want burst, create, freshness, watcher or idle", o.mode)
+	if !slices.Contains([]string{"burst", "create", "gitea", "freshness", "watcher", "idle"}, o.mode) {
+		return fmt.Errorf("-mode %q: want burst, create, gitea, freshness, watcher or idle", o.mode)
 	}
 	if o.mode == "watcher" && o.databaseURL != "" {
 		return errors.New("-mode watcher fills a SQLite database of its own: leave -database-url out")
@@ -135,6 +142,8 @@ func run(ctx context.Context, args []string) error {
 	switch o.mode {
 	case "create":
 		measure = m.createTo100
+	case "gitea":
+		measure = m.giteaTo100
 	case "freshness":
 		measure = m.freshness
 	case "watcher":

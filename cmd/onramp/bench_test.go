@@ -1,14 +1,13 @@
 package main
 
-// End-to-end benchmarks of onramp. They print figures with
-// b.ReportMetric and b.Logf and assert none of them: a figure that misses its
-// target is written down in docs/benchmarks.md, not turned into a failure.
-// Each runs on its own with
+// Benchmarks of the API and the store: a real `onramp serve` in this
+// process, b.Loop around each batch of requests. They print figures with
+// b.ReportMetric and b.Logf and assert none of them. The end-to-end
+// measurements against a cluster are cmd/onramp-bench's.
 //
-//	go test -run '^$' -bench NAME -benchtime 1x -timeout 30m ./cmd/onramp/
+//	go test -run '^$' -bench NAME -timeout 30m ./cmd/onramp/
 //
-// (PostgreSQL sub-benchmarks run when ONRAMP_TEST_POSTGRES_URL is set; the
-// cluster benchmarks skip when the local control plane is not built.)
+// (PostgreSQL sub-benchmarks run when ONRAMP_TEST_POSTGRES_URL is set.)
 
 import (
 	"context"
@@ -26,19 +25,7 @@ import (
 	"testing"
 	"time"
 
-	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
-	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	kruntime "k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	"github.com/onramp/onramp"
-	"github.com/onramp/onramp/internal/testutil"
-	"github.com/onramp/onramp/localcluster/clustertest"
 	"github.com/onramp/onramp/store"
 	"github.com/onramp/onramp/store/storetest"
 	"github.com/onramp/onramp/templates"
@@ -267,22 +254,6 @@ func benchDo(ctx context.Context, method, url, token string, body, out any) (int
 	return resp.StatusCode, nil
 }
 
-// benchStream follows a project's event stream until ctx ends.
-func benchStream(tb testing.TB, ctx context.Context, base, tok, name string) <-chan testutil.Event {
-	tb.Helper()
-	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/projects/"+name+"/events", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := benchHTTP.Do(req)
-	if err != nil {
-		tb.Fatalf("event stream of %s: %v", name, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
-		tb.Fatalf("event stream of %s = %d", name, resp.StatusCode)
-	}
-	return testutil.ReadEvents(ctx, resp.Body)
-}
-
 // benchPct returns the q-quantile of d (nearest rank; 0 is the minimum,
 // 1 the maximum).
 func benchPct(d []time.Duration, q float64) time.Duration {
@@ -343,66 +314,5 @@ func benchParallel(b *testing.B, workers, n int, fn func(i int) error) {
 	wg.Wait()
 	if first != nil {
 		b.Fatal(first)
-	}
-}
-
-// benchScheme holds the kinds the benchmarks read.
-func benchScheme(tb testing.TB) *kruntime.Scheme {
-	s := kruntime.NewScheme()
-	for _, add := range []func(*kruntime.Scheme) error{clientgoscheme.AddToScheme, sourcev1.AddToScheme, kustomizev1.AddToScheme} {
-		if err := add(s); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return s
-}
-
-// benchFastClient is an admin client without client-side rate limiting
-// (client-go's default of 5 requests a second would make creating 3,000
-// objects take ten minutes).
-func benchFastClient(tb testing.TB, cfg *rest.Config) client.Client {
-	tb.Helper()
-	cfg = rest.CopyConfig(cfg)
-	cfg.QPS, cfg.Burst = -1, 0
-	c, err := client.New(cfg, client.Options{Scheme: benchScheme(tb)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return c
-}
-
-// benchJanitor deletes the namespaces of the projects a benchmark made,
-// once the benchmark and its server have stopped, without waiting: the
-// namespace controller and Flux clean up behind it.
-type benchJanitor struct {
-	mu         sync.Mutex
-	namespaces []string
-}
-
-// newBenchJanitor must be called before the server starts, so that its
-// cleanup runs after the server's.
-func newBenchJanitor(b *testing.B) *benchJanitor {
-	j := &benchJanitor{}
-	c := benchFastClient(b, clustertest.Config(b))
-	b.Cleanup(func() {
-		j.mu.Lock()
-		defer j.mu.Unlock()
-		benchParallel(b, 8, len(j.namespaces), func(i int) error {
-			err := c.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: j.namespaces[i]}})
-			if apierrors.IsNotFound(err) {
-				return nil
-			}
-			return err
-		})
-	})
-	return j
-}
-
-// project records the namespaces of a project with n environments.
-func (j *benchJanitor) project(name string, n int) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	for _, e := range benchEnvs(n) {
-		j.namespaces = append(j.namespaces, onramp.Namespace(name, e.Name))
 	}
 }
