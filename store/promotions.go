@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/onramp/onramp"
@@ -56,7 +57,7 @@ func (db *DB) RequestPromotion(ctx context.Context, user, project string, req on
 		if err != nil {
 			return err
 		}
-		i := slicesIndex(envs, req.Environment)
+		i := slices.IndexFunc(envs, func(e envRow) bool { return e.name == req.Environment })
 		if i < 0 {
 			names := make([]string, len(envs))
 			for j, e := range envs {
@@ -111,15 +112,6 @@ func (db *DB) RequestPromotion(ctx context.Context, user, project string, req on
 		return nil, err
 	}
 	return db.promotion(ctx, db.db, id, promotionID)
-}
-
-func slicesIndex(envs []envRow, name string) int {
-	for i, e := range envs {
-		if e.name == name {
-			return i
-		}
-	}
-	return -1
 }
 
 // promotionRevision is the revision a promotion to envs[i] takes: the one
@@ -264,7 +256,7 @@ func (db *DB) knownRevision(ctx context.Context, tx *txn, id int64, rev string, 
 		if err := rows.Scan(&r); err != nil {
 			return "", err
 		}
-		if onramp.SameRevision(rev, r) && !contains(match, r) {
+		if onramp.SameRevision(rev, r) && !slices.Contains(match, r) {
 			match = append(match, r)
 		}
 	}
@@ -282,15 +274,6 @@ func (db *DB) knownRevision(ctx context.Context, tx *txn, id int64, rev string, 
 		}
 	}
 	return "", onramp.FieldErrorf("revision", "no environment ran %s; give a revision from `onramp project get` or `history`, or a full commit SHA with --force", rev)
-}
-
-func contains(ss []string, s string) bool {
-	for _, v := range ss {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (db *DB) envRows(ctx context.Context, tx *txn, id int64) ([]envRow, error) {
