@@ -99,9 +99,12 @@ func TestNoFlapAtReconcile(t *testing.T) {
 	if err := kc.Get(ctx, client.ObjectKey{Namespace: env.Namespace, Name: p.Name}, &ks); err != nil {
 		t.Fatal(err)
 	}
+	// A patch, not an update: the controller writes the status between our read
+	// and our write, and an update would conflict on the resourceVersion.
+	orig := ks.DeepCopy()
 	ks.Spec.Path = "./missing"
 	broke := time.Now()
-	if err := kc.Update(ctx, &ks); err != nil {
+	if err := kc.Patch(ctx, &ks, client.MergeFrom(orig)); err != nil {
 		t.Fatal(err)
 	}
 	testutil.Until(t, 30*time.Second, "degraded", func() bool { return phase(t, db, p.ID) == onramp.PhaseDegraded })
