@@ -199,8 +199,10 @@ func (m *measurement) events(ctx context.Context, name string) (<-chan testutil.
 }
 
 // fluxClient is a client of cfg's cluster that reads and watches Flux's
-// kinds.
+// kinds, without client-side rate limiting, as onramp's own client.
 func fluxClient(cfg *rest.Config) (client.WithWatch, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS = -1
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, sourcev1.AddToScheme, kustomizev1.AddToScheme} {
 		if err := add(scheme); err != nil {
@@ -290,18 +292,27 @@ func settle(ctx context.Context, kc client.Client, project string, specs []kube.
 		}
 		fmt.Printf("did not settle: %v\n", err)
 	}
-	suspend := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"suspend":true}}`))
+	if err := suspend(ctx, kc, project, specs); err != nil {
+		return err
+	}
+	time.Sleep(300 * time.Millisecond)
+	return nil
+}
+
+// suspend suspends the GitRepository and the Kustomization of each of
+// project's environments.
+func suspend(ctx context.Context, kc client.Client, project string, specs []kube.EnvironmentSpec) error {
+	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"suspend":true}}`))
 	for _, spec := range specs {
 		key := client.ObjectKey{Namespace: onramp.Namespace(project, spec.Environment), Name: project}
 		for _, obj := range []client.Object{&kustomizev1.Kustomization{}, &sourcev1.GitRepository{}} {
 			obj.SetNamespace(key.Namespace)
 			obj.SetName(key.Name)
-			if err := kc.Patch(ctx, obj, suspend); err != nil {
+			if err := kc.Patch(ctx, obj, patch); err != nil {
 				return fmt.Errorf("suspend %T %s: %w", obj, key, err)
 			}
 		}
 	}
-	time.Sleep(300 * time.Millisecond)
 	return nil
 }
 

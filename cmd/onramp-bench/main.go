@@ -1,10 +1,15 @@
 // Command onramp-bench measures onramp as a platform team runs it: a real
 // `onramp serve` process against a local control plane with Flux.
 //
-// -mode burst (the default) submits -n projects at once. It reports when
-// every project reached 100% and, with -ready, when every one was Ready;
-// the peak memory and the CPU of each process; and the p99 of
-// GET /api/v1/projects/{name} during the burst.
+// -mode burst (the default) submits -n projects at once, spread over
+// -replicas processes (on PostgreSQL). It reports when every project
+// reached 100% and, with -ready, when every one was Ready; the peak memory
+// of each onramp process and the CPU of each process (onramp, the control
+// plane, PostgreSQL); and the p99 of GET /api/v1/projects/{name} during the
+// burst. Then, in the same run, the floor: a bare client applying the same
+// objects for every project (10 at a time, as onramp's 10 workers do) and,
+// with -ready, Flux alone making them Ready; onramp's own objects are
+// suspended first so that the floor runs on a quiet cluster.
 //
 // -mode create creates -n projects one at a time on an idle cluster and
 // reports each one's create → 100% (with -ready, create → Ready) against
@@ -29,7 +34,8 @@
 // cluster and then with one.
 //
 //	make build && go run ./cmd/onramp-bench -n 200
-//	go run ./cmd/onramp-bench -n 1000 -template worker -ready
+//	go run ./cmd/onramp-bench -n 1000 -template worker
+//	go run ./cmd/onramp-bench -n 1000 -template worker -replicas 3 -database-url 'postgres://…&search_path=bench1'
 //	go run ./cmd/onramp-bench -mode create -n 20
 //	go run ./cmd/onramp-bench -mode create -n 6 -ready
 //	go run ./cmd/onramp-bench -mode gitea -n 8
@@ -49,6 +55,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/onramp/onramp/localcluster"
@@ -71,6 +78,8 @@ type options struct {
 	onramp      string
 	databaseURL string
 	ready       bool
+	replicas    int
+	floor       bool
 	timeout     time.Duration
 }
 
@@ -85,12 +94,20 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.onramp, "onramp", "bin/onramp", "the onramp binary to run (make build)")
 	fs.StringVar(&o.databaseURL, "database-url", "", "postgres://… to measure on PostgreSQL (default SQLite in a temporary data dir)")
 	fs.BoolVar(&o.ready, "ready", false, "burst: wait, after 100%, until every project is Ready (real Flux); create: measure create → Ready")
+	fs.IntVar(&o.replicas, "replicas", 1, "burst: onramp serve processes sharing the database and the data dir (more than 1 needs -database-url postgres://…)")
+	fs.BoolVar(&o.floor, "floor", true, "burst: measure the floor after onramp, in the same run")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if !slices.Contains([]string{"burst", "create", "gitea", "freshness", "watcher", "idle"}, o.mode) {
 		return fmt.Errorf("-mode %q: want burst, create, gitea, freshness, watcher or idle", o.mode)
+	}
+	if o.replicas < 1 || (o.replicas > 1 && o.mode != "burst") {
+		return fmt.Errorf("-replicas %d: want 1, or more with -mode burst", o.replicas)
+	}
+	if o.replicas > 1 && !strings.HasPrefix(o.databaseURL, "postgres") {
+		return errors.New("-replicas: several onramp processes share a PostgreSQL database: give -database-url postgres://… (a fresh schema: &search_path=…)")
 	}
 	if o.mode == "watcher" && o.databaseURL != "" {
 		return errors.New("-mode watcher fills a SQLite database of its own: leave -database-url out")
@@ -131,12 +148,21 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer cluster.Stop()
 	m := &measurement{options: o, bin: bin, dir: dir, cluster: cluster}
-	if o.mode != "watcher" { // which starts its servers itself, on a database it fills first
+	switch {
+	case o.replicas > 1:
+		srvs, stop, err := startReplicas(ctx, bin, dir, o.databaseURL, cluster.KubeconfigPath(), o.replicas)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		m.srvs, m.srv = srvs, srvs[0]
+	case o.mode != "watcher": // which starts its servers itself, on a database it fills first
 		m.srv, err = startServer(ctx, bin, dir, o.databaseURL, cluster.KubeconfigPath(), "warn")
 		if err != nil {
 			return err
 		}
 		defer m.srv.stop()
+		m.srvs = []*server{m.srv}
 	}
 	measure := m.run
 	switch o.mode {

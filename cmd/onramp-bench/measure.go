@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -18,17 +19,19 @@ import (
 	"github.com/onramp/onramp/store"
 )
 
-// measurement is one burst against one server.
+// measurement is one measurement against one server or several replicas.
 type measurement struct {
 	options
 	bin     string // the onramp binary
 	dir     string // this run's temporary dir
 	srv     *server
+	srvs    []*server // srv and the other replicas
 	cluster *localcluster.Cluster
 	reached [2]int // projects at 100% and Ready at the last look
 }
 
-// run submits the burst, follows it to the end and returns the report.
+// run submits the burst, follows it to the end, measures the floor and
+// returns the report.
 func (m *measurement) run(ctx context.Context) (string, error) {
 	db, err := store.Open(ctx, m.srv.databaseURL)
 	if err != nil {
@@ -36,12 +39,12 @@ func (m *measurement) run(ctx context.Context) (string, error) {
 	}
 	defer db.Close()
 	procs := m.processes()
-	cpu0 := cpuTimes(procs)
+	cpu0 := m.cpu(procs)
 	names := make([]string, m.n)
 	for i := range names {
 		names[i] = fmt.Sprintf("b%04d-%06x", i, rand.Uint32()&0xffffff)
 	}
-	fmt.Printf("submitting %d projects × 3 environments (%s)…\n", m.n, m.template)
+	fmt.Printf("submitting %d projects × 3 environments (%s) to %d onramp process(es)…\n", m.n, m.template, len(m.srvs))
 	start := time.Now()
 	if err := m.submit(ctx, names); err != nil {
 		return "", err
@@ -49,7 +52,7 @@ func (m *measurement) run(ctx context.Context) (string, error) {
 	submitted := time.Since(start)
 	probe := m.probeReads(ctx, names)
 	var at100, atReady time.Duration
-	var peak int
+	peak := map[string]int{}
 	var stopped error // the time given ran out: report what was reached
 	for stopped == nil && (at100 == 0 || (m.ready && atReady == 0)) {
 		select {
@@ -58,7 +61,11 @@ func (m *measurement) run(ctx context.Context) (string, error) {
 			continue
 		case <-time.After(200 * time.Millisecond):
 		}
-		peak = max(peak, rssKiB(procs["onramp"]))
+		for name, pid := range procs {
+			if strings.HasPrefix(name, "onramp") {
+				peak[name] = max(peak[name], rssKiB(pid))
+			}
+		}
 		done, ready, failed, err := counts(ctx, db)
 		m.reached = [2]int{done, ready}
 		if err != nil {
@@ -76,9 +83,14 @@ func (m *measurement) run(ctx context.Context) (string, error) {
 		}
 	}
 	latencies := probe()
-	cpu := cpuTimes(procs)
+	cpu := m.cpu(procs)
+	var tracked int
+	if err := db.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM resources`).Scan(&tracked); err != nil {
+		return "", err
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%d projects × 3 environments (%s) submitted in %s\n", m.n, m.template, submitted.Round(time.Millisecond))
+	fmt.Fprintf(&b, "\n%d projects × 3 environments (%s) submitted to %d onramp process(es) in %s\n",
+		m.n, m.template, len(m.srvs), submitted.Round(time.Millisecond))
 	if stopped != nil {
 		fmt.Fprintf(&b, "  stopped after %s: %d at 100%%, %d Ready\n", time.Since(start).Round(time.Second), m.reached[0], m.reached[1])
 	}
@@ -88,34 +100,42 @@ func (m *measurement) run(ctx context.Context) (string, error) {
 	if atReady > 0 {
 		fmt.Fprintf(&b, "  all Ready:   %s\n", atReady.Round(time.Millisecond))
 	}
-	fmt.Fprintf(&b, "  onramp peak RSS: %d MiB\n", max(peak, hwmKiB(procs["onramp"]))/1024)
-	fmt.Fprintf(&b, "  GET /api/v1/projects/{name} during the burst: %d reads, p50 %s, p99 %s\n",
-		len(latencies), pct(latencies, .5), pct(latencies, .99))
-	fmt.Fprintf(&b, "  CPU seconds:")
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for n := range procs {
-			if !yield(n) {
-				return
-			}
-		}
-	}) {
-		fmt.Fprintf(&b, " %s %.1f", name, (cpu[name] - cpu0[name]).Seconds())
+	fmt.Fprintf(&b, "  peak RSS with %d objects tracked:", tracked)
+	for _, name := range slices.Sorted(maps.Keys(peak)) {
+		fmt.Fprintf(&b, " %s %d MiB", name, max(peak[name], hwmKiB(procs[name]))/1024)
 	}
-	b.WriteString("\n")
-	return b.String(), stopped
+	fmt.Fprintf(&b, "\n  GET /api/v1/projects/{name} during the burst: %d reads, p50 %s, p99 %s\n",
+		len(latencies), pct(latencies, .5), pct(latencies, .99))
+	delta := map[string]time.Duration{}
+	for name := range cpu {
+		delta[name] = cpu[name] - cpu0[name]
+	}
+	fmt.Fprintf(&b, "  CPU seconds:%s\n", cpuLine(delta))
+	if !m.floor || stopped != nil {
+		return b.String(), stopped
+	}
+	fmt.Print(b.String())
+	b.Reset()
+	r, err := m.burstFloor(ctx, db, names, procs)
+	if err != nil {
+		return "", err
+	}
+	floorSummary(&b, r, m.n, at100, atReady)
+	return b.String(), nil
 }
 
-// submit posts every project at once, 32 requests at a time.
+// submit posts every project at once, 32 requests at a time, to each
+// replica in turn.
 func (m *measurement) submit(ctx context.Context, names []string) error {
 	sem := make(chan struct{}, 32)
 	errs := make(chan error, len(names))
 	var wg sync.WaitGroup
-	for _, name := range names {
+	for i, name := range names {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			body, _ := json.Marshal(projectBody(name, m.template, "development", "staging", "production"))
-			code, err := m.do(ctx, "POST", "/api/v1/projects", body)
+			code, err := m.callAt(ctx, m.srvs[i%len(m.srvs)], "POST", "/api/v1/projects", body, nil)
 			if err == nil && code != http.StatusAccepted {
 				err = fmt.Errorf("create %s: %d", name, code)
 			}
@@ -139,11 +159,16 @@ func (m *measurement) do(ctx context.Context, method, path string, body []byte) 
 // call sends a request to the server and decodes a successful answer
 // into out, unless out is nil.
 func (m *measurement) call(ctx context.Context, method, path string, body []byte, out any) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, method, m.srv.url+path, bytes.NewReader(body))
+	return m.callAt(ctx, m.srv, method, path, body, out)
+}
+
+// callAt is call to the server s.
+func (m *measurement) callAt(ctx context.Context, s *server, method, path string, body []byte, out any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, s.url+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+m.srv.token)
+	req.Header.Set("Authorization", "Bearer "+s.token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -158,8 +183,9 @@ func (m *measurement) call(ctx context.Context, method, path string, body []byte
 	return resp.StatusCode, nil
 }
 
-// probeReads reads a random project every 20 ms until the returned
-// function is called, which returns the reads' latencies.
+// probeReads reads a random project from a random replica every 20 ms
+// until the returned function is called, which returns the reads'
+// latencies.
 func (m *measurement) probeReads(ctx context.Context, names []string) func() []time.Duration {
 	ctx, cancel := context.WithCancel(ctx)
 	var lat []time.Duration
@@ -168,7 +194,8 @@ func (m *measurement) probeReads(ctx context.Context, names []string) func() []t
 		defer close(done)
 		for ctx.Err() == nil {
 			t0 := time.Now()
-			if code, err := m.do(ctx, "GET", "/api/v1/projects/"+names[rand.IntN(len(names))], nil); err == nil && code == http.StatusOK {
+			s := m.srvs[rand.IntN(len(m.srvs))]
+			if code, err := m.callAt(ctx, s, "GET", "/api/v1/projects/"+names[rand.IntN(len(names))], nil, nil); err == nil && code == http.StatusOK {
 				lat = append(lat, time.Since(t0))
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -190,35 +217,95 @@ func counts(ctx context.Context, db *store.DB) (done, ready, failed int, err err
 	return done, ready, failed, err
 }
 
-// processes are the PIDs of onramp and of the control plane's components.
+// processes are the PIDs of onramp (onramp-1, onramp-2, … with replicas),
+// of the control plane's components and of this program, "client" (the
+// burst's requests; the floor's applies).
 func (m *measurement) processes() map[string]int {
-	procs := map[string]int{"onramp": m.srv.cmd.Process.Pid}
+	procs := map[string]int{"client": os.Getpid()}
+	for i, s := range m.srvs {
+		name := "onramp"
+		if len(m.srvs) > 1 {
+			name = fmt.Sprintf("onramp-%d", i+1)
+		}
+		procs[name] = s.cmd.Process.Pid
+	}
 	for _, c := range m.cluster.Components() {
 		procs[c.Name] = c.PID
 	}
 	return procs
 }
 
-// cpuTimes reads each process's user and system CPU time from /proc.
-func cpuTimes(procs map[string]int) map[string]time.Duration {
+// cpu is the CPU time each of procs has used, and PostgreSQL's when the
+// measurement runs on it.
+func (m *measurement) cpu(procs map[string]int) map[string]time.Duration {
 	out := map[string]time.Duration{}
 	for name, pid := range procs {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if st, err := readStat(pid); err == nil {
+			out[name] = st.cpu
+		}
+	}
+	if strings.HasPrefix(m.srv.databaseURL, "postgres") {
+		out["postgres"] = postgresCPU()
+	}
+	return out
+}
+
+// stat is what this program reads of /proc/PID/stat.
+type stat struct {
+	comm     string
+	ppid     int
+	cpu      time.Duration // user and system
+	children time.Duration // of the children that ended and were waited for
+}
+
+func readStat(pid int) (stat, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return stat{}, err
+	}
+	// "PID (COMM) STATE PPID …": utime, stime, cutime and cstime are the
+	// 14th to 17th fields, in clock ticks (100 a second).
+	head, rest, _ := strings.Cut(string(b), ") ")
+	_, comm, _ := strings.Cut(head, " (")
+	f := strings.Fields(rest)
+	if len(f) < 15 {
+		return stat{}, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	n := func(i int) int { v, _ := strconv.Atoi(f[i]); return v }
+	tick := 10 * time.Millisecond
+	return stat{comm: comm, ppid: n(1), cpu: time.Duration(n(11)+n(12)) * tick, children: time.Duration(n(13)+n(14)) * tick}, nil
+}
+
+// postgresCPU is the CPU time of every PostgreSQL process on this
+// machine: the live ones' own, and the ended backends' as their parent,
+// the postmaster, counts it.
+func postgresCPU() time.Duration {
+	entries, _ := os.ReadDir("/proc")
+	var total time.Duration
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		// The fields after the command's closing parenthesis: utime and
-		// stime are the 12th and 13th, in clock ticks (100 a second).
-		_, rest, _ := strings.Cut(string(b), ") ")
-		f := strings.Fields(rest)
-		if len(f) < 13 {
+		st, err := readStat(pid)
+		if err != nil || st.comm != "postgres" {
 			continue
 		}
-		u, _ := strconv.Atoi(f[11])
-		s, _ := strconv.Atoi(f[12])
-		out[name] = time.Duration(u+s) * 10 * time.Millisecond
+		total += st.cpu
+		if parent, err := readStat(st.ppid); err == nil && parent.comm != "postgres" {
+			total += st.children // the postmaster
+		}
 	}
-	return out
+	return total
+}
+
+// cpuLine is " name seconds" for each process, by name.
+func cpuLine(cpu map[string]time.Duration) string {
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(cpu)) {
+		fmt.Fprintf(&b, " %s %.1f", name, cpu[name].Seconds())
+	}
+	return b.String()
 }
 
 func rssKiB(pid int) int { return procStatus(pid, "VmRSS:") }

@@ -34,8 +34,8 @@ type server struct {
 // startServer runs `onramp serve` on a data dir in dir, with a token for a
 // user of its own, against the cluster of kubeconfig, or none if it is "".
 // It logs at logLevel; its warnings and errors go to this program's
-// stderr, its other lines nowhere.
-func startServer(ctx context.Context, bin, dir, databaseURL, kubeconfig, logLevel string) (*server, error) {
+// stderr, its other lines nowhere. env is added to its environment.
+func startServer(ctx context.Context, bin, dir, databaseURL, kubeconfig, logLevel string, env ...string) (*server, error) {
 	if kubeconfig != "" {
 		if err := createNamespace(ctx, kubeconfig, onramp.DefaultNamespace); err != nil {
 			return nil, err
@@ -52,7 +52,7 @@ func startServer(ctx context.Context, bin, dir, databaseURL, kubeconfig, logLeve
 	}
 	s := &server{token: strings.TrimSpace(string(out)), databaseURL: databaseURL, listed: make(chan struct{})}
 	s.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", logLevel}, common...)...)
-	s.cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	s.cmd.Env = append(append(os.Environ(), "KUBECONFIG="+kubeconfig), env...)
 	if kubeconfig == "" { // and no ~/.kube/config either
 		s.cmd.Env = append(s.cmd.Env, "ONRAMP_KUBECONFIG=", "HOME="+dir)
 	}

@@ -427,7 +427,10 @@ func quiet(ctx context.Context, pid int) (time.Time, time.Duration, error) {
 }
 
 // cpuOf is the user and system CPU time of pid.
-func cpuOf(pid int) time.Duration { return cpuTimes(map[string]int{"": pid})[""] }
+func cpuOf(pid int) time.Duration {
+	st, _ := readStat(pid)
+	return st.cpu
+}
 
 // parallel runs fn(0..n-1) on `workers` goroutines and returns the first
 // error.
