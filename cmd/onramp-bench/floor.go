@@ -110,6 +110,7 @@ func watchReady(ctx context.Context, kc client.WithWatch, specs [][]kube.Environ
 	t0 := time.Now()
 	done := make(chan time.Time, 1)
 	ready := map[client.ObjectKey]bool{}
+	n := 0 // of them true
 	go func() {
 		defer close(done)
 		last := time.Now()
@@ -129,8 +130,15 @@ func watchReady(ctx context.Context, kc client.WithWatch, specs [][]kube.Environ
 				if !ok {
 					continue
 				}
-				ready[key] = ev.Type != watch.Deleted && kube.Status(ks, rev).Status == onramp.StatusReady
-				n := count(ready)
+				now := ev.Type != watch.Deleted && kube.Status(ks, rev).Status == onramp.StatusReady
+				if now != ready[key] {
+					ready[key] = now
+					if now {
+						n++
+					} else {
+						n--
+					}
+				}
 				if time.Since(last) > 10*time.Second {
 					fmt.Printf("floor: %d of %d Kustomizations Ready after %s\n", n, len(want), time.Since(t0).Round(time.Second))
 					last = time.Now()
@@ -144,16 +152,6 @@ func watchReady(ctx context.Context, kc client.WithWatch, specs [][]kube.Environ
 		}
 	}()
 	return func() time.Time { return <-done }
-}
-
-func count(m map[client.ObjectKey]bool) int {
-	n := 0
-	for _, v := range m {
-		if v {
-			n++
-		}
-	}
-	return n
 }
 
 // floorSummary is the report's lines for the floor and onramp's rate

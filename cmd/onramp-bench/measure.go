@@ -53,6 +53,7 @@ func (m *measurement) run(ctx context.Context) (string, error) {
 	probe := m.probeReads(ctx, names)
 	var at100, atReady time.Duration
 	peak := map[string]int{}
+	shown := time.Now()
 	var stopped error // the time given ran out: report what was reached
 	for stopped == nil && (at100 == 0 || (m.ready && atReady == 0)) {
 		select {
@@ -80,6 +81,10 @@ func (m *measurement) run(ctx context.Context) (string, error) {
 		}
 		if ready == m.n && atReady == 0 {
 			atReady = time.Since(start)
+		}
+		if time.Since(shown) > 30*time.Second {
+			fmt.Printf("%d at 100%%, %d Ready after %s\n", done, ready, time.Since(start).Round(time.Second))
+			shown = time.Now()
 		}
 	}
 	latencies := probe()
