@@ -46,15 +46,7 @@ func (m *measurement) createTo100(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer db.Close()
-	cfg, err := clientcmd.BuildConfigFromFlags("", m.cluster.KubeconfigPath())
-	if err != nil {
-		return "", err
-	}
-	k, err := kube.New(cfg)
-	if err != nil {
-		return "", err
-	}
-	kc, err := fluxClient(cfg)
+	k, kc, err := m.clients()
 	if err != nil {
 		return "", err
 	}
@@ -196,6 +188,21 @@ func (m *measurement) events(ctx context.Context, name string) (<-chan testutil.
 		return nil, fmt.Errorf("stream %s: %s", name, resp.Status)
 	}
 	return testutil.ReadEvents(ctx, resp.Body), nil
+}
+
+// clients are onramp's cluster client and a client of Flux's kinds, for
+// the measurement's cluster.
+func (m *measurement) clients() (*kube.Client, client.WithWatch, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", m.cluster.KubeconfigPath())
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := kube.New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	kc, err := fluxClient(cfg)
+	return k, kc, err
 }
 
 // fluxClient is a client of cfg's cluster that reads and watches Flux's

@@ -8,7 +8,6 @@ import (
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/onramp/onramp"
@@ -34,15 +33,7 @@ type floorResult struct {
 // onramp's own GitRepositories and Kustomizations are suspended first so
 // that their interval reconciles do not run beside the floor.
 func (m *measurement) burstFloor(ctx context.Context, db *store.DB, names []string, procs map[string]int) (*floorResult, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", m.cluster.KubeconfigPath())
-	if err != nil {
-		return nil, err
-	}
-	k, err := kube.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	kc, err := fluxClient(cfg)
+	k, kc, err := m.clients()
 	if err != nil {
 		return nil, err
 	}

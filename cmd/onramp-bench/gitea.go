@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
-
 	"github.com/onramp/onramp"
 	"github.com/onramp/onramp/gitprovider"
 	"github.com/onramp/onramp/kube"
@@ -46,11 +44,7 @@ func (m *measurement) giteaTo100(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", m.cluster.KubeconfigPath())
-	if err != nil {
-		return "", err
-	}
-	k, err := kube.New(cfg)
+	k, _, err := m.clients()
 	if err != nil {
 		return "", err
 	}
