@@ -10,10 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -165,16 +163,7 @@ func TestReplicasFailOver(t *testing.T) {
 	// through Gitea's webhook and its watcher sees Flux apply it in
 	// development, which follows the branch (production moves by promotion).
 	pushed := names[0]
-	dir := t.TempDir()
-	git := gitIn(t, dir)
-	git("clone", "-q", strings.Replace(g.URL, "http://", "http://oauth2:"+g.Admin.Token+"@", 1)+"/"+g.Admin.User+"/"+pushed+".git", ".")
-	if err := os.WriteFile(filepath.Join(dir, "NOTES.md"), []byte("pushed after the failover\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	git("add", "NOTES.md")
-	git("commit", "-qm", "Add notes")
-	git("push", "-q", "origin", "main")
-	head := "main@sha1:" + git("rev-parse", "HEAD")
+	head := pushToGitea(t, g, pushed, "pushed after the failover\n")
 	waitUntil(t, time.Minute, "ready at the commit pushed after the failover", func() bool {
 		p, _ := getProject(t, s, tok, pushed)
 		ready := p.Phase == onramp.PhaseReady && p.Repository.Revision == head

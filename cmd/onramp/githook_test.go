@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -59,16 +57,7 @@ func TestGitPushWebhook(t *testing.T) {
 		t.Errorf("after a wrongly signed delivery: %s %s; want %s ready, unchanged", p.Repository.Revision, p.Phase, before.Repository.Revision)
 	}
 
-	dir := t.TempDir()
-	git := gitIn(t, dir)
-	git("clone", "-q", strings.Replace(g.URL, "http://", "http://oauth2:"+g.Admin.Token+"@", 1)+"/"+g.Admin.User+"/"+name+".git", ".")
-	if err := os.WriteFile(filepath.Join(dir, "NOTES.md"), []byte("pushed by the team\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	git("add", "NOTES.md")
-	git("commit", "-qm", "Add notes")
-	git("push", "-q", "origin", "main")
-	head := "main@sha1:" + git("rev-parse", "HEAD")
+	head := pushToGitea(t, g, name, "pushed by the team\n")
 	// The push deploys development, which follows the branch; staging
 	// moves when promoted, on Gitea as on the built-in server.
 	atHead := func(env string) bool {

@@ -3,11 +3,13 @@ package main
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/onramp/onramp"
+	"github.com/onramp/onramp/localgitea"
 	"github.com/onramp/onramp/store/storetest"
 )
 
@@ -46,6 +48,23 @@ func TestPushedCommits(t *testing.T) {
 	if p.Repository.Revision != head {
 		t.Errorf("recorded revision %s; want the pushed head %s", p.Repository.Revision, head)
 	}
+}
+
+// pushToGitea clones repo of g's admin, commits NOTES.md holding notes
+// ("Add notes") and pushes it to main, returning the new head as Flux
+// names it.
+func pushToGitea(t *testing.T, g *localgitea.Gitea, repo, notes string) string {
+	t.Helper()
+	dir := t.TempDir()
+	git := gitIn(t, dir)
+	git("clone", "-q", strings.Replace(g.URL, "http://", "http://oauth2:"+g.Admin.Token+"@", 1)+"/"+g.Admin.User+"/"+repo+".git", ".")
+	if err := os.WriteFile(filepath.Join(dir, "NOTES.md"), []byte(notes), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git("add", "NOTES.md")
+	git("commit", "-qm", "Add notes")
+	git("push", "-q", "origin", "main")
+	return "main@sha1:" + git("rev-parse", "HEAD")
 }
 
 // gitIn returns a runner of the git CLI in dir, as Alice, that fails t on
